@@ -1,0 +1,72 @@
+"""What every command shares: the loaded config, the registry, the history store, consoles."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import typer
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from rota.config import Config
+    from rota.history import History
+    from rota.registry import Registry
+
+
+@dataclass
+class State:
+    config_path: Path | None = None
+    debug: bool = False
+    _config: Any = None
+    _registry: Any = None
+    _history: Any = None
+    _consoles: dict[bool, Any] = field(default_factory=dict)
+
+    def config(self, *, required: bool = False) -> Config:
+        if self._config is None:
+            from rota.config import load_config
+
+            self._config = load_config(self.config_path, required=required)
+        return self._config  # type: ignore[no-any-return]
+
+    def registry(self) -> Registry:
+        if self._registry is None:
+            from rota.registry import App
+
+            self._registry = App().registry
+        return self._registry  # type: ignore[no-any-return]
+
+    def history(self) -> History:
+        if self._history is None:
+            from rota.history import open_history
+
+            self._history = open_history(self.config().history.url)
+        return self._history  # type: ignore[no-any-return]
+
+    def console(self, *, stderr: bool = False) -> Console:
+        if stderr not in self._consoles:
+            from rich.console import Console
+
+            self._consoles[stderr] = Console(stderr=stderr, highlight=False)
+        return self._consoles[stderr]  # type: ignore[no-any-return]
+
+
+def state(ctx: typer.Context) -> State:
+    obj = ctx.find_object(State)
+    if obj is None:  # invoked without the root callback (tests calling a sub-app)
+        obj = State()
+        ctx.obj = obj
+    return obj
+
+
+def write_output(text: str, output: Path | None, console: Console) -> None:
+    """Write ``text`` to ``output`` (reporting the path on stderr) or to stdout."""
+    if output is None:
+        typer.echo(text, nl=not text.endswith("\n"))
+        return
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(text, encoding="utf-8")
+    console.print(f"wrote {output}")

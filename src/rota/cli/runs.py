@@ -1,0 +1,294 @@
+"""Commands that run tasks or read what runs recorded: run, due, daemon, history, report."""
+
+from __future__ import annotations
+
+import json
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from rota.cli.common import State, state, write_output
+from rota.errors import UsageError
+
+if TYPE_CHECKING:
+    from rota.model import RunReport
+    from rota.schedule import DueInfo
+    from rota.task import Task
+
+RUN_FORMATS = ("console", "json", "nagios", "markdown", "html")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("run")(run)
+    app.command("due")(due)
+    app.command("daemon")(daemon)
+    app.command("history")(history)
+    app.command("report")(report)
+
+
+def run(
+    ctx: typer.Context,
+    selectors: Annotated[list[str] | None, typer.Argument(help="Task ids or prefixes (db, db.vacuum).", show_default=False)] = None,
+    all_: Annotated[bool, typer.Option("--all", help="Run every enabled task.")] = False,
+    due_only: Annotated[bool, typer.Option("--due", help="Run the tasks that are due.")] = False,
+    apply: Annotated[bool, typer.Option("--apply", help="Perform changes (default: check mode, which changes nothing).")] = False,
+    fmt: Annotated[str, typer.Option("--format", "-f", help="console, json, nagios, markdown or html.")] = "console",
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write the report to a file.")] = None,
+    wait: Annotated[float, typer.Option("--wait", help="Seconds to wait for a task another run holds.")] = 0,
+    ignore_window: Annotated[bool, typer.Option("--ignore-window", help="Apply changes outside the maintenance window.")] = False,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show evidence for every finding.")] = False,
+) -> None:
+    """Run tasks (check mode unless --apply) and report; exit 0/1/2/3 = ok/warning/critical/unknown."""
+    if fmt not in RUN_FORMATS:
+        raise UsageError(f"--format {fmt!r}: choose one of {', '.join(RUN_FORMATS)}")
+    picked = [bool(selectors), all_, due_only]
+    if sum(picked) != 1:
+        raise UsageError("name tasks to run, or give exactly one of --all and --due")
+    st = state(ctx)
+    cfg = st.config()
+    registry = st.registry()
+    if all_:
+        chosen = [t for t in registry if cfg.override(t.id).enabled]
+    elif due_only:
+        chosen = [d.task for d in due_list(st) if d.is_due and cfg.override(d.task.id).enabled]
+    else:
+        chosen = registry.select(selectors or [])
+    explicit = {s for s in selectors or [] if s in registry}
+    rep = execute(st, chosen, apply=apply, wait=wait, explicit=explicit, ignore_window=ignore_window, progress=fmt == "console")
+    raise typer.Exit(render_run(st, rep, fmt, output, verbose=verbose))
+
+
+def execute(
+    st: State,
+    chosen: list[Task],
+    *,
+    apply: bool,
+    wait: float = 0,
+    explicit: set[str] | None = None,
+    ignore_window: bool = False,
+    progress: bool = True,
+) -> RunReport:
+    """Run ``chosen`` through the engine, with a progress display on a terminal."""
+    from rota.engine import Engine
+
+    cfg = st.config()
+    engine = Engine(cfg, st.history())
+    err = st.console(stderr=True)
+    if not progress or not err.is_terminal or not chosen:
+        return engine.run(chosen, apply=apply, wait=wait, explicit=explicit or (), ignore_window=ignore_window)
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    with Progress(
+        SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+        console=err, transient=True,
+    ) as bar:
+        job = bar.add_task("starting", total=len(chosen))
+
+        def on_event(event: str, task: Task, outcome: object) -> None:
+            if event == "start":
+                bar.update(job, description=f"{'apply' if apply else 'check'} {task.id}")
+            else:
+                bar.advance(job)
+
+        engine.on_event = on_event
+        return engine.run(chosen, apply=apply, wait=wait, explicit=explicit or (), ignore_window=ignore_window)
+
+
+def render_run(st: State, rep: RunReport, fmt: str, output: Path | None, *, verbose: bool = False) -> int:
+    """Show ``rep`` in ``fmt``; returns the exit code (the report's status)."""
+    if fmt == "console":
+        from rota.report.console import print_run
+
+        print_run(st.console(), rep, verbose=verbose)
+        code = rep.status.exit_code
+        if output is not None:
+            from rota.report import render
+
+            text, _ = render(rep, "markdown" if output.suffix == ".md" else "html" if output.suffix in (".html", ".htm") else "json")
+            write_output(text, output, st.console(stderr=True))
+        return code
+    from rota.report import render
+
+    text, code = render(rep, fmt)
+    write_output(text, output, st.console(stderr=True))
+    return code
+
+
+def due_list(st: State, now: datetime | None = None) -> list[DueInfo]:
+    from rota.schedule import due_info
+
+    cfg = st.config()
+    hist = st.history()
+    successes = hist.last_successes()
+    now = now or datetime.now(UTC)
+    out = []
+    for t in st.registry():
+        ov = cfg.override(t.id)
+        grace = ov.grace if ov.grace is not None else cfg.schedule.grace
+        out.append(
+            due_info(
+                t, frequency=ov.frequency or t.frequency, grace=f"{grace}s" if grace is not None else None,
+                last_run=hist.last_run(t.id), last_success=successes.get(t.id), now=now,
+            )
+        )
+    return out
+
+
+def due(
+    ctx: typer.Context,
+    fmt: Annotated[str, typer.Option("--format", "-f", help="table or json.")] = "table",
+) -> None:
+    """Show each task's schedule: last run and status, next due, overdue by."""
+    from rota.units import format_duration
+
+    st = state(ctx)
+    items = due_list(st)
+    if fmt == "json":
+        typer.echo(json.dumps([
+            {
+                "id": d.task.id, "section": d.task.section, "frequency": d.frequency.text,
+                "priority": d.task.priority, "estimate": d.task.time_estimate, "state": d.state,
+                "last_run": d.last_run.started_at.isoformat() if d.last_run else None,
+                "last_status": d.last_run.status if d.last_run else None,
+                "next_due": d.next_due.isoformat() if d.next_due else None,
+                "overdue_s": round(d.overdue_s),
+            }
+            for d in items
+        ], indent=2))
+        return
+    if fmt != "table":
+        raise UsageError(f"--format {fmt!r}: choose table or json")
+    from rich.table import Table
+
+    table = Table(title="rota schedule", title_justify="left")
+    for col in ("task", "section", "frequency", "priority", "estimate", "last run", "status", "next due", "overdue by"):
+        table.add_column(col, no_wrap=col in ("task", "next due"))
+    styles = {"never": "yellow", "due": "yellow", "overdue": "red", "ok": "green"}
+    for d in items:
+        last = d.last_run
+        table.add_row(
+            d.task.id, d.task.section, d.frequency.text, d.task.priority, d.task.time_estimate,
+            last.started_at.strftime("%Y-%m-%d %H:%M") if last else "never",
+            last.status if last else "-",
+            "now" if d.next_due is None else d.next_due.strftime("%Y-%m-%d %H:%M"),
+            f"[{styles[d.state]}]{format_duration(d.overdue_s) if d.overdue_s else d.state}[/]",
+        )
+    st.console().print(table)
+
+
+def daemon(
+    ctx: typer.Context,
+    apply: Annotated[bool, typer.Option("--apply", help="Let due mutating tasks apply changes (in the window).")] = False,
+    once: Annotated[bool, typer.Option("--once", help="Run what is due once and exit.")] = False,
+    interval: Annotated[float | None, typer.Option("--interval", help="Seconds between looks (default: [schedule] check_interval).")] = None,
+) -> None:
+    """Keep running what is due, until interrupted."""
+    st = state(ctx)
+    cfg = st.config()
+    pause = interval if interval is not None else cfg.schedule.check_interval
+    err = st.console(stderr=True)
+    worst = 0
+    while True:
+        due_tasks = [d.task for d in due_list(st) if d.is_due and cfg.override(d.task.id).enabled]
+        stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S")
+        if due_tasks:
+            rep = execute(st, due_tasks, apply=apply, progress=False)
+            ran = [t for t in rep.tasks if not t.skipped]
+            err.print(f"{stamp} ran {len(ran)} due task(s): {rep.status.value}")
+            for t in rep.tasks:
+                err.print(f"  {t.task_id}: {t.status.value} - {t.summary}")
+            worst = max(worst, rep.status.exit_code)
+        else:
+            err.print(f"{stamp} nothing due")
+        if once:
+            raise typer.Exit(worst)
+        time.sleep(pause)
+
+
+def history(
+    ctx: typer.Context,
+    task_id: Annotated[str | None, typer.Argument(help="Task id or prefix.", show_default=False)] = None,
+    limit: Annotated[int, typer.Option("--limit", "-n", help="How many runs.")] = 20,
+    run_id: Annotated[int | None, typer.Option("--run", help="Show one run in full.")] = None,
+    fmt: Annotated[str, typer.Option("--format", "-f", help="table or json.")] = "table",
+) -> None:
+    """List recorded runs, newest first (or one run in full with --run)."""
+    st = state(ctx)
+    hist = st.history()
+    if run_id is not None:
+        outcome = hist.outcome(run_id)
+        if fmt == "json":
+            typer.echo(json.dumps(outcome.to_dict(), indent=2, default=str))
+            return
+        from rota.model import RunReport
+        from rota.report.console import print_run
+
+        rep = RunReport(st.config().target.name, "check", outcome.started_at, outcome.finished_at, [outcome])
+        print_run(st.console(), rep, verbose=True)
+        return
+    if task_id and task_id not in st.registry():
+        st.registry().select([task_id])  # raises a clear error for an unknown prefix
+        runs = hist.runs(prefix=task_id, limit=limit)
+    else:
+        runs = hist.runs(task_id, limit=limit)
+    if fmt == "json":
+        typer.echo(json.dumps([
+            {
+                "run": r.id, "task": r.task_id, "mode": r.mode, "status": r.status,
+                "started_at": r.started_at.isoformat(), "duration_s": r.duration_s,
+                "changed": r.changed, "summary": r.summary, "error": r.error,
+            }
+            for r in runs
+        ], indent=2))
+        return
+    from rich.table import Table
+
+    from rota.units import format_duration
+
+    table = Table(title=f"rota history{' ' + task_id if task_id else ''}", title_justify="left")
+    for col in ("run", "started", "task", "mode", "status", "took", "summary"):
+        table.add_column(col, overflow="fold")
+    colours = {"ok": "green", "warning": "yellow", "critical": "red", "unknown": "magenta", "running": "cyan"}
+    for r in runs:
+        table.add_row(
+            str(r.id), r.started_at.strftime("%Y-%m-%d %H:%M"), r.task_id, r.mode,
+            f"[{colours.get(r.status, 'white')}]{r.status}[/]", format_duration(r.duration_s), r.summary or (r.error or ""),
+        )
+    if not runs:
+        st.console().print("no runs recorded yet; try `rota run --all`")
+        return
+    st.console().print(table)
+
+
+def report(
+    ctx: typer.Context,
+    since: Annotated[str, typer.Option("--since", help="Period to cover, e.g. 7d, 24h, 30d.")] = "7d",
+    fmt: Annotated[str, typer.Option("--format", "-f", help="markdown, html or json.")] = "markdown",
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write to a file.")] = None,
+) -> None:
+    """A report of the latest run of each task within a period, from the history."""
+    from rota.model import RunReport
+    from rota.report import render
+    from rota.units import parse_duration
+
+    if fmt not in ("markdown", "html", "json"):
+        raise UsageError(f"--format {fmt!r}: choose markdown, html or json")
+    try:
+        period = parse_duration(since)
+    except ValueError as exc:
+        raise UsageError(f"--since: {exc}") from None
+    st = state(ctx)
+    hist = st.history()
+    start = datetime.now(UTC) - timedelta(seconds=period)
+    latest: dict[str, int] = {}
+    for r in hist.runs(since=start, limit=100000):
+        if r.status not in ("running", "abandoned") and r.task_id not in latest:
+            latest[r.task_id] = r.id
+    outcomes = [hist.outcome(rid) for rid in latest.values()]
+    outcomes.sort(key=lambda o: o.task_id)
+    rep = RunReport(st.config().target.name, "check", start, datetime.now(UTC), outcomes)
+    text, _ = render(rep, fmt)
+    write_output(text, output, st.console(stderr=True))

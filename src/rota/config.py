@@ -1,0 +1,464 @@
+"""rota.toml: load, interpolate ``${VAR}``, validate, and report every problem at once.
+
+Every key is a pydantic field whose description feeds ``rota docs`` (the configuration
+reference), so the docs and the parser cannot disagree. Secrets come only from the
+environment (``"${OPENAI_API_KEY}"``) or a file (``"file:/run/secrets/token"``); a secret
+written literally into rota.toml is a config error, and a password inside
+``database.url`` must come from the environment too.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import re
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+)
+
+from rota.errors import ConfigError
+from rota.units import parse_duration, parse_size
+
+DEFAULT_PATH = Path("rota.toml")
+_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+_PASSWORD_IN_URL = re.compile(r"^[a-z+]+://[^:/@]+:([^@]+)@", re.IGNORECASE)
+
+
+def _duration(v: Any) -> float:
+    return parse_duration(v)
+
+
+def _size(v: Any) -> int:
+    return parse_size(v)
+
+
+def _frequency(v: str) -> str:
+    from rota.schedule import Frequency
+
+    Frequency.parse(v)
+    return v
+
+
+def _window(v: str | None) -> str | None:
+    if v:
+        from rota.schedule import Window
+
+        Window.parse(v)
+    return v
+
+
+def _relative(v: Path | None, info: ValidationInfo) -> Path | None:
+    base = (info.context or {}).get("base")
+    if v is None or v.is_absolute() or base is None:
+        return v
+    return (Path(base) / v).resolve()
+
+
+def _relative_globs(v: list[str], info: ValidationInfo) -> list[str]:
+    base = (info.context or {}).get("base")
+    if base is None:
+        return v
+    return [p if os.path.isabs(p) else str(Path(base) / p) for p in v]
+
+
+def _relative_glob(v: str | None, info: ValidationInfo) -> str | None:
+    return _relative_globs([v], info)[0] if v else v
+
+
+Duration = Annotated[float, BeforeValidator(_duration)]
+Size = Annotated[int, BeforeValidator(_size)]
+FrequencyText = Annotated[str, AfterValidator(_frequency)]
+WindowText = Annotated[str | None, AfterValidator(_window)]
+ConfigPath = Annotated[Path | None, AfterValidator(_relative)]
+Globs = Annotated[list[str], AfterValidator(_relative_globs)]
+Glob = Annotated[str | None, AfterValidator(_relative_glob)]
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_default=True)
+
+
+class TargetConfig(Section):
+    name: str = Field("rota", description="Name of the platform rota looks after; shown in every report.")
+    environment: str = Field("production", description="Which environment this config describes.")
+
+
+class DatabaseThresholds(Section):
+    idle_in_transaction: Duration = Field("5m", description="Sessions idle in a transaction longer than this are reported.")
+    connection_age: Duration = Field("24h", description="Connections older than this are reported.")
+    long_running: Duration = Field("5m", description="Queries or transactions running longer than this are reported.")
+    bloat_percent: float = Field(30, ge=0, le=100, description="Table or index bloat (percent) that warrants action.")
+    bloat_min_bytes: Size = Field("100MB", description="Bloat smaller than this is never worth a rewrite.")
+    sequence_percent: float = Field(80, ge=0, le=100, description="Sequences used past this share of their type's range are reported.")
+
+
+class DatabaseConfig(Section):
+    url: str | None = Field(None, repr=False, description="libpq URL of the live database, e.g. \"${DATABASE_URL}\". A password must come from the environment.")
+    high_churn_tables: list[str] = Field(default_factory=list, description="Tables that see heavy UPDATE/DELETE traffic (the runbook's VACUUM FULL candidates).")
+    lock_timeout: Duration = Field("5s", description="lock_timeout for every statement rota runs that takes a lock stronger than ACCESS SHARE.")
+    statement_timeout: Duration = Field("60s", description="statement_timeout for rota's own queries, so a locked table delays a check but never hangs a run.")
+    connect_timeout: Duration = Field("5s", description="How long to wait for a connection before the database counts as unreachable.")
+    index_file: ConfigPath = Field(None, description="File of declared indexes (the runbook's apply-indexes script), SQL CREATE INDEX statements.")
+    advisory_locks: bool = Field(True, description="Also take a PostgreSQL advisory lock per task, so rota on two machines never runs one task twice at once.")
+    thresholds: DatabaseThresholds = Field(default_factory=DatabaseThresholds)  # type: ignore[arg-type]
+
+
+class LogsConfig(Section):
+    paths: Globs = Field(default_factory=list, description="Globs of log files, live and rotated (\"/var/log/rylie/*.log*\").")
+    retention_days: int = Field(30, ge=1, description="Rotated logs older than this many days may be removed by logs.cleanup.")
+
+
+class ValidateQuery(Section):
+    query: str = Field(description="SQL run against the restored backup.")
+    expect: str = Field("> 0", description="Expectation on the single value it returns, e.g. \"> 0\".")
+
+
+class BackupsConfig(Section):
+    pattern: Glob = Field(None, description="Glob of backup files (\"/backups/database/rylie_full_*.dump.gz\").")
+    dir: ConfigPath = Field(None, description="Where backup.create writes new backups.")
+    max_age: Duration = Field("26h", description="Newest backup older than this breaks the recovery point objective.")
+    rto_target: Duration = Field("30m", description="A restore slower than this breaks the recovery time objective.")
+    jobs: int | None = Field(None, ge=1, description="Restore parallelism; default: the number of cores.")
+    validate_: list[ValidateQuery] = Field(default_factory=list, alias="validate", description="Validation queries run against a restored backup.")
+
+
+class HttpConfig(Section):
+    base_url: str | None = Field(None, description="Base URL of the platform (\"https://rylie.example.com\").")
+    ca_file: ConfigPath = Field(None, description="CA bundle to verify the platform's certificate, when it is not publicly trusted.")
+    timeout: Duration = Field("10s", description="Timeout for each HTTP request rota makes.")
+    health_path: str = Field("/api/health", description="Path of the health endpoint.")
+    cache_health_path: str = Field("/api/health/cache", description="Path of the cache statistics endpoint.")
+    cache_clear_path: str = Field("/api/cache/clear", description="Path of the cache clear endpoint (POST, admin bearer token).")
+    admin_token: SecretStr | None = Field(None, description="Admin bearer token for the cache clear endpoint: \"${VAR}\" or \"file:PATH\".")
+    max_latency: Duration = Field("2s", description="A health check slower than this is a warning.")
+
+
+class CacheConfig(Section):
+    hit_ratio_warning: float = Field(0.8, ge=0, le=1, description="Cache hit ratio below this is a warning.")
+    hit_ratio_critical: float = Field(0.5, ge=0, le=1, description="Cache hit ratio below this is critical, and cache.review plans a clear.")
+
+
+class ProcessConfig(Section):
+    pattern: str = Field("node.*server", description="Regular expression matched against process command lines (the runbook's pgrep -f).")
+    memory_warning: Size = Field("1GB", description="Resident memory above this is a warning.")
+
+
+class EnvConfig(Section):
+    file: ConfigPath = Field(None, description="The platform's .env file.")
+    required: list[str] = Field(default_factory=list, description="Variables that must be set.")
+
+
+class ProjectConfig(Section):
+    dir: ConfigPath = Field(None, description="The platform's source tree (package.json, lock file, tests).")
+
+
+class HistoryConfig(Section):
+    url: str | None = Field(None, description="Where run history is kept: \"sqlite:///path.db\" or a PostgreSQL URL. Default: a SQLite file in the user's state directory.")
+    keep_days: int = Field(400, ge=1, description="Runs older than this many days are pruned.")
+
+
+class ScheduleConfig(Section):
+    window: WindowText = Field(None, description="Maintenance window for changes, with a time zone: \"Sun 02:00-05:00 UTC\".")
+    grace: Duration | None = Field(None, description="How late a task may be before it counts as overdue; default depends on its frequency.")
+    check_interval: Duration = Field("5m", description="How often `rota daemon` looks for due tasks.")
+
+
+class TaskOverride(Section):
+    enabled: bool = Field(True, description="False removes the task from --all and --due runs.")
+    frequency: FrequencyText | None = Field(None, description="Overrides the task's frequency.")
+    timeout: Duration | None = Field(None, description="Overrides the task's timeout.")
+    grace: Duration | None = Field(None, description="Overrides the grace period.")
+
+
+class Config(BaseModel):
+    """The whole of rota.toml."""
+
+    model_config = ConfigDict(extra="forbid", validate_default=True)
+
+    target: TargetConfig = Field(default_factory=TargetConfig)  # type: ignore[arg-type]
+    database: DatabaseConfig = Field(default_factory=DatabaseConfig)  # type: ignore[arg-type]
+    logs: LogsConfig = Field(default_factory=LogsConfig)  # type: ignore[arg-type]
+    backups: BackupsConfig = Field(default_factory=BackupsConfig)  # type: ignore[arg-type]
+    http: HttpConfig = Field(default_factory=HttpConfig)  # type: ignore[arg-type]
+    cache: CacheConfig = Field(default_factory=CacheConfig)  # type: ignore[arg-type]
+    process: ProcessConfig = Field(default_factory=ProcessConfig)  # type: ignore[arg-type]
+    env: EnvConfig = Field(default_factory=EnvConfig)  # type: ignore[arg-type]
+    project: ProjectConfig = Field(default_factory=ProjectConfig)  # type: ignore[arg-type]
+    history: HistoryConfig = Field(default_factory=HistoryConfig)  # type: ignore[arg-type]
+    schedule: ScheduleConfig = Field(default_factory=ScheduleConfig)  # type: ignore[arg-type]
+    tasks: dict[str, TaskOverride] = Field(default_factory=dict, description="Per-task overrides: [tasks.\"db.vacuum\"] frequency = \"daily\".")
+
+    # Where the file came from (None: defaults only). Not a config key.
+    source: Path | None = Field(None, exclude=True)
+
+    def is_configured(self, section: str) -> str | None:
+        """None when ``section`` is usable, else why not (e.g. "[database] url is not set")."""
+        required = {
+            "database": ("url",),
+            "http": ("base_url",),
+            "logs": ("paths",),
+            "backups": ("pattern",),
+            "env": ("file",),
+            "project": ("dir",),
+            "process": ("pattern",),
+        }.get(section, ())
+        sect = getattr(self, section, None)
+        for key in required:
+            if not getattr(sect, key, None):
+                return f"[{section}] {key} is not set"
+        return None
+
+    def override(self, task_id: str) -> TaskOverride:
+        return self.tasks.get(task_id) or TaskOverride()
+
+    def secrets(self) -> list[str]:
+        """Every secret value this config holds, for redaction of outputs."""
+        out: list[str] = []
+        if self.http.admin_token:
+            out.append(self.http.admin_token.get_secret_value())
+        if self.database.url:
+            m = _PASSWORD_IN_URL.match(self.database.url)
+            if m:
+                out.append(m.group(1))
+        return [s for s in out if len(s) >= 4]
+
+
+SECRET_KEYS = {("http", "admin_token")}
+
+
+def config_path(cli_path: Path | None, env: Mapping[str, str] | None = None) -> Path:
+    env = os.environ if env is None else env
+    if cli_path is not None:
+        return cli_path
+    if env.get("ROTA_CONFIG"):
+        return Path(env["ROTA_CONFIG"])
+    return DEFAULT_PATH
+
+
+def load_config(
+    path: Path | None = None,
+    *,
+    env: Mapping[str, str] | None = None,
+    required: bool = False,
+) -> Config:
+    """Load and validate rota.toml, raising ConfigError with every problem found.
+
+    ``path`` None means ROTA_CONFIG or ./rota.toml; when neither exists and the file is
+    not ``required``, the defaults are returned (tasks then say what is not configured).
+    """
+    env = os.environ if env is None else env
+    explicit = path is not None or bool(env.get("ROTA_CONFIG"))
+    p = config_path(path, env)
+    if not p.exists():
+        if explicit or required:
+            raise ConfigError(f"config file {p} does not exist (create one with `rota init`)")
+        return Config()
+    try:
+        text = p.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot read config file {p}: {exc.strerror}") from None
+    return parse_config(text, source=p, env=env)
+
+
+def parse_config(text: str, *, source: Path | None = None, env: Mapping[str, str] | None = None) -> Config:
+    env = os.environ if env is None else env
+    where = str(source) if source else "config"
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{where}: not valid TOML: {exc}", [f"{where}: {exc}"]) from None
+    problems: list[str] = []
+    data = _interpolate(raw, (), env, problems, text, source)
+    try:
+        cfg = Config.model_validate(data, context={"base": source.parent.resolve() if source else None})
+    except ValidationError as exc:
+        for err in exc.errors():
+            problems.append(_describe(err, raw, text))
+        cfg = None
+    if problems:
+        n = len(problems)
+        raise ConfigError(f"{where}: {n} problem{'s' if n > 1 else ''} found", problems)
+    assert cfg is not None
+    cfg.source = source
+    return cfg
+
+
+def _interpolate(
+    value: Any,
+    loc: tuple[str, ...],
+    env: Mapping[str, str],
+    problems: list[str],
+    text: str,
+    source: Path | None,
+) -> Any:
+    if isinstance(value, dict):
+        return {k: _interpolate(v, (*loc, k), env, problems, text, source) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_interpolate(v, loc, env, problems, text, source) for v in value]
+    if not isinstance(value, str):
+        return value
+    key = _key(loc, text)
+    interpolated = bool(_VAR.search(value))
+
+    def sub(m: re.Match[str]) -> str:
+        name, default = m.group(1), m.group(2)
+        if name in env:
+            return env[name]
+        if default is not None:
+            return default
+        problems.append(f"{key}: environment variable {name} is not set")
+        return ""
+
+    result = _VAR.sub(sub, value)
+    if loc[:2] in SECRET_KEYS or (len(loc) == 2 and tuple(loc) in SECRET_KEYS):
+        if value.startswith("file:"):
+            secret_file = Path(value[5:]).expanduser()
+            if not secret_file.is_absolute() and source is not None:
+                secret_file = source.parent / secret_file
+            try:
+                return secret_file.read_text(encoding="utf-8").strip()
+            except OSError as exc:
+                problems.append(f"{key}: cannot read secret file {secret_file}: {exc.strerror}")
+                return None
+        if not interpolated:
+            problems.append(
+                f"{key}: secrets are not written into rota.toml; use \"${{VAR}}\" (environment) "
+                "or \"file:/path/to/secret\""
+            )
+            return None
+    if loc == ("database", "url") and not interpolated and _PASSWORD_IN_URL.match(value):
+        problems.append(
+            f"{key}: the URL holds a password; put the URL in the environment "
+            "(url = \"${DATABASE_URL}\") or the password in ~/.pgpass"
+        )
+    return result
+
+
+def _key(loc: tuple[Any, ...], text: str) -> str:
+    dotted = ".".join(f'"{p}"' if "." in str(p) else str(p) for p in loc) or "(top level)"
+    line = locate(text, [str(p) for p in loc if not isinstance(p, int)])
+    return f"{dotted} (line {line})" if line else dotted
+
+
+def _describe(err: Any, raw: dict[str, Any], text: str) -> str:
+    loc = tuple("validate" if p == "validate_" else p for p in err["loc"])
+    # A failing function-wrapped type reports its inner type in loc; drop such parts.
+    loc = tuple(p for p in loc if not (isinstance(p, str) and p.startswith("function-")))
+    key = _key(loc, text)
+    kind = err["type"]
+    if kind == "extra_forbidden":
+        parent = _model_at(loc[:-1])
+        hint = ""
+        if parent is not None:
+            close = difflib.get_close_matches(str(loc[-1]), _field_names(parent), n=1)
+            if close:
+                hint = f"; did you mean {close[0]}?"
+        return f"{key}: unknown key{hint}"
+    if kind == "missing":
+        return f"{key}: required value is missing"
+    msg = err["msg"]
+    msg = msg.removeprefix("Value error, ")
+    msg = msg[:1].lower() + msg[1:]
+    got = err.get("input")
+    if kind.endswith("_type") or kind.endswith("_parsing"):
+        return f"{key}: {msg.lower()}, got {got!r}"
+    return f"{key}: {msg}"
+
+
+def _field_names(model: type[BaseModel]) -> list[str]:
+    return [f.alias or name for name, f in model.model_fields.items()]
+
+
+def _model_at(loc: tuple[Any, ...]) -> type[BaseModel] | None:
+    model: type[BaseModel] = Config
+    for part in loc:
+        if model is Config and part == "tasks":
+            return None
+        field = model.model_fields.get(str(part)) or model.model_fields.get(f"{part}_")
+        if field is None:
+            return TaskOverride if model is Config else None
+        ann = field.annotation
+        if isinstance(ann, type) and issubclass(ann, BaseModel):
+            model = ann
+        else:
+            return None
+    return model
+
+
+def locate(text: str, loc: list[str]) -> int | None:
+    """Line number (1-based) of the key at ``loc`` in TOML ``text``, when it can be found."""
+    if not loc:
+        return None
+    header_re = re.compile(r"^\s*\[\[?\s*([^\]]+?)\s*\]\]?\s*(#.*)?$")
+    table: list[str] = []
+    best: int | None = None
+    for n, line in enumerate(text.splitlines(), 1):
+        m = header_re.match(line)
+        if m:
+            table = _split_key(m.group(1))
+            if table == loc:
+                best = best or n
+            continue
+        km = re.match(r"^\s*([A-Za-z0-9_\-\".' ]+?)\s*=", line)
+        if km:
+            keys = _split_key(km.group(1))
+            if table + keys == loc:
+                return n
+    return best
+
+
+def _split_key(text: str) -> list[str]:
+    """Split a TOML dotted key, keeping quoted parts whole: tasks."db.vacuum" -> 2 parts."""
+    return [a or b or c.strip() for a, b, c in re.findall(r'"([^"]*)"|\'([^\']*)\'|([^.]+)', text)]
+
+
+def reference_markdown() -> str:
+    """The configuration reference, built from the models' field descriptions."""
+    lines = ["# rota.toml reference", "", "Every key rota reads, its default and meaning.", ""]
+
+    def walk(model: type[BaseModel], prefix: str) -> None:
+        rows: list[tuple[str, str, str]] = []
+        subs: list[tuple[str, type[BaseModel]]] = []
+        for name, f in model.model_fields.items():
+            if f.exclude:
+                continue
+            key = f.alias or name
+            ann = f.annotation
+            if isinstance(ann, type) and issubclass(ann, BaseModel):
+                subs.append((key, ann))
+                continue
+            default = f.get_default(call_default_factory=True) if not f.is_required() else "required"
+            rows.append((key, _show_default(default), f.description or ""))
+        if rows:
+            lines.extend([f"## [{prefix}]" if prefix else "## top level", "", "| key | default | meaning |", "| --- | --- | --- |"])
+            lines.extend(f"| `{k}` | {d} | {desc} |" for k, d, desc in rows)
+            lines.append("")
+        for key, sub in subs:
+            walk(sub, f"{prefix}.{key}" if prefix else key)
+
+    for name, f in Config.model_fields.items():
+        ann = f.annotation
+        if isinstance(ann, type) and issubclass(ann, BaseModel):
+            walk(ann, name)
+    lines.extend(["## [tasks.\"TASK-ID\"]", "", "| key | default | meaning |", "| --- | --- | --- |"])
+    for name, f in TaskOverride.model_fields.items():
+        lines.append(f"| `{name}` | {_show_default(f.default)} | {f.description} |")
+    return "\n".join(lines) + "\n"
+
+
+def _show_default(value: Any) -> str:
+    if value is None or value == [] or value == {}:
+        return "—"
+    return f"`{value!r}`" if not isinstance(value, str) else f"`\"{value}\"`"

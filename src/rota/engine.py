@@ -1,0 +1,264 @@
+"""The engine: runs tasks safely and records what happened.
+
+For each task: skip it if it is not configured (or, for changes, outside the maintenance
+window); take its locks (a file lock, plus a PostgreSQL advisory lock when a database is
+configured); write the run row as ``running``; run the task in a worker thread with its
+timeout; catch anything it raises and record it as ``unknown`` with the reason; add a
+finding when it ran much faster or slower than usual; redact secrets; complete the run
+row; release the locks. One task's failure never stops the others.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import statistics
+import threading
+import time
+import traceback
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from rota.errors import LockBusy, RotaError, TargetUnavailable
+from rota.locks import FileLock, lock_path, state_dir
+from rota.model import Finding, Metric, RunReport, Severity, Step, TaskOutcome
+from rota.redact import Redactor
+from rota.task import Context, Task, one_line
+from rota.units import format_duration, parse_duration
+
+if TYPE_CHECKING:
+    from rota.config import Config
+    from rota.history import History
+
+# Grace after a timeout for the task to notice cancellation before it is abandoned.
+CANCEL_GRACE_S = 5.0
+Event = Callable[[str, Task, TaskOutcome | None], None]
+
+
+@dataclass
+class Engine:
+    config: Config
+    history: History | None = None
+    lock_dir: Path = field(default_factory=state_dir)
+    on_event: Event | None = None
+    now: Callable[[], datetime] = lambda: datetime.now(UTC)
+
+    def run(
+        self,
+        tasks: Iterable[Task],
+        *,
+        apply: bool = False,
+        wait: float = 0,
+        explicit: Iterable[str] = (),
+        ignore_window: bool = False,
+    ) -> RunReport:
+        """Run ``tasks`` one after another and return the report.
+
+        ``explicit`` names tasks the user asked for by id: when such a task is not
+        configured it is ``unknown`` (the user asked for something rota cannot do) rather
+        than quietly skipped as it is in ``--all`` and ``--due`` runs.
+        """
+        explicit = set(explicit)
+        group = uuid.uuid4().hex[:12]
+        report = RunReport(self.config.target.name, "apply" if apply else "check", self.now())
+        if self.history is not None:
+            self.history.abandon_stale(host=socket.gethostname(), is_alive=_pid_alive)
+        for task in tasks:
+            self._emit("start", task, None)
+            outcome = self.run_one(
+                task, apply=apply, wait=wait, explicit=task.id in explicit,
+                ignore_window=ignore_window, group=group,
+            )
+            report.tasks.append(outcome)
+            self._emit("finish", task, outcome)
+        report.finished_at = self.now()
+        return report
+
+    def run_one(
+        self,
+        task: Task,
+        *,
+        apply: bool = False,
+        wait: float = 0,
+        explicit: bool = False,
+        ignore_window: bool = False,
+        group: str = "",
+    ) -> TaskOutcome:
+        outcome = TaskOutcome(task.id, self.now())
+        reason = self._not_runnable(task, apply=apply, ignore_window=ignore_window)
+        if reason:
+            if explicit and not reason.startswith("outside"):
+                outcome.error = f"not configured: {reason}"
+            else:
+                outcome.skip_reason = reason
+            outcome.finished_at = outcome.started_at
+            return outcome
+
+        flock = FileLock(lock_path(self.lock_dir, self.config.target.name, task.id))
+        advisory = None
+        try:
+            flock.acquire(wait=wait, label=task.id)
+            advisory = self._advisory_lock(task, wait)
+        except LockBusy as exc:
+            flock.release()
+            outcome.error = str(exc)
+            outcome.finished_at = self.now()
+            return outcome
+
+        run_id = None
+        try:
+            if self.history is not None:
+                run_id = self.history.start_run(
+                    task_id=task.id, mode="apply" if apply else "check",
+                    target=self.config.target.name, started_at=outcome.started_at,
+                    run_group=group, host=socket.gethostname(), pid=os.getpid(),
+                )
+            self._execute(task, outcome, apply=apply)
+            outcome.finished_at = self.now()
+            self._check_duration(task, outcome)
+            self._redact(outcome)
+            if self.history is not None and run_id is not None:
+                self.history.finish_run(run_id, outcome)
+        finally:
+            if advisory is not None:
+                advisory.close()
+            flock.release()
+        return outcome
+
+    # -- pieces ------------------------------------------------------------------------
+    def _not_runnable(self, task: Task, *, apply: bool, ignore_window: bool) -> str | None:
+        for section in task.needs:
+            why = self.config.is_configured(section)
+            if why:
+                return why
+        if apply and task.mutates and self.config.schedule.window and not ignore_window:
+            from rota.schedule import Window
+
+            window = Window.parse(self.config.schedule.window)
+            now = self.now()
+            if not window.contains(now):
+                opens = window.next_open(now)
+                return f"outside the maintenance window ({window.text}; next opens {opens:%a %Y-%m-%d %H:%M %Z})"
+        return None
+
+    def _advisory_lock(self, task: Task, wait: float) -> Any:
+        db = self.config.database
+        if not db.url or not db.advisory_locks:
+            return None
+        from rota.targets.postgres import Postgres
+
+        pg = Postgres(db.url, readonly=True, connect_timeout=db.connect_timeout, application_name="rota:lock")
+        name = f"{self.config.target.name}:{task.id}"
+        deadline = time.monotonic() + wait
+        try:
+            while not pg.try_advisory_lock(name):
+                if time.monotonic() >= deadline:
+                    pg.close()
+                    raise LockBusy(f"{task.id} is already running against {pg.where} (advisory lock held)")
+                threading.Event().wait(0.2)
+        except TargetUnavailable:
+            # The task itself will report the database as unreachable; the file lock holds.
+            pg.close()
+            return None
+        return pg
+
+    def _execute(self, task: Task, outcome: TaskOutcome, *, apply: bool) -> None:
+        ctx = Context(task=task, config=self.config, apply=apply, history=self.history)
+        override = self.config.override(task.id)
+        timeout = override.timeout or parse_duration(task.timeout)
+        failure: list[str] = []
+
+        def work() -> None:
+            try:
+                for item in task.run(ctx):
+                    if ctx.cancelled.is_set():
+                        break
+                    _collect(outcome, item, task)
+            except TargetUnavailable as exc:
+                failure.append(str(exc))
+            except RotaError as exc:
+                failure.append(str(exc))
+            except Exception as exc:  # noqa: BLE001 - a task's bug is recorded, not raised
+                if not ctx.cancelled.is_set():
+                    tb = traceback.extract_tb(exc.__traceback__)[-1]
+                    where = f"{Path(tb.filename).name}:{tb.lineno}"
+                    failure.append(f"task failed: {one_line(exc)} (at {where})")
+
+        worker = threading.Thread(target=work, name=f"rota-task-{task.id}", daemon=True)
+        worker.start()
+        worker.join(timeout)
+        if worker.is_alive():
+            ctx.cancel()
+            worker.join(CANCEL_GRACE_S)
+            outcome.error = f"timed out after {format_duration(timeout)}"
+        elif failure:
+            outcome.error = failure[0]
+        ctx.close()
+
+    def _check_duration(self, task: Task, outcome: TaskOutcome) -> None:
+        """A run far faster or slower than its history (or estimate) is itself a finding."""
+        if outcome.error:
+            return
+        took = outcome.duration_s
+        past = self.history.durations(task.id, limit=20) if self.history is not None else []
+        if len(past) >= 5:
+            median = statistics.median(past)
+            basis = f"the median of the last {len(past)} runs ({format_duration(median)})"
+        else:
+            median = parse_duration(task.time_estimate)
+            basis = f"its estimate ({format_duration(median)})"
+        slow = took > 3 * median and took - median > 10
+        fast = len(past) >= 5 and took < median / 3 and median - took > 10
+        if slow or fast:
+            word = "slower" if slow else "faster"
+            outcome.findings.append(
+                Finding(
+                    code="rota.duration.anomaly",
+                    severity=Severity.WARNING,
+                    message=f"{task.id} took {format_duration(took)}, much {word} than {basis}",
+                    subject=task.id,
+                    evidence={"duration_s": round(took, 3), "baseline_s": round(median, 3), "history_runs": len(past)},
+                    remedy="Look at what changed: data volume, locks, the target's load; "
+                    "a much faster run may mean the task skipped work.",
+                )
+            )
+
+    def _redact(self, outcome: TaskOutcome) -> None:
+        r = Redactor(self.config.secrets())
+        outcome.findings = [
+            Finding(f.code, f.severity, r.text(f.message), r.text(f.subject), r(f.evidence), r.text(f.remedy))
+            for f in outcome.findings
+        ]
+        outcome.steps = [Step(s.action and r.text(s.action), s.status, s.duration_s, r(s.detail)) for s in outcome.steps]
+        outcome.metrics = [Metric(m.name, m.value, m.unit, r(m.labels)) for m in outcome.metrics]
+        if outcome.error:
+            outcome.error = r.text(outcome.error)
+
+    def _emit(self, event: str, task: Task, outcome: TaskOutcome | None) -> None:
+        if self.on_event is not None:
+            self.on_event(event, task, outcome)
+
+
+def _collect(outcome: TaskOutcome, item: Any, task: Task) -> None:
+    if isinstance(item, Finding):
+        outcome.findings.append(item)
+    elif isinstance(item, Metric):
+        outcome.metrics.append(item)
+    elif isinstance(item, Step):
+        outcome.steps.append(item)
+    else:
+        raise TypeError(f"{task.id} yielded {type(item).__name__}; tasks yield Finding, Metric or Step")
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

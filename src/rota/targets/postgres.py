@@ -1,0 +1,146 @@
+"""PostgreSQL target: one session with rota's safety settings, over psycopg 3.
+
+Every session carries ``statement_timeout`` (a locked table delays a check, never hangs
+the run) and ``lock_timeout`` (rota never queues application traffic behind its own lock
+request). In check mode the session is read-only at the server
+(``default_transaction_read_only``), so a mistaken write fails instead of changing data.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import zlib
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+from rota.errors import TargetUnavailable
+
+# First key of rota's advisory locks: the bytes "rota" as a signed 32-bit integer.
+ADVISORY_NAMESPACE = 0x726F7461
+
+
+def redact_url(url: str) -> str:
+    """The URL with any password replaced by ``***``."""
+    return re.sub(r"(://[^:/@]+):[^@]*@", r"\1:***@", url)
+
+
+def describe_url(url: str) -> str:
+    """host:port/dbname for messages, without user or password."""
+    from psycopg.conninfo import conninfo_to_dict
+
+    try:
+        d = conninfo_to_dict(url)
+    except Exception:  # noqa: BLE001 - a malformed URL is described as such
+        return redact_url(url)
+    host = d.get("host") or "localhost"
+    return f"{host}:{d.get('port') or 5432}/{d.get('dbname') or ''}"
+
+
+class Postgres:
+    """A lazily opened session. ``query`` returns rows as dicts."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        readonly: bool = True,
+        connect_timeout: float = 5,
+        statement_timeout: float = 60,
+        lock_timeout: float = 5,
+        application_name: str = "rota",
+    ) -> None:
+        self.url = url
+        self.readonly = readonly
+        self.connect_timeout = connect_timeout
+        self.statement_timeout = statement_timeout
+        self.lock_timeout = lock_timeout
+        self.application_name = application_name
+        self._conn: Any = None
+        self._lock = threading.Lock()
+
+    @property
+    def where(self) -> str:
+        return describe_url(self.url)
+
+    def connect(self) -> Any:
+        if self._conn is not None:
+            return self._conn
+        import psycopg
+        from psycopg.rows import dict_row
+
+        options = (
+            f"-c statement_timeout={int(self.statement_timeout * 1000)} "
+            f"-c lock_timeout={int(self.lock_timeout * 1000)}"
+        )
+        if self.readonly:
+            options += " -c default_transaction_read_only=on"
+        try:
+            self._conn = psycopg.connect(
+                self.url,
+                autocommit=True,
+                connect_timeout=max(1, int(self.connect_timeout)),
+                application_name=self.application_name[:63],
+                options=options,
+                row_factory=dict_row,
+            )
+        except psycopg.Error as exc:
+            raise TargetUnavailable(f"database {self.where} unreachable: {_first_line(exc)}") from None
+        return self._conn
+
+    def query(self, sql: str, params: Sequence[Any] | dict[str, Any] | None = None) -> list[dict[str, Any]]:
+        conn = self.connect()
+        with self._lock, conn.cursor() as cur:
+            cur.execute(sql, params)
+            return list(cur.fetchall()) if cur.description else []
+
+    def scalar(self, sql: str, params: Sequence[Any] | dict[str, Any] | None = None) -> Any:
+        rows = self.query(sql, params)
+        if not rows:
+            return None
+        return next(iter(rows[0].values()))
+
+    def execute(self, sql: str, params: Sequence[Any] | dict[str, Any] | None = None) -> int:
+        """Run a changing statement (apply mode only); returns the affected row count."""
+        if self.readonly:
+            raise PermissionError(f"refusing to change {self.where} in check mode: {sql.split()[0]}")
+        conn = self.connect()
+        with self._lock, conn.cursor() as cur:
+            cur.execute(sql, params)
+            return int(cur.rowcount)
+
+    @contextmanager
+    def transaction(self) -> Iterator[Any]:
+        conn = self.connect()
+        with self._lock, conn.transaction():
+            yield conn
+
+    @property
+    def server_version_num(self) -> int:
+        return int(self.connect().info.server_version)
+
+    def try_advisory_lock(self, name: str) -> bool:
+        """Take rota's session-level advisory lock for ``name`` without waiting."""
+        key = zlib.crc32(name.encode()) - (1 << 31)  # signed int4
+        return bool(self.scalar("SELECT pg_try_advisory_lock(%s, %s)", (ADVISORY_NAMESPACE, key)))
+
+    def cancel(self) -> None:
+        conn = self._conn
+        if conn is not None:
+            try:
+                conn.cancel_safe(timeout=2)
+            except Exception:  # noqa: BLE001 - best effort on timeout
+                pass
+
+    def close(self) -> None:
+        if self._conn is not None:
+            try:
+                self._conn.close()
+            finally:
+                self._conn = None
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__

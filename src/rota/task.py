@@ -1,0 +1,236 @@
+"""The task contract: one maintenance procedure as data plus a run function.
+
+A task is a :class:`Task`: the runbook template's fields (purpose, prerequisites,
+procedure, expected outcome, rollback, time estimate), its schedule and priority, whether
+it can change the target, and ``run(ctx)``, a generator that yields :class:`Finding`,
+:class:`Metric` and :class:`Step` objects. A task never prints, never exits, and never
+changes a target unless ``ctx.apply`` is true; every change goes through
+:meth:`Context.action`, which in check mode records the plan instead of acting.
+
+Tasks reach targets (PostgreSQL, HTTP, files, processes) only through ``ctx``, so every
+target is written and tested once. Declare one with the :func:`task` decorator::
+
+    @task(
+        id="monitor.health",
+        title="Health check verification",
+        section="Monitoring and alerting",
+        frequency="daily",
+        priority="high",
+        needs=("http",),
+        purpose="...", prerequisites=["..."], procedure=["..."],
+        expected_outcome="...", rollback="...", time_estimate="10s",
+    )
+    def health(ctx: Context) -> Iterator[Item]:
+        yield Finding(...)
+
+and hand it to ``registry.add(health)`` from the function named by an entry point in the
+``rota.tasks`` group, exactly as rota's built-ins do.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from rota.model import Finding, Metric, Step, StepStatus
+
+if TYPE_CHECKING:
+    from rota.config import Config
+    from rota.history import History
+
+Item = Finding | Metric | Step
+RunFunction = Callable[["Context"], Iterator[Item]]
+
+PRIORITIES = ("low", "medium", "high", "critical")
+ID_PATTERN = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$")
+# Fields a runbook page cannot do without; a task missing one fails registry validation.
+TEMPLATE_FIELDS = (
+    "purpose",
+    "prerequisites",
+    "procedure",
+    "expected_outcome",
+    "rollback",
+    "time_estimate",
+)
+
+
+@dataclass(frozen=True)
+class Task:
+    """One maintenance procedure. See the module docstring for the contract."""
+
+    id: str
+    title: str
+    section: str
+    frequency: str  # daily | weekly | monthly | quarterly | annually | "every 6h" | cron
+    priority: str  # low | medium | high | critical
+    purpose: str
+    prerequisites: tuple[str, ...]
+    procedure: tuple[str, ...]
+    expected_outcome: str
+    rollback: str
+    time_estimate: str  # machine time as a duration ("30s", "5m")
+    run: RunFunction
+    mutates: bool = False
+    needs: tuple[str, ...] = ()  # config sections that must be set ("database", "http")
+    timeout: str = "10m"
+    manual_time: str = ""  # what the procedure takes by hand, from the runbook's table
+    codes: tuple[str, ...] = ()  # finding codes it can emit, for docs
+    source: str = ""  # which plugin registered it; filled by the registry
+
+    @property
+    def prefix(self) -> str:
+        return self.id.split(".", 1)[0]
+
+
+def task(
+    *,
+    id: str,
+    title: str,
+    section: str,
+    frequency: str,
+    priority: str,
+    purpose: str,
+    prerequisites: list[str] | tuple[str, ...],
+    procedure: list[str] | tuple[str, ...],
+    expected_outcome: str,
+    rollback: str,
+    time_estimate: str,
+    mutates: bool = False,
+    needs: tuple[str, ...] = (),
+    timeout: str = "10m",
+    manual_time: str = "",
+    codes: tuple[str, ...] = (),
+) -> Callable[[RunFunction], Task]:
+    """Turn a run function into a :class:`Task` (it is not registered anywhere yet)."""
+
+    def wrap(fn: RunFunction) -> Task:
+        return Task(
+            id=id,
+            title=title,
+            section=section,
+            frequency=frequency,
+            priority=priority,
+            purpose=purpose,
+            prerequisites=tuple(prerequisites),
+            procedure=tuple(procedure),
+            expected_outcome=expected_outcome,
+            rollback=rollback,
+            time_estimate=time_estimate,
+            run=fn,
+            mutates=mutates,
+            needs=tuple(needs),
+            timeout=timeout,
+            manual_time=manual_time,
+            codes=tuple(codes),
+        )
+
+    return wrap
+
+
+@dataclass
+class Context:
+    """What a running task may use: its config, its mode, targets, history and state.
+
+    ``targets`` opens target adapters lazily (``ctx.target("postgres")``) and closes them
+    after the task; ``cancelled`` is set when the task runs past its timeout, and targets
+    register ``on_cancel`` callbacks (a PostgreSQL target cancels its query) so a stuck
+    task stops instead of being merely abandoned.
+    """
+
+    task: Task
+    config: Config
+    apply: bool = False
+    history: History | None = None
+    cancelled: threading.Event = field(default_factory=threading.Event)
+    _cancel_hooks: list[Callable[[], None]] = field(default_factory=list)
+    _targets: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def mode(self) -> str:
+        return "apply" if self.apply else "check"
+
+    # -- targets -------------------------------------------------------------------------
+    def target(self, kind: str) -> Any:
+        """The task's adapter for ``kind`` (``postgres``, ``http``, ``files``, ``process``)."""
+        if kind not in self._targets:
+            from rota.targets import open_target
+
+            self._targets[kind] = open_target(kind, self)
+        return self._targets[kind]
+
+    def close(self) -> None:
+        for t in self._targets.values():
+            close = getattr(t, "close", None)
+            if close:
+                try:
+                    close()
+                except Exception:  # noqa: BLE001 - closing must never mask the task's result
+                    pass
+        self._targets.clear()
+
+    def on_cancel(self, hook: Callable[[], None]) -> None:
+        self._cancel_hooks.append(hook)
+
+    def cancel(self) -> None:
+        self.cancelled.set()
+        for hook in self._cancel_hooks:
+            try:
+                hook()
+            except Exception:  # noqa: BLE001 - best effort
+                pass
+
+    # -- state kept between runs (log offsets, statistics snapshots) ---------------------
+    def load_state(self, key: str, default: Any = None) -> Any:
+        if self.history is None:
+            return default
+        return self.history.get_state(self.task.id, key, default)
+
+    def save_state(self, key: str, value: Any) -> None:
+        """Saved only in apply mode or for read-only bookkeeping; never touches a target."""
+        if self.history is not None:
+            self.history.set_state(self.task.id, key, value)
+
+    # -- actions -------------------------------------------------------------------------
+    def action(
+        self,
+        action: str,
+        do: Callable[[], dict[str, Any] | None],
+        *,
+        reason: str,
+        lock: str = "none",
+        estimate_s: float | None = None,
+        **detail: Any,
+    ) -> Step:
+        """Plan (check mode) or perform (apply mode) one change, and describe it as a Step.
+
+        ``do`` performs the change and may return extra detail (e.g. bytes reclaimed, or
+        ``{"changed": False}`` when nothing needed doing). It is never called in check mode.
+        An exception from ``do`` becomes a failed step carrying the error, so the task can
+        go on and report it as a finding.
+        """
+        info: dict[str, Any] = {"reason": reason, "lock": lock, **detail}
+        if estimate_s is not None:
+            info["estimate_s"] = round(estimate_s, 3)
+        if not self.apply:
+            return Step(action, StepStatus.PLANNED, 0.0, info)
+        if self.cancelled.is_set():
+            return Step(action, StepStatus.SKIPPED, 0.0, {**info, "error": "task timed out"})
+        t0 = time.monotonic()
+        try:
+            extra = do() or {}
+        except Exception as exc:  # noqa: BLE001 - recorded, not raised
+            return Step(
+                action, StepStatus.FAILED, time.monotonic() - t0, {**info, "error": one_line(exc)}
+            )
+        return Step(action, StepStatus.DONE, time.monotonic() - t0, {**info, **extra})
+
+
+def one_line(exc: BaseException) -> str:
+    """An exception as one readable line (the first line of its message, with its type)."""
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    name = type(exc).__name__
+    return f"{name}: {text}" if text else name

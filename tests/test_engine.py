@@ -1,0 +1,209 @@
+"""The engine: audit first, isolation of failures, timeouts, locks, modes, redaction."""
+
+import threading
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from rota.config import parse_config
+from rota.engine import Engine
+from rota.history import History, open_history
+from rota.model import Finding, Metric, Severity, StepStatus, TaskOutcome
+from rota.task import Context, Item, task
+
+
+def make(id: str, run, **kw):  # type: ignore[no-untyped-def]
+    fields = dict(
+        id=id, title=id, section="Test", frequency="daily", priority="low", purpose="p",
+        prerequisites=["x"], procedure=["y"], expected_outcome="z", rollback="r", time_estimate="1s",
+    )
+    fields.update(kw)
+    return task(**fields)(run)
+
+
+@pytest.fixture
+def history(tmp_path: Path) -> Iterator[History]:
+    h = open_history(f"sqlite:///{tmp_path / 'history.db'}")
+    yield h
+    h.close()
+
+
+def engine(history: History, tmp_path: Path, toml: str = "", **kw) -> Engine:  # type: ignore[no-untyped-def]
+    return Engine(parse_config(toml, **kw), history, lock_dir=tmp_path / "state")
+
+
+def test_it_records_the_run_as_running_before_the_task_starts(history: History, tmp_path: Path) -> None:
+    seen: list[str] = []
+
+    def run(ctx: Context) -> Iterator[Item]:
+        seen.append(history.runs("t.audit")[0].status)
+        yield Finding("t.audit", Severity.OK, "fine")
+
+    make_task = make("t.audit", run)
+    engine(history, tmp_path).run([make_task])
+    assert seen == ["running"]
+    assert history.runs("t.audit")[0].status == "ok"
+
+
+def test_a_failing_task_is_unknown_with_the_reason_and_the_others_still_run(history: History, tmp_path: Path) -> None:
+    def boom(ctx: Context) -> Iterator[Item]:
+        yield Metric("half.done", 1)
+        raise ZeroDivisionError("division by zero")
+
+    def fine(ctx: Context) -> Iterator[Item]:
+        yield Finding("t.fine", Severity.WARNING, "a warning")
+
+    rep = engine(history, tmp_path).run([make("t.boom", boom), make("t.fine", fine)])
+    boom_out, fine_out = rep.tasks
+    assert boom_out.status is Severity.UNKNOWN
+    assert "ZeroDivisionError: division by zero" in (boom_out.error or "")
+    assert boom_out.metrics == [Metric("half.done", 1)]
+    assert fine_out.status is Severity.WARNING
+    assert rep.status is Severity.UNKNOWN
+    assert [r.status for r in history.runs()] == ["warning", "unknown"]
+
+
+def test_a_task_past_its_timeout_is_cancelled_and_recorded_unknown(history: History, tmp_path: Path) -> None:
+    cancelled = threading.Event()
+
+    def slow(ctx: Context) -> Iterator[Item]:
+        ctx.on_cancel(cancelled.set)
+        yield Metric("started", 1)
+        ctx.cancelled.wait(30)
+
+    t0 = time.monotonic()
+    rep = engine(history, tmp_path).run([make("t.slow", slow, timeout="1s")])
+    assert time.monotonic() - t0 < 8
+    assert cancelled.is_set()
+    assert rep.tasks[0].error == "timed out after 1.0s"
+    assert history.runs("t.slow")[0].status == "unknown"
+
+
+def test_a_tasks_status_is_its_worst_finding(history: History, tmp_path: Path) -> None:
+    def mixed(ctx: Context) -> Iterator[Item]:
+        yield Finding("a", Severity.OK, "ok")
+        yield Finding("b", Severity.CRITICAL, "bad", "public.messages")
+        yield Finding("c", Severity.WARNING, "meh")
+
+    out = engine(history, tmp_path).run([make("t.mixed", mixed)]).tasks[0]
+    assert out.status is Severity.CRITICAL
+    assert out.summary == "bad (+1 more)"
+
+
+def _changer(calls: list[str]):  # type: ignore[no-untyped-def]
+    def run(ctx: Context) -> Iterator[Item]:
+        yield ctx.action(
+            "VACUUM FULL public.messages", lambda: calls.append("did it") or {"bytes_reclaimed": 10},
+            reason="bloat 45%", lock="ACCESS EXCLUSIVE", estimate_s=12, sql="VACUUM FULL public.messages",
+        )
+
+    return run
+
+
+def test_check_mode_plans_actions_without_performing_them(history: History, tmp_path: Path) -> None:
+    calls: list[str] = []
+    out = engine(history, tmp_path).run([make("t.change", _changer(calls), mutates=True)]).tasks[0]
+    assert calls == []
+    (step,) = out.steps
+    assert step.status is StepStatus.PLANNED
+    assert step.detail == {"reason": "bloat 45%", "lock": "ACCESS EXCLUSIVE", "estimate_s": 12, "sql": "VACUUM FULL public.messages"}
+    assert not out.changed
+
+
+def test_apply_mode_performs_and_times_each_action(history: History, tmp_path: Path) -> None:
+    calls: list[str] = []
+    out = engine(history, tmp_path).run([make("t.change", _changer(calls), mutates=True)], apply=True).tasks[0]
+    assert calls == ["did it"]
+    (step,) = out.steps
+    assert step.status is StepStatus.DONE and step.detail["bytes_reclaimed"] == 10
+    assert out.changed
+    assert history.runs("t.change")[0].changed and history.runs("t.change")[0].mode == "apply"
+
+
+def test_a_failed_action_is_a_failed_step_not_a_crash(history: History, tmp_path: Path) -> None:
+    def run(ctx: Context) -> Iterator[Item]:
+        yield ctx.action("drop it", lambda: 1 / 0, reason="test")
+
+    out = engine(history, tmp_path).run([make("t.fail", run, mutates=True)], apply=True).tasks[0]
+    assert out.steps[0].status is StepStatus.FAILED
+    assert out.steps[0].detail["error"] == "ZeroDivisionError: division by zero"
+
+
+def test_mutating_work_waits_for_the_maintenance_window(history: History, tmp_path: Path) -> None:
+    calls: list[str] = []
+    eng = engine(history, tmp_path, '[schedule]\nwindow = "Sun 02:00-03:00 UTC"\n')
+    eng.now = lambda: datetime(2026, 11, 28, 12, 0, tzinfo=UTC)  # a Saturday noon
+    out = eng.run([make("t.change", _changer(calls), mutates=True)], apply=True).tasks[0]
+    assert calls == [] and out.skipped
+    assert "outside the maintenance window" in (out.skip_reason or "")
+    assert history.runs("t.change") == []
+    forced = eng.run([make("t.change", _changer(calls), mutates=True)], apply=True, ignore_window=True)
+    assert calls == ["did it"] and forced.tasks[0].changed
+
+
+def test_an_unconfigured_task_is_skipped_in_bulk_but_unknown_when_named(history: History, tmp_path: Path) -> None:
+    def run(ctx: Context) -> Iterator[Item]:
+        yield Finding("x", Severity.OK, "never here")
+
+    t = make("t.db", run, needs=("database",))
+    bulk = engine(history, tmp_path).run([t])
+    assert bulk.tasks[0].skip_reason == "[database] url is not set"
+    assert bulk.status is Severity.OK
+    named = engine(history, tmp_path).run([t], explicit=["t.db"])
+    assert named.tasks[0].error == "not configured: [database] url is not set"
+    assert named.status is Severity.UNKNOWN
+
+
+def test_secrets_never_reach_the_report_or_the_history(history: History, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ROTA_T_TOKEN", "tok-very-secret-123")
+
+    def leaky(ctx: Context) -> Iterator[Item]:
+        token = ctx.config.http.admin_token.get_secret_value()  # type: ignore[union-attr]
+        yield Finding("t.leak", Severity.WARNING, f"sent {token}", evidence={"header": f"Bearer {token}", "url": "postgresql://a:pass1234@h/db"})
+
+    toml = '[http]\nbase_url = "http://127.0.0.1:1"\nadmin_token = "${ROTA_T_TOKEN}"\n'
+    cfg = parse_config(toml)
+    rep = Engine(cfg, history, lock_dir=tmp_path).run([make("t.leak", leaky)])
+    stored = history.outcome(history.runs("t.leak")[0].id)
+    for text in (str(rep.to_dict()), str(stored.to_dict())):
+        assert "tok-very-secret-123" not in text and "pass1234" not in text
+    assert stored.findings[0].message == "sent ***"
+
+
+def test_a_run_much_slower_than_its_history_is_a_finding(history: History, tmp_path: Path) -> None:
+    base = datetime.now(UTC) - timedelta(days=10)
+    for i in range(6):
+        rid = history.start_run(task_id="t.dur", mode="check", target="rota", started_at=base + timedelta(days=i), run_group="g", host="h", pid=1)
+        o = TaskOutcome("t.dur", base + timedelta(days=i), base + timedelta(days=i, seconds=40))
+        history.finish_run(rid, o)
+
+    def quick(ctx: Context) -> Iterator[Item]:
+        yield Finding("t.dur", Severity.OK, "fine")
+
+    out = engine(history, tmp_path).run([make("t.dur", quick)]).tasks[0]
+    anomaly = [f for f in out.findings if f.code == "rota.duration.anomaly"]
+    assert anomaly and "much faster than the median of the last 6 runs (40s)" in anomaly[0].message
+
+
+def test_a_busy_lock_skips_the_second_run_and_records_nothing_twice(history: History, tmp_path: Path) -> None:
+    started, release = threading.Event(), threading.Event()
+
+    def hold(ctx: Context) -> Iterator[Item]:
+        started.set()
+        release.wait(10)
+        yield Finding("t.hold", Severity.OK, "held")
+
+    t = make("t.hold", hold)
+    eng = engine(history, tmp_path)
+    first: list[object] = []
+    th = threading.Thread(target=lambda: first.append(eng.run([t])))
+    th.start()
+    assert started.wait(5)
+    second = engine(history, tmp_path).run([t]).tasks[0]
+    release.set()
+    th.join(10)
+    assert second.error is not None and "t.hold is already running (pid" in second.error
+    assert len(history.runs("t.hold")) == 1
