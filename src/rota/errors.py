@@ -21,7 +21,6 @@ class ExitCode(IntEnum):
     CRITICAL = 2
     UNKNOWN = 3
     USAGE = 4  # bad command line, bad config, bad input file
-    BUSY = 5  # another run holds the lock and --wait was not given or ran out
     INTERNAL = 70  # a bug in rota (EX_SOFTWARE); --debug shows the traceback
 
 
@@ -66,7 +65,7 @@ class TargetUnavailable(RotaError):
 class LockBusy(RotaError):
     """Another run of the same task holds its lock."""
 
-    exit_code = ExitCode.BUSY
+    exit_code = ExitCode.UNKNOWN
 
 
 class HistoryError(RotaError):
