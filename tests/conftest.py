@@ -22,8 +22,12 @@ class Platform:
 
     url: str = ""
     health_status: int = 200
-    health_body: dict[str, Any] = field(default_factory=lambda: {"status": "ok", "checks": {"database": "ok"}})
-    cache: dict[str, Any] = field(default_factory=lambda: {"hits": 900, "misses": 100, "keys": 50, "evictions": 0})
+    health_body: dict[str, Any] = field(
+        default_factory=lambda: {"status": "ok", "checks": {"database": "ok"}}
+    )
+    cache: dict[str, Any] = field(
+        default_factory=lambda: {"hits": 900, "misses": 100, "keys": 50, "evictions": 0}
+    )
     clears: list[str] = field(default_factory=list)
     token: str = "admin-token-for-tests"
 
@@ -87,11 +91,21 @@ def rota(tmp_path: Path):  # type: ignore[no-untyped-def]
     env.pop("ROTA_CONFIG", None)
     env["COLUMNS"] = "120"
 
-    def run(*args: str, input: str | None = None, extra_env: dict[str, str] | None = None, cwd: Path | None = None, timeout: float = 120) -> Result:
+    def run(
+        *args: str,
+        input: str | None = None,
+        extra_env: dict[str, str] | None = None,
+        cwd: Path | None = None,
+        timeout: float = 120,
+    ) -> Result:
         p = subprocess.run(
             [sys.executable, "-m", "rota", *args],
-            capture_output=True, text=True, env={**env, **(extra_env or {})}, cwd=cwd or tmp_path,
-            input=input, timeout=timeout,
+            capture_output=True,
+            text=True,
+            env={**env, **(extra_env or {})},
+            cwd=cwd or tmp_path,
+            input=input,
+            timeout=timeout,
         )
         return Result(p.returncode, p.stdout, p.stderr)
 

@@ -17,14 +17,18 @@ def test_it_prints_its_version_and_help_quickly(rota) -> None:  # type: ignore[n
     assert r.code == 0 and re.fullmatch(r"rota \d+\.\d+\.\d+\n", r.out)
     t0 = time.monotonic()
     h = rota("--help")
-    assert time.monotonic() - t0 < 3  # includes interpreter start under load; `make bench` times it properly
+    assert (
+        time.monotonic() - t0 < 3
+    )  # includes interpreter start under load; `make bench` times it properly
     assert h.code == 0 and "run" in h.out and "sandbox" in h.out
 
 
 def test_a_usage_error_is_one_line_and_exit_4_never_2(rota) -> None:  # type: ignore[no-untyped-def]
     r = rota("run", "--format", "xml", "monitor.health")
     assert r.code == 4
-    assert r.err.strip().splitlines() == ["rota: --format 'xml': choose one of console, json, nagios, markdown, html"]
+    assert r.err.strip().splitlines() == [
+        "rota: --format 'xml': choose one of console, json, nagios, markdown, html"
+    ]
     r = rota("frobnicate")
     assert r.code == 4 and "Traceback" not in r.err and "No such command" in r.err
 
@@ -34,28 +38,41 @@ def test_it_lists_tasks_as_a_table_and_as_json(rota) -> None:  # type: ignore[no
     assert r.code == 0 and "monitor.health" in r.out and "cache.review" in r.out
     rows = json.loads(rota("tasks", "--format", "json").out)
     health = next(t for t in rows if t["id"] == "monitor.health")
-    assert health["frequency"] == "daily" and health["mutates"] is False and health["source"] == "builtin (rota)"
+    assert (
+        health["frequency"] == "daily"
+        and health["mutates"] is False
+        and health["source"] == "builtin (rota)"
+    )
 
 
 def test_config_check_reports_every_problem_with_keys_and_exits_4(rota, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     cfg = tmp_path / "bad.toml"
-    cfg.write_text('[database]\nlock_timeout = 5s\n')
+    cfg.write_text("[database]\nlock_timeout = 5s\n")
     r = rota("-c", str(cfg), "config", "check")
     assert r.code == 4 and "not valid TOML" in r.err and "Traceback" not in r.err
-    cfg.write_text('[database]\nlock_timeout = "soon"\nunknown_key = 1\n[logs]\nretention_days = "x"\n[tasks."monitor.helth"]\nenabled = false\n')
+    cfg.write_text(
+        '[database]\nlock_timeout = "soon"\nunknown_key = 1\n[logs]\nretention_days = "x"\n[tasks."monitor.helth"]\nenabled = false\n'
+    )
     r = rota("-c", str(cfg), "config", "check")
     assert r.code == 4
     lines = r.err.strip().splitlines()
     assert lines[0].endswith("3 problems found")
-    assert any(line.strip().startswith("database.lock_timeout (line 2): 'soon' is not a duration") for line in lines)
+    assert any(
+        line.strip().startswith("database.lock_timeout (line 2): 'soon' is not a duration")
+        for line in lines
+    )
     assert any("database.unknown_key (line 3): unknown key" in line for line in lines)
     assert any("logs.retention_days (line 5)" in line for line in lines)
     cfg.write_text('[tasks."monitor.helth"]\nenabled = false\n')
     r = rota("-c", str(cfg), "config", "check")
-    assert r.code == 4 and 'tasks."monitor.helth": no such task; did you mean monitor.health?' in r.err
+    assert (
+        r.code == 4 and 'tasks."monitor.helth": no such task; did you mean monitor.health?' in r.err
+    )
 
 
-def test_config_check_passes_a_valid_config_and_says_what_will_be_skipped(rota, tmp_path: Path, platform: Platform) -> None:  # type: ignore[no-untyped-def]
+def test_config_check_passes_a_valid_config_and_says_what_will_be_skipped(
+    rota, tmp_path: Path, platform: Platform
+) -> None:  # type: ignore[no-untyped-def]
     cfg = write_config(tmp_path, platform)
     r = rota("-c", str(cfg), "config", "check")
     assert r.code == 0, r.err
@@ -66,15 +83,24 @@ def test_init_writes_the_rylie_profile_and_refuses_to_overwrite(rota, tmp_path: 
     r = rota("init", "--profile", "rylie")
     assert r.code == 0
     text = (tmp_path / "rota.toml").read_text()
-    assert 'url = "${DATABASE_URL}"' in text and 'high_churn_tables = ["conversations", "messages"]' in text
-    check = rota("config", "check", extra_env={"DATABASE_URL": "postgresql://db/rylie", "ROTA_ADMIN_API_KEY": "x" * 24})
+    assert (
+        'url = "${DATABASE_URL}"' in text
+        and 'high_churn_tables = ["conversations", "messages"]' in text
+    )
+    check = rota(
+        "config",
+        "check",
+        extra_env={"DATABASE_URL": "postgresql://db/rylie", "ROTA_ADMIN_API_KEY": "x" * 24},
+    )
     assert check.code == 0, check.err
     again = rota("init", "--profile", "rylie")
     assert again.code == 4 and "already exists; use --force" in again.err
     assert rota("init", "--profile", "nope").code == 4
 
 
-def test_run_gives_the_json_contract_and_the_status_exit_code(rota, tmp_path: Path, platform: Platform) -> None:  # type: ignore[no-untyped-def]
+def test_run_gives_the_json_contract_and_the_status_exit_code(
+    rota, tmp_path: Path, platform: Platform
+) -> None:  # type: ignore[no-untyped-def]
     cfg = write_config(tmp_path, platform)
     platform.cache = {"hits": 600, "misses": 400, "keys": 10, "evictions": 3}  # 60%: warning
     r = rota("-c", str(cfg), "run", "--all", "--format", "json")
@@ -88,7 +114,9 @@ def test_run_gives_the_json_contract_and_the_status_exit_code(rota, tmp_path: Pa
     assert cache["status"] == "warning" and cache["changed"] is False
     finding = next(f for f in cache["findings"] if f["code"] == "cache.hit_ratio")
     assert finding["severity"] == "warning" and finding["evidence"]["hit_ratio"] == 0.6
-    assert {"name": "cache.hit_ratio", "value": 0.6, "unit": "ratio", "labels": {}} in cache["metrics"]
+    assert {"name": "cache.hit_ratio", "value": 0.6, "unit": "ratio", "labels": {}} in cache[
+        "metrics"
+    ]
 
 
 def test_run_gives_nagios_output_and_exit_codes(rota, tmp_path: Path, platform: Platform) -> None:  # type: ignore[no-untyped-def]
@@ -105,13 +133,17 @@ def test_run_gives_nagios_output_and_exit_codes(rota, tmp_path: Path, platform: 
     assert "Traceback" not in unk.err
 
 
-def test_check_mode_never_clears_the_cache_and_apply_does(rota, tmp_path: Path, platform: Platform) -> None:  # type: ignore[no-untyped-def]
+def test_check_mode_never_clears_the_cache_and_apply_does(
+    rota, tmp_path: Path, platform: Platform
+) -> None:  # type: ignore[no-untyped-def]
     cfg = write_config(tmp_path, platform, '[schedule]\nwindow = "daily 00:00-00:00 UTC"\n')
     platform.cache = {"hits": 100, "misses": 900, "keys": 10, "evictions": 30}
     check = json.loads(rota("-c", str(cfg), "run", "cache.review", "--format", "json").out)
     step = check["tasks"][0]["steps"][0]
     assert step["status"] == "planned" and step["action"] == "clear cache" and platform.clears == []
-    applied = json.loads(rota("-c", str(cfg), "run", "cache.review", "--apply", "--format", "json").out)
+    applied = json.loads(
+        rota("-c", str(cfg), "run", "cache.review", "--apply", "--format", "json").out
+    )
     step = applied["tasks"][0]["steps"][0]
     assert step["status"] == "done" and step["detail"]["keys_after"] == 0
     assert platform.clears == ["/api/cache/clear"] and applied["tasks"][0]["changed"] is True
@@ -121,7 +153,10 @@ def test_check_mode_never_clears_the_cache_and_apply_does(rota, tmp_path: Path, 
 def test_due_history_and_report_follow_the_runs(rota, tmp_path: Path, platform: Platform) -> None:  # type: ignore[no-untyped-def]
     cfg = write_config(tmp_path, platform)
     due = json.loads(rota("-c", str(cfg), "due", "--format", "json").out)
-    assert {d["id"]: d["state"] for d in due} == {"monitor.health": "never", "cache.review": "never"}
+    assert {d["id"]: d["state"] for d in due} == {
+        "monitor.health": "never",
+        "cache.review": "never",
+    }
     assert rota("-c", str(cfg), "run", "--due").code == 0
     due = json.loads(rota("-c", str(cfg), "due", "--format", "json").out)
     assert all(d["state"] == "ok" and d["last_status"] == "ok" for d in due)
@@ -141,22 +176,36 @@ def test_docs_writes_a_template_page_per_task_and_an_index(rota, tmp_path: Path)
     r = rota("docs", "--out", str(tmp_path / "book"))
     assert r.code == 0
     page = (tmp_path / "book" / "monitor.health.md").read_text()
-    for heading in ("### Purpose", "### Prerequisites", "### Procedure", "### Expected Outcome", "### Rollback Procedure", "### Time Estimate"):
+    for heading in (
+        "### Purpose",
+        "### Prerequisites",
+        "### Procedure",
+        "### Expected Outcome",
+        "### Rollback Procedure",
+        "### Time Estimate",
+    ):
         assert heading in page
     index = (tmp_path / "book" / "index.md").read_text()
     assert "monitor.health" in index and "cache.review" in index
     assert "lock_timeout" in (tmp_path / "book" / "config.md").read_text()
 
 
-def test_schedule_export_writes_cron_systemd_and_k8s(rota, tmp_path: Path, platform: Platform) -> None:  # type: ignore[no-untyped-def]
+def test_schedule_export_writes_cron_systemd_and_k8s(
+    rota, tmp_path: Path, platform: Platform
+) -> None:  # type: ignore[no-untyped-def]
     cfg = write_config(tmp_path, platform, '[schedule]\nwindow = "Sun 02:00-05:00 Europe/Berlin"\n')
     cron = rota("-c", str(cfg), "schedule", "export", "--format", "cron")
     assert cron.code == 0
-    line = next(ln for ln in cron.out.splitlines() if "cache.review" in ln and not ln.startswith("#"))
+    line = next(
+        ln for ln in cron.out.splitlines() if "cache.review" in ln and not ln.startswith("#")
+    )
     assert line.startswith("0 2 1 * * ")  # monthly, at the window's opening
     assert "CRON_TZ=Europe/Berlin" in cron.out
     out = tmp_path / "units"
-    assert rota("-c", str(cfg), "schedule", "export", "--format", "systemd", "--out", str(out)).code == 0
+    assert (
+        rota("-c", str(cfg), "schedule", "export", "--format", "systemd", "--out", str(out)).code
+        == 0
+    )
     timer = (out / "rota-monitor-health.timer").read_text()
     assert re.search(r"OnCalendar=\*-\*-\* \d\d:\d\d:00 Europe/Berlin", timer)
     assert "ExecStart=" in (out / "rota-monitor-health.service").read_text()
@@ -164,7 +213,9 @@ def test_schedule_export_writes_cron_systemd_and_k8s(rota, tmp_path: Path, platf
     assert k8s.out.count("kind: CronJob") == 2 and "concurrencyPolicy: Forbid" in k8s.out
 
 
-def test_two_concurrent_runs_of_one_task_do_not_both_run(rota, tmp_path: Path, platform: Platform) -> None:  # type: ignore[no-untyped-def]
+def test_two_concurrent_runs_of_one_task_do_not_both_run(
+    rota, tmp_path: Path, platform: Platform
+) -> None:  # type: ignore[no-untyped-def]
     plugin = tmp_path / "plugin"
     plugin.mkdir()
     (plugin / "rota_slow.py").write_text(
@@ -182,19 +233,57 @@ def test_two_concurrent_runs_of_one_task_do_not_both_run(rota, tmp_path: Path, p
     import os
 
     env = {**os.environ, "PYTHONPATH": str(plugin), "XDG_STATE_HOME": str(tmp_path / "state")}
-    first = subprocess.Popen([sys.executable, "-m", "rota", "-c", str(cfg), "run", "slow.sleep", "--format", "json"], env=env, stdout=subprocess.PIPE, text=True)
+    first = subprocess.Popen(
+        [sys.executable, "-m", "rota", "-c", str(cfg), "run", "slow.sleep", "--format", "json"],
+        env=env,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     time.sleep(1.5)
-    second = rota("-c", str(cfg), "run", "slow.sleep", "--format", "json", extra_env={"PYTHONPATH": str(plugin)})
+    second = rota(
+        "-c",
+        str(cfg),
+        "run",
+        "slow.sleep",
+        "--format",
+        "json",
+        extra_env={"PYTHONPATH": str(plugin)},
+    )
     out, _ = first.communicate(timeout=30)
     assert json.loads(out)["status"] == "ok"
     assert second.code == 3
     assert "slow.sleep is already running (pid" in json.loads(second.out)["tasks"][0]["error"]
-    third = subprocess.Popen([sys.executable, "-m", "rota", "-c", str(cfg), "run", "slow.sleep", "--format", "json"], env=env, stdout=subprocess.PIPE, text=True)
+    third = subprocess.Popen(
+        [sys.executable, "-m", "rota", "-c", str(cfg), "run", "slow.sleep", "--format", "json"],
+        env=env,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     time.sleep(1.5)
     t0 = time.monotonic()
-    waited = rota("-c", str(cfg), "run", "slow.sleep", "--wait", "20", "--format", "json", extra_env={"PYTHONPATH": str(plugin)})
+    waited = rota(
+        "-c",
+        str(cfg),
+        "run",
+        "slow.sleep",
+        "--wait",
+        "20",
+        "--format",
+        "json",
+        extra_env={"PYTHONPATH": str(plugin)},
+    )
     third.communicate(timeout=30)
     assert waited.code == 0 and time.monotonic() - t0 > 3  # it waited for the third, then ran
-    hist = json.loads(rota("-c", str(cfg), "history", "slow.sleep", "--format", "json", extra_env={"PYTHONPATH": str(plugin)}).out)
+    hist = json.loads(
+        rota(
+            "-c",
+            str(cfg),
+            "history",
+            "slow.sleep",
+            "--format",
+            "json",
+            extra_env={"PYTHONPATH": str(plugin)},
+        ).out
+    )
     assert len(hist) == 3  # first, third and the waiting run; the skipped one is not recorded
     assert all(h["status"] == "ok" for h in hist)

@@ -71,14 +71,16 @@ def test_it_interpolates_environment_variables_with_defaults() -> None:
 def test_it_rejects_a_password_written_into_the_database_url() -> None:
     problems = problems_of('[database]\nurl = "postgresql://app:hunter2@db/rylie"\n')
     assert problems == [
-        'database.url (line 2): the URL holds a password; put the URL in the environment '
+        "database.url (line 2): the URL holds a password; put the URL in the environment "
         '(url = "${DATABASE_URL}") or the password in ~/.pgpass'
     ]
 
 
 def test_it_reads_secrets_from_files_relative_to_the_config(tmp_path: Path) -> None:
     (tmp_path / "token").write_text("s3cret-token\n")
-    (tmp_path / "rota.toml").write_text('[http]\nbase_url = "http://x"\nadmin_token = "file:token"\n')
+    (tmp_path / "rota.toml").write_text(
+        '[http]\nbase_url = "http://x"\nadmin_token = "file:token"\n'
+    )
     cfg = load_config(tmp_path / "rota.toml")
     assert cfg.http.admin_token is not None
     assert cfg.http.admin_token.get_secret_value() == "s3cret-token"
@@ -86,7 +88,9 @@ def test_it_reads_secrets_from_files_relative_to_the_config(tmp_path: Path) -> N
 
 
 def test_it_converts_durations_and_sizes() -> None:
-    cfg = parse_config('[database]\nlock_timeout = "2s"\n[database.thresholds]\nbloat_min_bytes = "1GB"\nconnection_age = "1d"\n')
+    cfg = parse_config(
+        '[database]\nlock_timeout = "2s"\n[database.thresholds]\nbloat_min_bytes = "1GB"\nconnection_age = "1d"\n'
+    )
     assert cfg.database.lock_timeout == 2
     assert cfg.database.thresholds.bloat_min_bytes == 1024**3
     assert cfg.database.thresholds.connection_age == 86400
@@ -94,7 +98,9 @@ def test_it_converts_durations_and_sizes() -> None:
 
 
 def test_it_resolves_relative_paths_against_the_config_file(tmp_path: Path) -> None:
-    (tmp_path / "rota.toml").write_text('[logs]\npaths = ["logs/*.log*", "/abs/*.log"]\n[env]\nfile = "app/.env"\n')
+    (tmp_path / "rota.toml").write_text(
+        '[logs]\npaths = ["logs/*.log*", "/abs/*.log"]\n[env]\nfile = "app/.env"\n'
+    )
     cfg = load_config(tmp_path / "rota.toml")
     assert cfg.logs.paths == [str(tmp_path / "logs/*.log*"), "/abs/*.log"]
     assert cfg.env.file == (tmp_path / "app/.env").resolve()
@@ -102,7 +108,9 @@ def test_it_resolves_relative_paths_against_the_config_file(tmp_path: Path) -> N
 
 def test_it_uses_rota_config_from_the_environment(tmp_path: Path) -> None:
     (tmp_path / "x.toml").write_text('[target]\nname = "from-env"\n')
-    assert load_config(None, env={"ROTA_CONFIG": str(tmp_path / "x.toml")}).target.name == "from-env"
+    assert (
+        load_config(None, env={"ROTA_CONFIG": str(tmp_path / "x.toml")}).target.name == "from-env"
+    )
 
 
 def test_it_fails_clearly_when_an_explicit_config_is_missing(tmp_path: Path) -> None:
@@ -110,7 +118,9 @@ def test_it_fails_clearly_when_an_explicit_config_is_missing(tmp_path: Path) -> 
         load_config(tmp_path / "nope.toml")
 
 
-def test_it_returns_defaults_when_no_config_exists_and_none_was_asked_for(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_it_returns_defaults_when_no_config_exists_and_none_was_asked_for(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.chdir(tmp_path)
     cfg = load_config(None, env={})
     assert cfg.source is None
@@ -119,14 +129,16 @@ def test_it_returns_defaults_when_no_config_exists_and_none_was_asked_for(tmp_pa
 
 def test_it_reports_invalid_toml_with_its_position() -> None:
     with pytest.raises(ConfigError, match="not valid TOML.*line 2"):
-        parse_config('[target]\nname = \n')
+        parse_config("[target]\nname = \n")
 
 
 def test_it_loads_the_rylie_profile_without_problems() -> None:
     from importlib import resources
 
     text = resources.files("rota.profiles").joinpath("rylie.toml").read_text()
-    cfg = parse_config(text, env={"DATABASE_URL": "postgresql://db/rylie", "ROTA_ADMIN_API_KEY": "k" * 20})
+    cfg = parse_config(
+        text, env={"DATABASE_URL": "postgresql://db/rylie", "ROTA_ADMIN_API_KEY": "k" * 20}
+    )
     assert cfg.target.name == "rylie"
     assert cfg.database.high_churn_tables == ["conversations", "messages"]
     assert cfg.backups.pattern == "/backups/database/rylie_full_*.dump.gz"
@@ -143,4 +155,4 @@ def test_its_reference_documents_every_section() -> None:
     for section in Config.model_fields:
         if section != "source":
             assert f"[{section}" in ref
-    assert "`lock_timeout` | `\"5s\"`" in ref
+    assert '`lock_timeout` | `"5s"`' in ref

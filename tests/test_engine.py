@@ -17,8 +17,17 @@ from rota.task import Context, Item, task
 
 def make(id: str, run, **kw):  # type: ignore[no-untyped-def]
     fields = dict(
-        id=id, title=id, section="Test", frequency="daily", priority="low", purpose="p",
-        prerequisites=["x"], procedure=["y"], expected_outcome="z", rollback="r", time_estimate="1s",
+        id=id,
+        title=id,
+        section="Test",
+        frequency="daily",
+        priority="low",
+        purpose="p",
+        prerequisites=["x"],
+        procedure=["y"],
+        expected_outcome="z",
+        rollback="r",
+        time_estimate="1s",
     )
     fields.update(kw)
     return task(**fields)(run)
@@ -35,7 +44,9 @@ def engine(history: History, tmp_path: Path, toml: str = "", **kw) -> Engine:  #
     return Engine(parse_config(toml, **kw), history, lock_dir=tmp_path / "state")
 
 
-def test_it_records_the_run_as_running_before_the_task_starts(history: History, tmp_path: Path) -> None:
+def test_it_records_the_run_as_running_before_the_task_starts(
+    history: History, tmp_path: Path
+) -> None:
     seen: list[str] = []
 
     def run(ctx: Context) -> Iterator[Item]:
@@ -48,7 +59,9 @@ def test_it_records_the_run_as_running_before_the_task_starts(history: History, 
     assert history.runs("t.audit")[0].status == "ok"
 
 
-def test_a_failing_task_is_unknown_with_the_reason_and_the_others_still_run(history: History, tmp_path: Path) -> None:
+def test_a_failing_task_is_unknown_with_the_reason_and_the_others_still_run(
+    history: History, tmp_path: Path
+) -> None:
     def boom(ctx: Context) -> Iterator[Item]:
         yield Metric("half.done", 1)
         raise ZeroDivisionError("division by zero")
@@ -66,7 +79,9 @@ def test_a_failing_task_is_unknown_with_the_reason_and_the_others_still_run(hist
     assert [r.status for r in history.runs()] == ["warning", "unknown"]
 
 
-def test_a_task_past_its_timeout_is_cancelled_and_recorded_unknown(history: History, tmp_path: Path) -> None:
+def test_a_task_past_its_timeout_is_cancelled_and_recorded_unknown(
+    history: History, tmp_path: Path
+) -> None:
     cancelled = threading.Event()
 
     def slow(ctx: Context) -> Iterator[Item]:
@@ -96,8 +111,12 @@ def test_a_tasks_status_is_its_worst_finding(history: History, tmp_path: Path) -
 def _changer(calls: list[str]):  # type: ignore[no-untyped-def]
     def run(ctx: Context) -> Iterator[Item]:
         yield ctx.action(
-            "VACUUM FULL public.messages", lambda: calls.append("did it") or {"bytes_reclaimed": 10},
-            reason="bloat 45%", lock="ACCESS EXCLUSIVE", estimate_s=12, sql="VACUUM FULL public.messages",
+            "VACUUM FULL public.messages",
+            lambda: calls.append("did it") or {"bytes_reclaimed": 10},
+            reason="bloat 45%",
+            lock="ACCESS EXCLUSIVE",
+            estimate_s=12,
+            sql="VACUUM FULL public.messages",
         )
 
     return run
@@ -109,13 +128,22 @@ def test_check_mode_plans_actions_without_performing_them(history: History, tmp_
     assert calls == []
     (step,) = out.steps
     assert step.status is StepStatus.PLANNED
-    assert step.detail == {"reason": "bloat 45%", "lock": "ACCESS EXCLUSIVE", "estimate_s": 12, "sql": "VACUUM FULL public.messages"}
+    assert step.detail == {
+        "reason": "bloat 45%",
+        "lock": "ACCESS EXCLUSIVE",
+        "estimate_s": 12,
+        "sql": "VACUUM FULL public.messages",
+    }
     assert not out.changed
 
 
 def test_apply_mode_performs_and_times_each_action(history: History, tmp_path: Path) -> None:
     calls: list[str] = []
-    out = engine(history, tmp_path).run([make("t.change", _changer(calls), mutates=True)], apply=True).tasks[0]
+    out = (
+        engine(history, tmp_path)
+        .run([make("t.change", _changer(calls), mutates=True)], apply=True)
+        .tasks[0]
+    )
     assert calls == ["did it"]
     (step,) = out.steps
     assert step.status is StepStatus.DONE and step.detail["bytes_reclaimed"] == 10
@@ -140,11 +168,15 @@ def test_mutating_work_waits_for_the_maintenance_window(history: History, tmp_pa
     assert calls == [] and out.skipped
     assert "outside the maintenance window" in (out.skip_reason or "")
     assert history.runs("t.change") == []
-    forced = eng.run([make("t.change", _changer(calls), mutates=True)], apply=True, ignore_window=True)
+    forced = eng.run(
+        [make("t.change", _changer(calls), mutates=True)], apply=True, ignore_window=True
+    )
     assert calls == ["did it"] and forced.tasks[0].changed
 
 
-def test_an_unconfigured_task_is_skipped_in_bulk_but_unknown_when_named(history: History, tmp_path: Path) -> None:
+def test_an_unconfigured_task_is_skipped_in_bulk_but_unknown_when_named(
+    history: History, tmp_path: Path
+) -> None:
     def run(ctx: Context) -> Iterator[Item]:
         yield Finding("x", Severity.OK, "never here")
 
@@ -157,12 +189,19 @@ def test_an_unconfigured_task_is_skipped_in_bulk_but_unknown_when_named(history:
     assert named.status is Severity.UNKNOWN
 
 
-def test_secrets_never_reach_the_report_or_the_history(history: History, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_secrets_never_reach_the_report_or_the_history(
+    history: History, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("ROTA_T_TOKEN", "tok-very-secret-123")
 
     def leaky(ctx: Context) -> Iterator[Item]:
         token = ctx.config.http.admin_token.get_secret_value()  # type: ignore[union-attr]
-        yield Finding("t.leak", Severity.WARNING, f"sent {token}", evidence={"header": f"Bearer {token}", "url": "postgresql://a:pass1234@h/db"})
+        yield Finding(
+            "t.leak",
+            Severity.WARNING,
+            f"sent {token}",
+            evidence={"header": f"Bearer {token}", "url": "postgresql://a:pass1234@h/db"},
+        )
 
     toml = '[http]\nbase_url = "http://127.0.0.1:1"\nadmin_token = "${ROTA_T_TOKEN}"\n'
     cfg = parse_config(toml)
@@ -176,7 +215,15 @@ def test_secrets_never_reach_the_report_or_the_history(history: History, tmp_pat
 def test_a_run_much_slower_than_its_history_is_a_finding(history: History, tmp_path: Path) -> None:
     base = datetime.now(UTC) - timedelta(days=10)
     for i in range(6):
-        rid = history.start_run(task_id="t.dur", mode="check", target="rota", started_at=base + timedelta(days=i), run_group="g", host="h", pid=1)
+        rid = history.start_run(
+            task_id="t.dur",
+            mode="check",
+            target="rota",
+            started_at=base + timedelta(days=i),
+            run_group="g",
+            host="h",
+            pid=1,
+        )
         o = TaskOutcome("t.dur", base + timedelta(days=i), base + timedelta(days=i, seconds=40))
         history.finish_run(rid, o)
 
@@ -188,7 +235,9 @@ def test_a_run_much_slower_than_its_history_is_a_finding(history: History, tmp_p
     assert anomaly and "much faster than the median of the last 6 runs (40s)" in anomaly[0].message
 
 
-def test_a_busy_lock_skips_the_second_run_and_records_nothing_twice(history: History, tmp_path: Path) -> None:
+def test_a_busy_lock_skips_the_second_run_and_records_nothing_twice(
+    history: History, tmp_path: Path
+) -> None:
     started, release = threading.Event(), threading.Event()
 
     def hold(ctx: Context) -> Iterator[Item]:

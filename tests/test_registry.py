@@ -17,9 +17,17 @@ def _noop(ctx):  # type: ignore[no-untyped-def]
 
 def make(id: str = "demo.thing", **kw: object):  # type: ignore[no-untyped-def]
     fields = dict(
-        id=id, title="A thing", section="Demo", frequency="weekly", priority="medium",
-        purpose="Why.", prerequisites=["access"], procedure=["do it"], expected_outcome="done",
-        rollback="undo", time_estimate="10s",
+        id=id,
+        title="A thing",
+        section="Demo",
+        frequency="weekly",
+        priority="medium",
+        purpose="Why.",
+        prerequisites=["access"],
+        procedure=["do it"],
+        expected_outcome="done",
+        rollback="undo",
+        time_estimate="10s",
     )
     fields.update(kw)
     return task(**fields)(_noop)  # type: ignore[arg-type]
@@ -39,7 +47,9 @@ def test_every_registered_task_has_every_runbook_template_field() -> None:
             assert getattr(t, name), f"{t.id} lacks {name}"
 
 
-def test_it_loads_a_third_party_plugin_the_same_way(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_it_loads_a_third_party_plugin_the_same_way(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     (tmp_path / "rota_extra.py").write_text(
         "from rota.task import task\n"
         "def _run(ctx):\n    yield from ()\n"
@@ -61,7 +71,9 @@ def test_it_loads_a_third_party_plugin_the_same_way(tmp_path: Path, monkeypatch:
 def test_it_refuses_a_duplicate_id_naming_both_sources() -> None:
     reg = Registry()
     reg.load(lambda r: r.add(make()), source="first")
-    with pytest.raises(RegistryError, match="duplicate task id 'demo.thing': registered by first and by second"):
+    with pytest.raises(
+        RegistryError, match="duplicate task id 'demo.thing': registered by first and by second"
+    ):
         reg.load(lambda r: r.add(make()), source="second")
 
 
@@ -76,7 +88,9 @@ def test_it_refuses_a_duplicate_id_naming_both_sources() -> None:
         ({"time_estimate": "soon"}, "time_estimate:"),
     ],
 )
-def test_it_refuses_a_malformed_task_with_the_reason(changes: dict[str, object], message: str) -> None:
+def test_it_refuses_a_malformed_task_with_the_reason(
+    changes: dict[str, object], message: str
+) -> None:
     with pytest.raises(RegistryError, match=message):
         Registry().add(make(**changes))
 
@@ -96,6 +110,10 @@ def test_it_selects_by_id_and_prefix_and_suggests_on_typos() -> None:
     for i in ("db.vacuum", "db.analyze", "logs.cleanup"):
         reg.add(make(i))
     assert [t.id for t in reg.select(["db"])] == ["db.vacuum", "db.analyze"]
-    assert [t.id for t in reg.select(["db.*", "logs.cleanup"])] == ["db.vacuum", "db.analyze", "logs.cleanup"]
+    assert [t.id for t in reg.select(["db.*", "logs.cleanup"])] == [
+        "db.vacuum",
+        "db.analyze",
+        "logs.cleanup",
+    ]
     with pytest.raises(UsageError, match="did you mean db.vacuum"):
         reg.select(["db.vacum"])

@@ -13,8 +13,17 @@ def _noop(ctx):  # type: ignore[no-untyped-def]
 
 
 T = task(
-    id="x.y", title="t", section="s", frequency="weekly", priority="low", purpose="p",
-    prerequisites=["a"], procedure=["b"], expected_outcome="c", rollback="d", time_estimate="1s",
+    id="x.y",
+    title="t",
+    section="s",
+    frequency="weekly",
+    priority="low",
+    purpose="p",
+    prerequisites=["a"],
+    procedure=["b"],
+    expected_outcome="c",
+    rollback="d",
+    time_estimate="1s",
 )(_noop)
 
 
@@ -75,7 +84,9 @@ def test_a_window_may_cross_midnight() -> None:
     assert w.contains(datetime(2026, 11, 27, 23, 0, tzinfo=UTC))  # Friday night
     assert w.contains(datetime(2026, 11, 28, 1, 0, tzinfo=UTC))  # Saturday early, Friday's window
     assert not w.contains(datetime(2026, 11, 28, 23, 0, tzinfo=UTC))  # Saturday night
-    assert w.closes_at(datetime(2026, 11, 28, 1, 0, tzinfo=UTC)) == datetime(2026, 11, 28, 2, 0, tzinfo=w.tz)
+    assert w.closes_at(datetime(2026, 11, 28, 1, 0, tzinfo=UTC)) == datetime(
+        2026, 11, 28, 2, 0, tzinfo=w.tz
+    )
 
 
 def test_an_all_day_window_is_always_open() -> None:

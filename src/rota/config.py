@@ -77,6 +77,12 @@ def _relative_glob(v: str | None, info: ValidationInfo) -> str | None:
     return _relative_globs([v], info)[0] if v else v
 
 
+def _as_written(text: str) -> Any:
+    """A default kept as a person writes it ("5m", "100MB"), so the reference shows it
+    that way; ``validate_default`` runs it through the field's validator."""
+    return text
+
+
 Duration = Annotated[float, BeforeValidator(_duration)]
 Size = Annotated[int, BeforeValidator(_size)]
 FrequencyText = Annotated[str, AfterValidator(_frequency)]
@@ -91,68 +97,161 @@ class Section(BaseModel):
 
 
 class TargetConfig(Section):
-    name: str = Field("rota", description="Name of the platform rota looks after; shown in every report.")
+    name: str = Field(
+        "rota", description="Name of the platform rota looks after; shown in every report."
+    )
     environment: str = Field("production", description="Which environment this config describes.")
 
 
 class DatabaseThresholds(Section):
-    idle_in_transaction: Duration = Field("5m", description="Sessions idle in a transaction longer than this are reported.")
-    connection_age: Duration = Field("24h", description="Connections older than this are reported.")
-    long_running: Duration = Field("5m", description="Queries or transactions running longer than this are reported.")
-    bloat_percent: float = Field(30, ge=0, le=100, description="Table or index bloat (percent) that warrants action.")
-    bloat_min_bytes: Size = Field("100MB", description="Bloat smaller than this is never worth a rewrite.")
-    sequence_percent: float = Field(80, ge=0, le=100, description="Sequences used past this share of their type's range are reported.")
+    idle_in_transaction: Duration = Field(
+        _as_written("5m"),
+        description="Sessions idle in a transaction longer than this are reported.",
+    )
+    connection_age: Duration = Field(
+        _as_written("24h"), description="Connections older than this are reported."
+    )
+    long_running: Duration = Field(
+        _as_written("5m"),
+        description="Queries or transactions running longer than this are reported.",
+    )
+    bloat_percent: float = Field(
+        30, ge=0, le=100, description="Table or index bloat (percent) that warrants action."
+    )
+    bloat_min_bytes: Size = Field(
+        _as_written("100MB"), description="Bloat smaller than this is never worth a rewrite."
+    )
+    sequence_percent: float = Field(
+        80,
+        ge=0,
+        le=100,
+        description="Sequences used past this share of their type's range are reported.",
+    )
 
 
 class DatabaseConfig(Section):
-    url: str | None = Field(None, repr=False, description="libpq URL of the live database, e.g. \"${DATABASE_URL}\". A password must come from the environment.")
-    high_churn_tables: list[str] = Field(default_factory=list, description="Tables that see heavy UPDATE/DELETE traffic (the runbook's VACUUM FULL candidates).")
-    lock_timeout: Duration = Field("5s", description="lock_timeout for every statement rota runs that takes a lock stronger than ACCESS SHARE.")
-    statement_timeout: Duration = Field("60s", description="statement_timeout for rota's own queries, so a locked table delays a check but never hangs a run.")
-    connect_timeout: Duration = Field("5s", description="How long to wait for a connection before the database counts as unreachable.")
-    index_file: ConfigPath = Field(None, description="File of declared indexes (the runbook's apply-indexes script), SQL CREATE INDEX statements.")
-    advisory_locks: bool = Field(True, description="Also take a PostgreSQL advisory lock per task, so rota on two machines never runs one task twice at once.")
-    thresholds: DatabaseThresholds = Field(default_factory=DatabaseThresholds)  # type: ignore[arg-type]
+    url: str | None = Field(
+        None,
+        repr=False,
+        description='libpq URL of the live database, e.g. "${DATABASE_URL}". A password must come from the environment.',
+    )
+    high_churn_tables: list[str] = Field(
+        default_factory=list,
+        description="Tables that see heavy UPDATE/DELETE traffic (the runbook's VACUUM FULL candidates).",
+    )
+    lock_timeout: Duration = Field(
+        _as_written("5s"),
+        description="lock_timeout for every statement rota runs that takes a lock stronger than ACCESS SHARE.",
+    )
+    statement_timeout: Duration = Field(
+        _as_written("60s"),
+        description="statement_timeout for rota's own queries, so a locked table delays a check but never hangs a run.",
+    )
+    connect_timeout: Duration = Field(
+        _as_written("5s"),
+        description="How long to wait for a connection before the database counts as unreachable.",
+    )
+    index_file: ConfigPath = Field(
+        None,
+        description="File of declared indexes (the runbook's apply-indexes script), SQL CREATE INDEX statements.",
+    )
+    advisory_locks: bool = Field(
+        True,
+        description="Also take a PostgreSQL advisory lock per task, so rota on two machines never runs one task twice at once.",
+    )
+    thresholds: DatabaseThresholds = Field(default_factory=DatabaseThresholds)
 
 
 class LogsConfig(Section):
-    paths: Globs = Field(default_factory=list, description="Globs of log files, live and rotated (\"/var/log/rylie/*.log*\").")
-    retention_days: int = Field(30, ge=1, description="Rotated logs older than this many days may be removed by logs.cleanup.")
+    paths: Globs = Field(
+        default_factory=list,
+        description='Globs of log files, live and rotated ("/var/log/rylie/*.log*").',
+    )
+    retention_days: int = Field(
+        30,
+        ge=1,
+        description="Rotated logs older than this many days may be removed by logs.cleanup.",
+    )
 
 
 class ValidateQuery(Section):
     query: str = Field(description="SQL run against the restored backup.")
-    expect: str = Field("> 0", description="Expectation on the single value it returns, e.g. \"> 0\".")
+    expect: str = Field(
+        "> 0", description='Expectation on the single value it returns, e.g. "> 0".'
+    )
 
 
 class BackupsConfig(Section):
-    pattern: Glob = Field(None, description="Glob of backup files (\"/backups/database/rylie_full_*.dump.gz\").")
+    pattern: Glob = Field(
+        None, description='Glob of backup files ("/backups/database/rylie_full_*.dump.gz").'
+    )
     dir: ConfigPath = Field(None, description="Where backup.create writes new backups.")
-    max_age: Duration = Field("26h", description="Newest backup older than this breaks the recovery point objective.")
-    rto_target: Duration = Field("30m", description="A restore slower than this breaks the recovery time objective.")
-    jobs: int | None = Field(None, ge=1, description="Restore parallelism; default: the number of cores.")
-    validate_: list[ValidateQuery] = Field(default_factory=list, alias="validate", description="Validation queries run against a restored backup.")
+    max_age: Duration = Field(
+        _as_written("26h"),
+        description="Newest backup older than this breaks the recovery point objective.",
+    )
+    rto_target: Duration = Field(
+        _as_written("30m"),
+        description="A restore slower than this breaks the recovery time objective.",
+    )
+    jobs: int | None = Field(
+        None, ge=1, description="Restore parallelism; default: the number of cores."
+    )
+    validate_: list[ValidateQuery] = Field(
+        default_factory=list,
+        alias="validate",
+        description="Validation queries run against a restored backup.",
+    )
 
 
 class HttpConfig(Section):
-    base_url: str | None = Field(None, description="Base URL of the platform (\"https://rylie.example.com\").")
-    ca_file: ConfigPath = Field(None, description="CA bundle to verify the platform's certificate, when it is not publicly trusted.")
-    timeout: Duration = Field("10s", description="Timeout for each HTTP request rota makes.")
+    base_url: str | None = Field(
+        None, description='Base URL of the platform ("https://rylie.example.com").'
+    )
+    ca_file: ConfigPath = Field(
+        None,
+        description="CA bundle to verify the platform's certificate, when it is not publicly trusted.",
+    )
+    timeout: Duration = Field(
+        _as_written("10s"), description="Timeout for each HTTP request rota makes."
+    )
     health_path: str = Field("/api/health", description="Path of the health endpoint.")
-    cache_health_path: str = Field("/api/health/cache", description="Path of the cache statistics endpoint.")
-    cache_clear_path: str = Field("/api/cache/clear", description="Path of the cache clear endpoint (POST, admin bearer token).")
-    admin_token: SecretStr | None = Field(None, description="Admin bearer token for the cache clear endpoint: \"${VAR}\" or \"file:PATH\".")
-    max_latency: Duration = Field("2s", description="A health check slower than this is a warning.")
+    cache_health_path: str = Field(
+        "/api/health/cache", description="Path of the cache statistics endpoint."
+    )
+    cache_clear_path: str = Field(
+        "/api/cache/clear",
+        description="Path of the cache clear endpoint (POST, admin bearer token).",
+    )
+    admin_token: SecretStr | None = Field(
+        None,
+        description='Admin bearer token for the cache clear endpoint: "${VAR}" or "file:PATH".',
+    )
+    max_latency: Duration = Field(
+        _as_written("2s"), description="A health check slower than this is a warning."
+    )
 
 
 class CacheConfig(Section):
-    hit_ratio_warning: float = Field(0.8, ge=0, le=1, description="Cache hit ratio below this is a warning.")
-    hit_ratio_critical: float = Field(0.5, ge=0, le=1, description="Cache hit ratio below this is critical, and cache.review plans a clear.")
+    hit_ratio_warning: float = Field(
+        0.8, ge=0, le=1, description="Cache hit ratio below this is a warning."
+    )
+    hit_ratio_critical: float = Field(
+        0.5,
+        ge=0,
+        le=1,
+        description="Cache hit ratio below this is critical, and cache.review plans a clear.",
+    )
 
 
 class ProcessConfig(Section):
-    pattern: str = Field("node.*server", description="Regular expression matched against process command lines (the runbook's pgrep -f).")
-    memory_warning: Size = Field("1GB", description="Resident memory above this is a warning.")
+    pattern: str = Field(
+        "node.*server",
+        description="Regular expression matched against process command lines (the runbook's pgrep -f).",
+    )
+    memory_warning: Size = Field(
+        _as_written("1GB"), description="Resident memory above this is a warning."
+    )
 
 
 class EnvConfig(Section):
@@ -161,18 +260,30 @@ class EnvConfig(Section):
 
 
 class ProjectConfig(Section):
-    dir: ConfigPath = Field(None, description="The platform's source tree (package.json, lock file, tests).")
+    dir: ConfigPath = Field(
+        None, description="The platform's source tree (package.json, lock file, tests)."
+    )
 
 
 class HistoryConfig(Section):
-    url: str | None = Field(None, description="Where run history is kept: \"sqlite:///path.db\" or a PostgreSQL URL. Default: a SQLite file in the user's state directory.")
+    url: str | None = Field(
+        None,
+        description='Where run history is kept: "sqlite:///path.db" or a PostgreSQL URL. Default: a SQLite file in the user\'s state directory.',
+    )
     keep_days: int = Field(400, ge=1, description="Runs older than this many days are pruned.")
 
 
 class ScheduleConfig(Section):
-    window: WindowText = Field(None, description="Maintenance window for changes, with a time zone: \"Sun 02:00-05:00 UTC\".")
-    grace: Duration | None = Field(None, description="How late a task may be before it counts as overdue; default depends on its frequency.")
-    check_interval: Duration = Field("5m", description="How often `rota daemon` looks for due tasks.")
+    window: WindowText = Field(
+        None, description='Maintenance window for changes, with a time zone: "Sun 02:00-05:00 UTC".'
+    )
+    grace: Duration | None = Field(
+        None,
+        description="How late a task may be before it counts as overdue; default depends on its frequency.",
+    )
+    check_interval: Duration = Field(
+        _as_written("5m"), description="How often `rota daemon` looks for due tasks."
+    )
 
 
 class TaskOverride(Section):
@@ -187,18 +298,21 @@ class Config(BaseModel):
 
     model_config = ConfigDict(extra="forbid", validate_default=True)
 
-    target: TargetConfig = Field(default_factory=TargetConfig)  # type: ignore[arg-type]
-    database: DatabaseConfig = Field(default_factory=DatabaseConfig)  # type: ignore[arg-type]
-    logs: LogsConfig = Field(default_factory=LogsConfig)  # type: ignore[arg-type]
-    backups: BackupsConfig = Field(default_factory=BackupsConfig)  # type: ignore[arg-type]
-    http: HttpConfig = Field(default_factory=HttpConfig)  # type: ignore[arg-type]
-    cache: CacheConfig = Field(default_factory=CacheConfig)  # type: ignore[arg-type]
-    process: ProcessConfig = Field(default_factory=ProcessConfig)  # type: ignore[arg-type]
-    env: EnvConfig = Field(default_factory=EnvConfig)  # type: ignore[arg-type]
-    project: ProjectConfig = Field(default_factory=ProjectConfig)  # type: ignore[arg-type]
-    history: HistoryConfig = Field(default_factory=HistoryConfig)  # type: ignore[arg-type]
-    schedule: ScheduleConfig = Field(default_factory=ScheduleConfig)  # type: ignore[arg-type]
-    tasks: dict[str, TaskOverride] = Field(default_factory=dict, description="Per-task overrides: [tasks.\"db.vacuum\"] frequency = \"daily\".")
+    target: TargetConfig = Field(default_factory=TargetConfig)
+    database: DatabaseConfig = Field(default_factory=DatabaseConfig)
+    logs: LogsConfig = Field(default_factory=LogsConfig)
+    backups: BackupsConfig = Field(default_factory=BackupsConfig)
+    http: HttpConfig = Field(default_factory=HttpConfig)
+    cache: CacheConfig = Field(default_factory=CacheConfig)
+    process: ProcessConfig = Field(default_factory=ProcessConfig)
+    env: EnvConfig = Field(default_factory=EnvConfig)
+    project: ProjectConfig = Field(default_factory=ProjectConfig)
+    history: HistoryConfig = Field(default_factory=HistoryConfig)
+    schedule: ScheduleConfig = Field(default_factory=ScheduleConfig)
+    tasks: dict[str, TaskOverride] = Field(
+        default_factory=dict,
+        description='Per-task overrides: [tasks."db.vacuum"] frequency = "daily".',
+    )
 
     # Where the file came from (None: defaults only). Not a config key.
     source: Path | None = Field(None, exclude=True)
@@ -272,7 +386,9 @@ def load_config(
     return parse_config(text, source=p, env=env)
 
 
-def parse_config(text: str, *, source: Path | None = None, env: Mapping[str, str] | None = None) -> Config:
+def parse_config(
+    text: str, *, source: Path | None = None, env: Mapping[str, str] | None = None
+) -> Config:
     env = os.environ if env is None else env
     where = str(source) if source else "config"
     try:
@@ -282,7 +398,9 @@ def parse_config(text: str, *, source: Path | None = None, env: Mapping[str, str
     problems: list[str] = []
     data = _interpolate(raw, (), env, problems, text, source)
     try:
-        cfg = Config.model_validate(data, context={"base": source.parent.resolve() if source else None})
+        cfg = Config.model_validate(
+            data, context={"base": source.parent.resolve() if source else None}
+        )
     except ValidationError as exc:
         for err in exc.errors():
             problems.append(_describe(err, raw, text))
@@ -304,7 +422,9 @@ def _interpolate(
     source: Path | None,
 ) -> Any:
     if isinstance(value, dict):
-        return {k: _interpolate(v, (*loc, k), env, problems, text, source) for k, v in value.items()}
+        return {
+            k: _interpolate(v, (*loc, k), env, problems, text, source) for k, v in value.items()
+        }
     if isinstance(value, list):
         return [_interpolate(v, loc, env, problems, text, source) for v in value]
     if not isinstance(value, str):
@@ -334,14 +454,14 @@ def _interpolate(
                 return None
         if not interpolated:
             problems.append(
-                f"{key}: secrets are not written into rota.toml; use \"${{VAR}}\" (environment) "
-                "or \"file:/path/to/secret\""
+                f'{key}: secrets are not written into rota.toml; use "${{VAR}}" (environment) '
+                'or "file:/path/to/secret"'
             )
             return None
     if loc == ("database", "url") and not interpolated and _PASSWORD_IN_URL.match(value):
         problems.append(
             f"{key}: the URL holds a password; put the URL in the environment "
-            "(url = \"${DATABASE_URL}\") or the password in ~/.pgpass"
+            '(url = "${DATABASE_URL}") or the password in ~/.pgpass'
         )
     return result
 
@@ -439,10 +559,19 @@ def reference_markdown() -> str:
             if isinstance(ann, type) and issubclass(ann, BaseModel):
                 subs.append((key, ann))
                 continue
-            default = f.get_default(call_default_factory=True) if not f.is_required() else "required"
+            default = (
+                f.get_default(call_default_factory=True) if not f.is_required() else "required"
+            )
             rows.append((key, _show_default(default), f.description or ""))
         if rows:
-            lines.extend([f"## [{prefix}]" if prefix else "## top level", "", "| key | default | meaning |", "| --- | --- | --- |"])
+            lines.extend(
+                [
+                    f"## [{prefix}]" if prefix else "## top level",
+                    "",
+                    "| key | default | meaning |",
+                    "| --- | --- | --- |",
+                ]
+            )
             lines.extend(f"| `{k}` | {d} | {desc} |" for k, d, desc in rows)
             lines.append("")
         for key, sub in subs:
@@ -452,7 +581,7 @@ def reference_markdown() -> str:
         ann = f.annotation
         if isinstance(ann, type) and issubclass(ann, BaseModel):
             walk(ann, name)
-    lines.extend(["## [tasks.\"TASK-ID\"]", "", "| key | default | meaning |", "| --- | --- | --- |"])
+    lines.extend(['## [tasks."TASK-ID"]', "", "| key | default | meaning |", "| --- | --- | --- |"])
     for name, f in TaskOverride.model_fields.items():
         lines.append(f"| `{name}` | {_show_default(f.default)} | {f.description} |")
     return "\n".join(lines) + "\n"
@@ -461,4 +590,4 @@ def reference_markdown() -> str:
 def _show_default(value: Any) -> str:
     if value is None or value == [] or value == {}:
         return "—"
-    return f"`{value!r}`" if not isinstance(value, str) else f"`\"{value}\"`"
+    return f"`{value!r}`" if not isinstance(value, str) else f'`"{value}"`'

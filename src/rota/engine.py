@@ -70,8 +70,12 @@ class Engine:
         for task in tasks:
             self._emit("start", task, None)
             outcome = self.run_one(
-                task, apply=apply, wait=wait, explicit=task.id in explicit,
-                ignore_window=ignore_window, group=group,
+                task,
+                apply=apply,
+                wait=wait,
+                explicit=task.id in explicit,
+                ignore_window=ignore_window,
+                group=group,
             )
             report.tasks.append(outcome)
             self._emit("finish", task, outcome)
@@ -113,9 +117,13 @@ class Engine:
         try:
             if self.history is not None:
                 run_id = self.history.start_run(
-                    task_id=task.id, mode="apply" if apply else "check",
-                    target=self.config.target.name, started_at=outcome.started_at,
-                    run_group=group, host=socket.gethostname(), pid=os.getpid(),
+                    task_id=task.id,
+                    mode="apply" if apply else "check",
+                    target=self.config.target.name,
+                    started_at=outcome.started_at,
+                    run_group=group,
+                    host=socket.gethostname(),
+                    pid=os.getpid(),
                 )
             self._execute(task, outcome, apply=apply)
             outcome.finished_at = self.now()
@@ -151,14 +159,18 @@ class Engine:
             return None
         from rota.targets.postgres import Postgres
 
-        pg = Postgres(db.url, readonly=True, connect_timeout=db.connect_timeout, application_name="rota:lock")
+        pg = Postgres(
+            db.url, readonly=True, connect_timeout=db.connect_timeout, application_name="rota:lock"
+        )
         name = f"{self.config.target.name}:{task.id}"
         deadline = time.monotonic() + wait
         try:
             while not pg.try_advisory_lock(name):
                 if time.monotonic() >= deadline:
                     pg.close()
-                    raise LockBusy(f"{task.id} is already running against {pg.where} (advisory lock held)")
+                    raise LockBusy(
+                        f"{task.id} is already running against {pg.where} (advisory lock held)"
+                    )
                 threading.Event().wait(0.2)
         except TargetUnavailable:
             # The task itself will report the database as unreachable; the file lock holds.
@@ -182,7 +194,7 @@ class Engine:
                 failure.append(str(exc))
             except RotaError as exc:
                 failure.append(str(exc))
-            except Exception as exc:  # noqa: BLE001 - a task's bug is recorded, not raised
+            except Exception as exc:
                 if not ctx.cancelled.is_set():
                     tb = traceback.extract_tb(exc.__traceback__)[-1]
                     where = f"{Path(tb.filename).name}:{tb.lineno}"
@@ -221,7 +233,11 @@ class Engine:
                     severity=Severity.WARNING,
                     message=f"{task.id} took {format_duration(took)}, much {word} than {basis}",
                     subject=task.id,
-                    evidence={"duration_s": round(took, 3), "baseline_s": round(median, 3), "history_runs": len(past)},
+                    evidence={
+                        "duration_s": round(took, 3),
+                        "baseline_s": round(median, 3),
+                        "history_runs": len(past),
+                    },
                     remedy="Look at what changed: data volume, locks, the target's load; "
                     "a much faster run may mean the task skipped work.",
                 )
@@ -230,10 +246,20 @@ class Engine:
     def _redact(self, outcome: TaskOutcome) -> None:
         r = Redactor(self.config.secrets())
         outcome.findings = [
-            Finding(f.code, f.severity, r.text(f.message), r.text(f.subject), r(f.evidence), r.text(f.remedy))
+            Finding(
+                f.code,
+                f.severity,
+                r.text(f.message),
+                r.text(f.subject),
+                r(f.evidence),
+                r.text(f.remedy),
+            )
             for f in outcome.findings
         ]
-        outcome.steps = [Step(s.action and r.text(s.action), s.status, s.duration_s, r(s.detail)) for s in outcome.steps]
+        outcome.steps = [
+            Step(s.action and r.text(s.action), s.status, s.duration_s, r(s.detail))
+            for s in outcome.steps
+        ]
         outcome.metrics = [Metric(m.name, m.value, m.unit, r(m.labels)) for m in outcome.metrics]
         if outcome.error:
             outcome.error = r.text(outcome.error)
@@ -251,7 +277,9 @@ def _collect(outcome: TaskOutcome, item: Any, task: Task) -> None:
     elif isinstance(item, Step):
         outcome.steps.append(item)
     else:
-        raise TypeError(f"{task.id} yielded {type(item).__name__}; tasks yield Finding, Metric or Step")
+        raise TypeError(
+            f"{task.id} yielded {type(item).__name__}; tasks yield Finding, Metric or Step"
+        )
 
 
 def _pid_alive(pid: int) -> bool:

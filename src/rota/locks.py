@@ -40,13 +40,19 @@ class FileLock:
                 if time.monotonic() >= deadline:
                     holder = _read_holder(self.path)
                     fh.close()
-                    raise LockBusy(f"{label or self.path.stem} is already running ({holder})") from None
+                    raise LockBusy(
+                        f"{label or self.path.stem} is already running ({holder})"
+                    ) from None
                 time.sleep(0.1)
         fh.seek(0)
         fh.truncate()
         fh.write(
             json.dumps(
-                {"pid": os.getpid(), "host": socket.gethostname(), "since": datetime.now(UTC).isoformat(timespec="seconds")}
+                {
+                    "pid": os.getpid(),
+                    "host": socket.gethostname(),
+                    "since": datetime.now(UTC).isoformat(timespec="seconds"),
+                }
             )
         )
         fh.flush()

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from enum import Enum
+from enum import StrEnum
 from typing import Any
 
 
-class Severity(str, Enum):
+class Severity(StrEnum):
     """How bad a finding is. Ordered: ``worst()`` picks critical over unknown over warning."""
 
     OK = "ok"
@@ -43,7 +43,7 @@ _RANK = {Severity.OK: 0, Severity.WARNING: 1, Severity.UNKNOWN: 2, Severity.CRIT
 _EXIT = {Severity.OK: 0, Severity.WARNING: 1, Severity.CRITICAL: 2, Severity.UNKNOWN: 3}
 
 
-class StepStatus(str, Enum):
+class StepStatus(StrEnum):
     PLANNED = "planned"  # check mode: what apply would do
     DONE = "done"
     FAILED = "failed"
@@ -131,7 +131,9 @@ class Step:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Step:
-        return cls(d["action"], StepStatus(d["status"]), d.get("duration_s", 0.0), d.get("detail") or {})
+        return cls(
+            d["action"], StepStatus(d["status"]), d.get("duration_s", 0.0), d.get("detail") or {}
+        )
 
 
 @dataclass

@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +34,9 @@ SELECT schemaname || '.' || relname AS name, n_tup_ins, n_tup_upd, n_tup_del,
        vacuum_count, analyze_count, last_vacuum::text, last_analyze::text
 FROM pg_stat_user_tables ORDER BY 1
 """
-_SEQUENCES = "SELECT schemaname || '.' || sequencename AS name, last_value FROM pg_sequences ORDER BY 1"
+_SEQUENCES = (
+    "SELECT schemaname || '.' || sequencename AS name, last_value FROM pg_sequences ORDER BY 1"
+)
 _RESETS = """
 SELECT (SELECT stats_reset::text FROM pg_stat_database WHERE datname = current_database()) AS db_reset,
        (SELECT coalesce(array_agg(extname ORDER BY extname)::text, '') FROM pg_extension) AS extensions,
@@ -49,7 +52,12 @@ def snapshot_database(url: str) -> dict[str, Any]:
 
     with psycopg.connect(url, autocommit=True, row_factory=dict_row) as conn:
         snap: dict[str, Any] = {}
-        for key, sql in (("catalog", _CATALOG), ("tables", _TABLE_STATS), ("sequences", _SEQUENCES), ("resets", _RESETS)):
+        for key, sql in (
+            ("catalog", _CATALOG),
+            ("tables", _TABLE_STATS),
+            ("sequences", _SEQUENCES),
+            ("resets", _RESETS),
+        ):
             snap[key] = [dict(r) for r in conn.execute(sql).fetchall()]
         try:
             snap["pgss_reset"] = conn.execute(_PGSS_RESET).fetchall()
@@ -94,19 +102,21 @@ def _row_key(row: Any) -> Any:
 @contextmanager
 def read_only(*, urls: tuple[str, ...] = (), trees: tuple[Path, ...] = ()) -> Iterator[None]:
     """Fail with every difference if the body changed any database or tree given."""
-    takers: list[tuple[str, Callable[[], Any]]] = [(u, lambda u=u: snapshot_database(u)) for u in urls]
-    takers += [(str(t), lambda t=t: snapshot_tree(t)) for t in trees]
+    takers: list[tuple[str, Callable[[], Any]]] = [(u, partial(snapshot_database, u)) for u in urls]
+    takers += [(str(t), partial(snapshot_tree, t)) for t in trees]
     before = {name: take() for name, take in takers}
     yield
     problems: list[str] = []
     for name, take in takers:
-        for d in differences({"x": before[name]} if not isinstance(before[name], dict) else before[name], take()):
+        for d in differences(before[name], take()):
             problems.append(f"{name}: {d}")
     if problems:
         raise AssertionError("check mode changed the target:\n  " + "\n  ".join(problems[:50]))
 
 
-def assert_read_only(run: Callable[[], Any], *, urls: tuple[str, ...] = (), trees: tuple[Path, ...] = ()) -> Any:
+def assert_read_only(
+    run: Callable[[], Any], *, urls: tuple[str, ...] = (), trees: tuple[Path, ...] = ()
+) -> Any:
     """Call ``run`` and fail if it changed any of ``urls`` or ``trees``; returns its result."""
     with read_only(urls=urls, trees=trees):
         return run()

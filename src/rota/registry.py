@@ -36,10 +36,14 @@ class Registry:
             )
         problems = validate_task(task)
         if problems:
-            raise RegistryError(f"{self._source}: task {task.id!r} is malformed: " + "; ".join(problems))
+            raise RegistryError(
+                f"{self._source}: task {task.id!r} is malformed: " + "; ".join(problems)
+            )
         if task.id in self._tasks:
             other = self._tasks[task.id].source
-            raise RegistryError(f"duplicate task id {task.id!r}: registered by {other} and by {self._source}")
+            raise RegistryError(
+                f"duplicate task id {task.id!r}: registered by {other} and by {self._source}"
+            )
         registered = replace(task, source=self._source)
         self._tasks[task.id] = registered
         return registered
@@ -49,13 +53,15 @@ class Registry:
             dist = ep.dist.name if ep.dist else "?"
             try:
                 hook = ep.load()
-            except Exception as exc:  # noqa: BLE001 - a broken plugin is reported, with its name
+            except Exception as exc:
                 raise RegistryError(f"plugin {ep.name} ({dist}) failed to load: {exc}") from exc
             self.load(hook, source=f"{ep.name} ({dist})")
 
     def load(self, hook: Callable[[Registry], None], *, source: str) -> None:
         if not callable(hook):
-            raise RegistryError(f"plugin {source}: entry point is not a register(registry) function")
+            raise RegistryError(
+                f"plugin {source}: entry point is not a register(registry) function"
+            )
         previous, self._source = self._source, source
         try:
             hook(self)

@@ -79,7 +79,8 @@ class Frequency:
         if self.cron:
             from croniter import croniter
 
-            return croniter(self.cron, when).get_next(datetime)  # type: ignore[no-any-return]
+            nxt: datetime = croniter(self.cron, when).get_next(datetime)
+            return nxt
         if self.months:
             return _add_months(when, self.months)
         assert self.interval is not None
@@ -160,7 +161,9 @@ class Window:
         try:
             tz = ZoneInfo(tz_s)
         except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"{tz_s!r} is not a known time zone (e.g. UTC, Europe/Berlin)") from None
+            raise ValueError(
+                f"{tz_s!r} is not a known time zone (e.g. UTC, Europe/Berlin)"
+            ) from None
         return cls(text, _parse_days(days_s), time(h1, m1), time(h2 % 24, m2), tz)
 
     @property

@@ -27,7 +27,14 @@ class Job:
     timezone: str
 
 
-def jobs(tasks: list[Task], config: Config, *, rota: str = "rota", config_path: Path | None = None, apply: bool = False) -> list[Job]:
+def jobs(
+    tasks: list[Task],
+    config: Config,
+    *,
+    rota: str = "rota",
+    config_path: Path | None = None,
+    apply: bool = False,
+) -> list[Job]:
     window = Window.parse(config.schedule.window) if config.schedule.window else None
     out = []
     for t in tasks:

@@ -168,7 +168,7 @@ class Context:
             if close:
                 try:
                     close()
-                except Exception:  # noqa: BLE001 - closing must never mask the task's result
+                except Exception:
                     pass
         self._targets.clear()
 
@@ -180,7 +180,7 @@ class Context:
         for hook in self._cancel_hooks:
             try:
                 hook()
-            except Exception:  # noqa: BLE001 - best effort
+            except Exception:
                 pass
 
     # -- state kept between runs (log offsets, statistics snapshots) ---------------------
@@ -222,7 +222,7 @@ class Context:
         t0 = time.monotonic()
         try:
             extra = do() or {}
-        except Exception as exc:  # noqa: BLE001 - recorded, not raised
+        except Exception as exc:
             return Step(
                 action, StepStatus.FAILED, time.monotonic() - t0, {**info, "error": one_line(exc)}
             )

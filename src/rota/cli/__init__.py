@@ -40,11 +40,19 @@ def root(
     ctx: typer.Context,
     config: Annotated[
         Path | None,
-        typer.Option("-c", "--config", help="Config file (default: $ROTA_CONFIG or ./rota.toml).", show_default=False),
+        typer.Option(
+            "-c",
+            "--config",
+            help="Config file (default: $ROTA_CONFIG or ./rota.toml).",
+            show_default=False,
+        ),
     ] = None,
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks for errors.")] = False,
     version: Annotated[
-        bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version and exit.")
+        bool,
+        typer.Option(
+            "--version", callback=_version, is_eager=True, help="Show the version and exit."
+        ),
     ] = False,
 ) -> None:
     ctx.obj = State(config_path=config, debug=debug)
@@ -63,7 +71,9 @@ _register()
 
 def main(argv: list[str] | None = None) -> None:
     """Console-script entry point."""
-    debug = "--debug" in (argv if argv is not None else sys.argv[1:]) or bool(os.environ.get("ROTA_DEBUG"))
+    debug = "--debug" in (argv if argv is not None else sys.argv[1:]) or bool(
+        os.environ.get("ROTA_DEBUG")
+    )
     try:
         code = typer.main.get_command(app).main(args=argv, prog_name="rota", standalone_mode=False)
     except typer.Abort:
@@ -89,9 +99,12 @@ def main(argv: list[str] | None = None) -> None:
     except KeyboardInterrupt:
         typer.echo("rota: interrupted", err=True)
         code = 130
-    except Exception as exc:  # noqa: BLE001 - the last line of defence against tracebacks
+    except Exception as exc:
         if debug:
             raise
-        typer.echo(f"rota: internal error: {type(exc).__name__}: {exc} (rerun with --debug for details)", err=True)
+        typer.echo(
+            f"rota: internal error: {type(exc).__name__}: {exc} (rerun with --debug for details)",
+            err=True,
+        )
         code = ExitCode.INTERNAL
     sys.exit(int(code or 0))

@@ -30,28 +30,28 @@ class State:
             from rota.config import load_config
 
             self._config = load_config(self.config_path, required=required)
-        return self._config  # type: ignore[no-any-return]
+        return self._config
 
     def registry(self) -> Registry:
         if self._registry is None:
             from rota.registry import App
 
             self._registry = App().registry
-        return self._registry  # type: ignore[no-any-return]
+        return self._registry
 
     def history(self) -> History:
         if self._history is None:
             from rota.history import open_history
 
             self._history = open_history(self.config().history.url)
-        return self._history  # type: ignore[no-any-return]
+        return self._history
 
     def console(self, *, stderr: bool = False) -> Console:
         if stderr not in self._consoles:
             from rich.console import Console
 
             self._consoles[stderr] = Console(stderr=stderr, highlight=False)
-        return self._consoles[stderr]  # type: ignore[no-any-return]
+        return self._consoles[stderr]
 
 
 def state(ctx: typer.Context) -> State:

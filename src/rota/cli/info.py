@@ -22,7 +22,9 @@ def register(app: typer.Typer) -> None:
     config_app = typer.Typer(help="Check the configuration.", no_args_is_help=True)
     config_app.command("check")(config_check)
     app.add_typer(config_app, name="config")
-    schedule_app = typer.Typer(help="Export the schedule to cron, systemd or Kubernetes.", no_args_is_help=True)
+    schedule_app = typer.Typer(
+        help="Export the schedule to cron, systemd or Kubernetes.", no_args_is_help=True
+    )
     schedule_app.command("export")(schedule_export)
     app.add_typer(schedule_app, name="schedule")
 
@@ -37,9 +39,15 @@ def tasks(
     if fmt == "json":
         rows = [
             {
-                "id": t.id, "title": t.title, "section": t.section, "frequency": t.frequency,
-                "priority": t.priority, "mutates": t.mutates, "time_estimate": t.time_estimate,
-                "needs": list(t.needs), "source": t.source,
+                "id": t.id,
+                "title": t.title,
+                "section": t.section,
+                "frequency": t.frequency,
+                "priority": t.priority,
+                "mutates": t.mutates,
+                "time_estimate": t.time_estimate,
+                "needs": list(t.needs),
+                "source": t.source,
             }
             for t in registered
         ]
@@ -54,7 +62,9 @@ def tasks(
 
 def docs(
     ctx: typer.Context,
-    out: Annotated[Path, typer.Option("--out", "-o", help="Directory for the runbook pages.")] = Path("runbook"),
+    out: Annotated[
+        Path, typer.Option("--out", "-o", help="Directory for the runbook pages.")
+    ] = Path("runbook"),
 ) -> None:
     """Write every task's runbook page (the spec's template), an index, and the config reference."""
     from rota.config import reference_markdown
@@ -64,13 +74,19 @@ def docs(
     paths = write_docs(list(st.registry()), out)
     ref = out / "config.md"
     ref.write_text(reference_markdown(), encoding="utf-8")
-    st.console(stderr=True).print(f"wrote {len(paths) + 1} pages to {out}/ (index.md, config.md, one per task)")
+    st.console(stderr=True).print(
+        f"wrote {len(paths) + 1} pages to {out}/ (index.md, config.md, one per task)"
+    )
 
 
 def init(
     ctx: typer.Context,
-    profile: Annotated[str, typer.Option("--profile", "-p", help=f"Platform profile: {', '.join(PROFILES)}.")] = "rylie",
-    path: Annotated[Path, typer.Option("--path", help="Where to write the config.")] = Path("rota.toml"),
+    profile: Annotated[
+        str, typer.Option("--profile", "-p", help=f"Platform profile: {', '.join(PROFILES)}.")
+    ] = "rylie",
+    path: Annotated[Path, typer.Option("--path", help="Where to write the config.")] = Path(
+        "rota.toml"
+    ),
     force: Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")] = False,
 ) -> None:
     """Write a commented rota.toml for a platform profile."""
@@ -102,7 +118,9 @@ def config_check(ctx: typer.Context) -> None:
             hint = f"; did you mean {close[0]}?" if close else ""
             problems.append(f'tasks."{task_id}": no such task{hint}')
     if problems:
-        raise ConfigError(f"{config_path(st.config_path)}: {len(problems)} problem(s) found", problems)
+        raise ConfigError(
+            f"{config_path(st.config_path)}: {len(problems)} problem(s) found", problems
+        )
     console = st.console()
     console.print(f"{config_path(st.config_path)}: ok")
     for t in registry:
@@ -114,10 +132,19 @@ def config_check(ctx: typer.Context) -> None:
 def schedule_export(
     ctx: typer.Context,
     fmt: Annotated[str, typer.Option("--format", "-f", help="cron, systemd or k8s.")] = "cron",
-    out: Annotated[Path | None, typer.Option("--out", "-o", help="Directory to write files to (default: stdout).")] = None,
-    apply: Annotated[bool, typer.Option("--apply", help="Let exported jobs of mutating tasks apply changes.")] = False,
-    image: Annotated[str, typer.Option("--image", help="Container image for k8s CronJobs.")] = "rota:latest",
-    rota_path: Annotated[str, typer.Option("--rota", help="Command that runs rota on the scheduling host.")] = "rota",
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", "-o", help="Directory to write files to (default: stdout)."),
+    ] = None,
+    apply: Annotated[
+        bool, typer.Option("--apply", help="Let exported jobs of mutating tasks apply changes.")
+    ] = False,
+    image: Annotated[
+        str, typer.Option("--image", help="Container image for k8s CronJobs.")
+    ] = "rota:latest",
+    rota_path: Annotated[
+        str, typer.Option("--rota", help="Command that runs rota on the scheduling host.")
+    ] = "rota",
 ) -> None:
     """Write schedule definitions for teams that schedule elsewhere."""
     from rota import schedule_export as se
@@ -127,7 +154,9 @@ def schedule_export(
         raise UsageError(f"--format {fmt!r}: choose one of {', '.join(se.FORMATS)}")
     st = state(ctx)
     cfg = st.config()
-    cfg_file = Path("/etc/rota/rota.toml") if fmt == "k8s" else config_path(st.config_path).resolve()
+    cfg_file = (
+        Path("/etc/rota/rota.toml") if fmt == "k8s" else config_path(st.config_path).resolve()
+    )
     job_list = se.jobs(list(st.registry()), cfg, rota=rota_path, config_path=cfg_file, apply=apply)
     files = se.render(fmt, job_list, image=image)
     if out is None:

@@ -31,15 +31,33 @@ def register(app: typer.Typer) -> None:
 
 def run(
     ctx: typer.Context,
-    selectors: Annotated[list[str] | None, typer.Argument(help="Task ids or prefixes (db, db.vacuum).", show_default=False)] = None,
+    selectors: Annotated[
+        list[str] | None,
+        typer.Argument(help="Task ids or prefixes (db, db.vacuum).", show_default=False),
+    ] = None,
     all_: Annotated[bool, typer.Option("--all", help="Run every enabled task.")] = False,
     due_only: Annotated[bool, typer.Option("--due", help="Run the tasks that are due.")] = False,
-    apply: Annotated[bool, typer.Option("--apply", help="Perform changes (default: check mode, which changes nothing).")] = False,
-    fmt: Annotated[str, typer.Option("--format", "-f", help="console, json, nagios, markdown or html.")] = "console",
-    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write the report to a file.")] = None,
-    wait: Annotated[float, typer.Option("--wait", help="Seconds to wait for a task another run holds.")] = 0,
-    ignore_window: Annotated[bool, typer.Option("--ignore-window", help="Apply changes outside the maintenance window.")] = False,
-    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show evidence for every finding.")] = False,
+    apply: Annotated[
+        bool,
+        typer.Option(
+            "--apply", help="Perform changes (default: check mode, which changes nothing)."
+        ),
+    ] = False,
+    fmt: Annotated[
+        str, typer.Option("--format", "-f", help="console, json, nagios, markdown or html.")
+    ] = "console",
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write the report to a file.")
+    ] = None,
+    wait: Annotated[
+        float, typer.Option("--wait", help="Seconds to wait for a task another run holds.")
+    ] = 0,
+    ignore_window: Annotated[
+        bool, typer.Option("--ignore-window", help="Apply changes outside the maintenance window.")
+    ] = False,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="Show evidence for every finding.")
+    ] = False,
 ) -> None:
     """Run tasks (check mode unless --apply) and report; exit 0/1/2/3 = ok/warning/critical/unknown."""
     if fmt not in RUN_FORMATS:
@@ -57,7 +75,15 @@ def run(
     else:
         chosen = registry.select(selectors or [])
     explicit = {s for s in selectors or [] if s in registry}
-    rep = execute(st, chosen, apply=apply, wait=wait, explicit=explicit, ignore_window=ignore_window, progress=fmt == "console")
+    rep = execute(
+        st,
+        chosen,
+        apply=apply,
+        wait=wait,
+        explicit=explicit,
+        ignore_window=ignore_window,
+        progress=fmt == "console",
+    )
     raise typer.Exit(render_run(st, rep, fmt, output, verbose=verbose))
 
 
@@ -78,12 +104,26 @@ def execute(
     engine = Engine(cfg, st.history())
     err = st.console(stderr=True)
     if not progress or not err.is_terminal or not chosen:
-        return engine.run(chosen, apply=apply, wait=wait, explicit=explicit or (), ignore_window=ignore_window)
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+        return engine.run(
+            chosen, apply=apply, wait=wait, explicit=explicit or (), ignore_window=ignore_window
+        )
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        SpinnerColumn,
+        TextColumn,
+        TimeElapsedColumn,
+    )
 
     with Progress(
-        SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-        console=err, transient=True,
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
     ) as bar:
         job = bar.add_task("starting", total=len(chosen))
 
@@ -94,10 +134,14 @@ def execute(
                 bar.advance(job)
 
         engine.on_event = on_event
-        return engine.run(chosen, apply=apply, wait=wait, explicit=explicit or (), ignore_window=ignore_window)
+        return engine.run(
+            chosen, apply=apply, wait=wait, explicit=explicit or (), ignore_window=ignore_window
+        )
 
 
-def render_run(st: State, rep: RunReport, fmt: str, output: Path | None, *, verbose: bool = False) -> int:
+def render_run(
+    st: State, rep: RunReport, fmt: str, output: Path | None, *, verbose: bool = False
+) -> int:
     """Show ``rep`` in ``fmt``; returns the exit code (the report's status)."""
     if fmt == "console":
         from rota.report.console import print_run
@@ -107,7 +151,14 @@ def render_run(st: State, rep: RunReport, fmt: str, output: Path | None, *, verb
         if output is not None:
             from rota.report import render
 
-            text, _ = render(rep, "markdown" if output.suffix == ".md" else "html" if output.suffix in (".html", ".htm") else "json")
+            text, _ = render(
+                rep,
+                "markdown"
+                if output.suffix == ".md"
+                else "html"
+                if output.suffix in (".html", ".htm")
+                else "json",
+            )
             write_output(text, output, st.console(stderr=True))
         return code
     from rota.report import render
@@ -130,8 +181,12 @@ def due_list(st: State, now: datetime | None = None) -> list[DueInfo]:
         grace = ov.grace if ov.grace is not None else cfg.schedule.grace
         out.append(
             due_info(
-                t, frequency=ov.frequency or t.frequency, grace=f"{grace}s" if grace is not None else None,
-                last_run=hist.last_run(t.id), last_success=successes.get(t.id), now=now,
+                t,
+                frequency=ov.frequency or t.frequency,
+                grace=f"{grace}s" if grace is not None else None,
+                last_run=hist.last_run(t.id),
+                last_success=successes.get(t.id),
+                now=now,
             )
         )
     return out
@@ -147,30 +202,53 @@ def due(
     st = state(ctx)
     items = due_list(st)
     if fmt == "json":
-        typer.echo(json.dumps([
-            {
-                "id": d.task.id, "section": d.task.section, "frequency": d.frequency.text,
-                "priority": d.task.priority, "estimate": d.task.time_estimate, "state": d.state,
-                "last_run": d.last_run.started_at.isoformat() if d.last_run else None,
-                "last_status": d.last_run.status if d.last_run else None,
-                "next_due": d.next_due.isoformat() if d.next_due else None,
-                "overdue_s": round(d.overdue_s),
-            }
-            for d in items
-        ], indent=2))
+        typer.echo(
+            json.dumps(
+                [
+                    {
+                        "id": d.task.id,
+                        "section": d.task.section,
+                        "frequency": d.frequency.text,
+                        "priority": d.task.priority,
+                        "estimate": d.task.time_estimate,
+                        "state": d.state,
+                        "last_run": d.last_run.started_at.isoformat() if d.last_run else None,
+                        "last_status": d.last_run.status if d.last_run else None,
+                        "next_due": d.next_due.isoformat() if d.next_due else None,
+                        "overdue_s": round(d.overdue_s),
+                    }
+                    for d in items
+                ],
+                indent=2,
+            )
+        )
         return
     if fmt != "table":
         raise UsageError(f"--format {fmt!r}: choose table or json")
     from rich.table import Table
 
     table = Table(title="rota schedule", title_justify="left")
-    for col in ("task", "section", "frequency", "priority", "estimate", "last run", "status", "next due", "overdue by"):
+    for col in (
+        "task",
+        "section",
+        "frequency",
+        "priority",
+        "estimate",
+        "last run",
+        "status",
+        "next due",
+        "overdue by",
+    ):
         table.add_column(col, no_wrap=col in ("task", "next due"))
     styles = {"never": "yellow", "due": "yellow", "overdue": "red", "ok": "green"}
     for d in items:
         last = d.last_run
         table.add_row(
-            d.task.id, d.task.section, d.frequency.text, d.task.priority, d.task.time_estimate,
+            d.task.id,
+            d.task.section,
+            d.frequency.text,
+            d.task.priority,
+            d.task.time_estimate,
             last.started_at.strftime("%Y-%m-%d %H:%M") if last else "never",
             last.status if last else "-",
             "now" if d.next_due is None else d.next_due.strftime("%Y-%m-%d %H:%M"),
@@ -181,9 +259,16 @@ def due(
 
 def daemon(
     ctx: typer.Context,
-    apply: Annotated[bool, typer.Option("--apply", help="Let due mutating tasks apply changes (in the window).")] = False,
+    apply: Annotated[
+        bool, typer.Option("--apply", help="Let due mutating tasks apply changes (in the window).")
+    ] = False,
     once: Annotated[bool, typer.Option("--once", help="Run what is due once and exit.")] = False,
-    interval: Annotated[float | None, typer.Option("--interval", help="Seconds between looks (default: [schedule] check_interval).")] = None,
+    interval: Annotated[
+        float | None,
+        typer.Option(
+            "--interval", help="Seconds between looks (default: [schedule] check_interval)."
+        ),
+    ] = None,
 ) -> None:
     """Keep running what is due, until interrupted."""
     st = state(ctx)
@@ -210,7 +295,9 @@ def daemon(
 
 def history(
     ctx: typer.Context,
-    task_id: Annotated[str | None, typer.Argument(help="Task id or prefix.", show_default=False)] = None,
+    task_id: Annotated[
+        str | None, typer.Argument(help="Task id or prefix.", show_default=False)
+    ] = None,
     limit: Annotated[int, typer.Option("--limit", "-n", help="How many runs.")] = 20,
     run_id: Annotated[int | None, typer.Option("--run", help="Show one run in full.")] = None,
     fmt: Annotated[str, typer.Option("--format", "-f", help="table or json.")] = "table",
@@ -226,7 +313,9 @@ def history(
         from rota.model import RunReport
         from rota.report.console import print_run
 
-        rep = RunReport(st.config().target.name, "check", outcome.started_at, outcome.finished_at, [outcome])
+        rep = RunReport(
+            st.config().target.name, "check", outcome.started_at, outcome.finished_at, [outcome]
+        )
         print_run(st.console(), rep, verbose=True)
         return
     if task_id and task_id not in st.registry():
@@ -235,14 +324,25 @@ def history(
     else:
         runs = hist.runs(task_id, limit=limit)
     if fmt == "json":
-        typer.echo(json.dumps([
-            {
-                "run": r.id, "task": r.task_id, "mode": r.mode, "status": r.status,
-                "started_at": r.started_at.isoformat(), "duration_s": r.duration_s,
-                "changed": r.changed, "summary": r.summary, "error": r.error,
-            }
-            for r in runs
-        ], indent=2))
+        typer.echo(
+            json.dumps(
+                [
+                    {
+                        "run": r.id,
+                        "task": r.task_id,
+                        "mode": r.mode,
+                        "status": r.status,
+                        "started_at": r.started_at.isoformat(),
+                        "duration_s": r.duration_s,
+                        "changed": r.changed,
+                        "summary": r.summary,
+                        "error": r.error,
+                    }
+                    for r in runs
+                ],
+                indent=2,
+            )
+        )
         return
     from rich.table import Table
 
@@ -251,11 +351,22 @@ def history(
     table = Table(title=f"rota history{' ' + task_id if task_id else ''}", title_justify="left")
     for col in ("run", "started", "task", "mode", "status", "took", "summary"):
         table.add_column(col, overflow="fold")
-    colours = {"ok": "green", "warning": "yellow", "critical": "red", "unknown": "magenta", "running": "cyan"}
+    colours = {
+        "ok": "green",
+        "warning": "yellow",
+        "critical": "red",
+        "unknown": "magenta",
+        "running": "cyan",
+    }
     for r in runs:
         table.add_row(
-            str(r.id), r.started_at.strftime("%Y-%m-%d %H:%M"), r.task_id, r.mode,
-            f"[{colours.get(r.status, 'white')}]{r.status}[/]", format_duration(r.duration_s), r.summary or (r.error or ""),
+            str(r.id),
+            r.started_at.strftime("%Y-%m-%d %H:%M"),
+            r.task_id,
+            r.mode,
+            f"[{colours.get(r.status, 'white')}]{r.status}[/]",
+            format_duration(r.duration_s),
+            r.summary or (r.error or ""),
         )
     if not runs:
         st.console().print("no runs recorded yet; try `rota run --all`")
@@ -265,8 +376,12 @@ def history(
 
 def report(
     ctx: typer.Context,
-    since: Annotated[str, typer.Option("--since", help="Period to cover, e.g. 7d, 24h, 30d.")] = "7d",
-    fmt: Annotated[str, typer.Option("--format", "-f", help="markdown, html or json.")] = "markdown",
+    since: Annotated[
+        str, typer.Option("--since", help="Period to cover, e.g. 7d, 24h, 30d.")
+    ] = "7d",
+    fmt: Annotated[
+        str, typer.Option("--format", "-f", help="markdown, html or json.")
+    ] = "markdown",
     output: Annotated[Path | None, typer.Option("--output", "-o", help="Write to a file.")] = None,
 ) -> None:
     """A report of the latest run of each task within a period, from the history."""

@@ -7,15 +7,24 @@ import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from rota.cli.common import State, state
 
-sandbox_app = typer.Typer(help="A real local copy of the platform to run, rehearse and test against.", no_args_is_help=True)
+if TYPE_CHECKING:
+    from rota.sandbox import SandboxInfo
 
-DirOption = Annotated[Path | None, typer.Option("--dir", "-d", help="Sandbox directory (default: ~/.local/state/rota/sandbox).")]
+sandbox_app = typer.Typer(
+    help="A real local copy of the platform to run, rehearse and test against.",
+    no_args_is_help=True,
+)
+
+DirOption = Annotated[
+    Path | None,
+    typer.Option("--dir", "-d", help="Sandbox directory (default: ~/.local/state/rota/sandbox)."),
+]
 
 
 def register(app: typer.Typer) -> None:
@@ -27,13 +36,18 @@ def register(app: typer.Typer) -> None:
 def up_cmd(
     ctx: typer.Context,
     directory: DirOption = None,
-    scale: Annotated[float, typer.Option("--scale", help="Data volume; 1 loads in seconds, 50 reaches a few GB.")] = 1,
+    scale: Annotated[
+        float, typer.Option("--scale", help="Data volume; 1 loads in seconds, 50 reaches a few GB.")
+    ] = 1,
     seed: Annotated[int, typer.Option("--seed", help="Seed for the generated data.")] = 42,
-    headers: Annotated[str, typer.Option("--headers", help="Security header profile: good or poor.")] = "good",
-    idle: Annotated[bool, typer.Option("--idle-connection", help="Leave a connection idle in a transaction.")] = False,
+    headers: Annotated[
+        str, typer.Option("--headers", help="Security header profile: good or poor.")
+    ] = "good",
+    idle: Annotated[
+        bool, typer.Option("--idle-connection", help="Leave a connection idle in a transaction.")
+    ] = False,
 ) -> None:
     """Build and start a sandbox; prints where its rota.toml is."""
-    from rota import sandbox
     from rota.errors import UsageError
 
     if headers not in ("good", "poor"):
@@ -41,7 +55,9 @@ def up_cmd(
     if scale <= 0:
         raise UsageError("--scale must be greater than zero")
     st = state(ctx)
-    info = _up_with_progress(st, directory, scale=scale, seed=seed, headers=headers, idle=idle)
+    info = _up_with_progress(
+        st, directory, scale=scale, seed=seed, headers=headers, idle_connection=idle
+    )
     out = st.console()
     out.print(f"sandbox up in {info.dir}")
     out.print(f"  database  {info.db_url}")
@@ -51,14 +67,14 @@ def up_cmd(
     out.print(f"try: rota -c {info.config} run --all")
 
 
-def _up_with_progress(st: State, directory: Path | None, **kw: object):  # type: ignore[no-untyped-def]
+def _up_with_progress(st: State, directory: Path | None, **kw: Any) -> SandboxInfo:
     from rota import sandbox
 
     err = st.console(stderr=True)
     if not err.is_terminal:
-        return sandbox.up(directory, **kw)  # type: ignore[arg-type]
+        return sandbox.up(directory, **kw)
     with err.status("building the sandbox") as spinner:
-        return sandbox.up(directory, progress=lambda m: spinner.update(m), **kw)  # type: ignore[arg-type]
+        return sandbox.up(directory, progress=lambda m: spinner.update(m), **kw)
 
 
 @sandbox_app.command("status")
@@ -74,13 +90,15 @@ def status_cmd(
     info = sandbox.status(directory)
     if as_json:
         typer.echo(json.dumps(info, indent=2))
-        return
+        raise typer.Exit(0 if info["state"] == "up" else 1)
     out = state(ctx).console()
     out.print(f"sandbox in {info['dir']}: {info['state']}")
     if "postgres" in info:
         pg, pl = info["postgres"], info["platform"]
         out.print(f"  postgres  {'running' if pg['running'] else 'stopped'}  {pg['url']}")
-        out.print(f"  platform  {'running' if pl['running'] else 'stopped'}  {pl['https']}  pid {pl['pid']}")
+        out.print(
+            f"  platform  {'running' if pl['running'] else 'stopped'}  {pl['https']}  pid {pl['pid']}"
+        )
         out.print(f"  config    {info['config']}")
         out.print(f"  disk      {format_size(info['disk_bytes'])}")
     if info["state"] != "up":
@@ -99,8 +117,12 @@ def down_cmd(ctx: typer.Context, directory: DirOption = None) -> None:
 def demo(
     ctx: typer.Context,
     scale: Annotated[float, typer.Option("--scale", help="Data volume of the demo sandbox.")] = 1,
-    keep: Annotated[bool, typer.Option("--keep", help="Leave the sandbox running afterwards.")] = False,
-    report_dir: Annotated[Path | None, typer.Option("--report-dir", help="Where to write the report files.")] = None,
+    keep: Annotated[
+        bool, typer.Option("--keep", help="Leave the sandbox running afterwards.")
+    ] = False,
+    report_dir: Annotated[
+        Path | None, typer.Option("--report-dir", help="Where to write the report files.")
+    ] = None,
 ) -> None:
     """Sandbox up, every task in check mode, a report, sandbox down."""
     from rota import sandbox
@@ -113,7 +135,9 @@ def demo(
     out, err = st.console(), st.console(stderr=True)
     t0 = time.monotonic()
     directory = Path(tempfile.mkdtemp(prefix="rota-demo-")) / "sandbox"
-    info = _up_with_progress(st, directory, scale=scale, seed=42, headers="poor", idle=True)
+    info = _up_with_progress(
+        st, directory, scale=scale, seed=42, headers="poor", idle_connection=True
+    )
     err.print(f"sandbox up in {time.monotonic() - t0:.1f}s: {info.dir}")
     try:
         demo_state = State(config_path=Path(info.config), debug=st.debug)
@@ -137,7 +161,9 @@ def demo(
             demo_state._history.close()
     finally:
         if keep:
-            err.print(f"sandbox kept: {info.dir}  (rota -c {info.config} ...; `rota sandbox down --dir {info.dir}`)")
+            err.print(
+                f"sandbox kept: {info.dir}  (rota -c {info.config} ...; `rota sandbox down --dir {info.dir}`)"
+            )
         else:
             sandbox.down(Path(info.dir))
             import shutil

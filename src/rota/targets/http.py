@@ -52,7 +52,9 @@ class Http:
             verify = ssl.create_default_context(cafile=str(ca_file))
         self._client = httpx.Client(verify=verify, timeout=timeout, follow_redirects=False)
 
-    def request(self, method: str, path: str, *, headers: dict[str, str] | None = None) -> HttpResult:
+    def request(
+        self, method: str, path: str, *, headers: dict[str, str] | None = None
+    ) -> HttpResult:
         import httpx
 
         method = method.upper()
@@ -65,7 +67,9 @@ class Http:
         except httpx.HTTPError as exc:
             reason = str(exc).strip() or type(exc).__name__
             raise TargetUnavailable(f"{method} {url} failed: {reason}") from None
-        return HttpResult(method, url, r.status_code, dict(r.headers), r.text, time.perf_counter() - t0)
+        return HttpResult(
+            method, url, r.status_code, dict(r.headers), r.text, time.perf_counter() - t0
+        )
 
     def get(self, path: str, **kw: Any) -> HttpResult:
         return self.request("GET", path, **kw)

@@ -32,7 +32,7 @@ def describe_url(url: str) -> str:
 
     try:
         d = conninfo_to_dict(url)
-    except Exception:  # noqa: BLE001 - a malformed URL is described as such
+    except Exception:
         return redact_url(url)
     host = d.get("host") or "localhost"
     return f"{host}:{d.get('port') or 5432}/{d.get('dbname') or ''}"
@@ -86,10 +86,14 @@ class Postgres:
                 row_factory=dict_row,
             )
         except psycopg.Error as exc:
-            raise TargetUnavailable(f"database {self.where} unreachable: {_first_line(exc)}") from None
+            raise TargetUnavailable(
+                f"database {self.where} unreachable: {_first_line(exc)}"
+            ) from None
         return self._conn
 
-    def query(self, sql: str, params: Sequence[Any] | dict[str, Any] | None = None) -> list[dict[str, Any]]:
+    def query(
+        self, sql: str, params: Sequence[Any] | dict[str, Any] | None = None
+    ) -> list[dict[str, Any]]:
         conn = self.connect()
         with self._lock, conn.cursor() as cur:
             cur.execute(sql, params)
@@ -104,7 +108,9 @@ class Postgres:
     def execute(self, sql: str, params: Sequence[Any] | dict[str, Any] | None = None) -> int:
         """Run a changing statement (apply mode only); returns the affected row count."""
         if self.readonly:
-            raise PermissionError(f"refusing to change {self.where} in check mode: {sql.split()[0]}")
+            raise PermissionError(
+                f"refusing to change {self.where} in check mode: {sql.split()[0]}"
+            )
         conn = self.connect()
         with self._lock, conn.cursor() as cur:
             cur.execute(sql, params)
@@ -130,7 +136,7 @@ class Postgres:
         if conn is not None:
             try:
                 conn.cancel_safe(timeout=2)
-            except Exception:  # noqa: BLE001 - best effort on timeout
+            except Exception:
                 pass
 
     def close(self) -> None:

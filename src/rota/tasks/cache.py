@@ -78,8 +78,12 @@ def review(ctx: Context) -> Iterator[Item]:
         body = None
     if r.status != 200 or not isinstance(body, dict):
         yield Finding(
-            "cache.stats", Severity.UNKNOWN, f"{path} gave no cache statistics (HTTP {r.status})", path,
-            {**evidence, "body": r.text[:200]}, "Expose hit/miss counters on the cache health endpoint.",
+            "cache.stats",
+            Severity.UNKNOWN,
+            f"{path} gave no cache statistics (HTTP {r.status})",
+            path,
+            {**evidence, "body": r.text[:200]},
+            "Expose hit/miss counters on the cache health endpoint.",
         )
         return
     stats = _stats(body)
@@ -89,17 +93,35 @@ def review(ctx: Context) -> Iterator[Item]:
     ratio = stats.get("hit_ratio")
     if ratio is None:
         yield Finding(
-            "cache.stats", Severity.UNKNOWN, f"{path} reports no hits/misses or hit ratio", path,
-            {**evidence, "body": body}, "Expose hit and miss counters so the cache can be judged.",
+            "cache.stats",
+            Severity.UNKNOWN,
+            f"{path} reports no hits/misses or hit ratio",
+            path,
+            {**evidence, "body": body},
+            "Expose hit and miss counters so the cache can be judged.",
         )
         return
     evidence.update({k: v for k, v in stats.items()})
+    if stats.get("hits", 1) + stats.get("misses", 1) == 0:
+        yield Finding(
+            "cache.hit_ratio",
+            Severity.OK,
+            "no cache lookups since the service started; nothing to judge yet",
+            path,
+            evidence,
+        )
+        return
     warn, crit = cfg.cache.hit_ratio_warning, cfg.cache.hit_ratio_critical
     sev = Severity.CRITICAL if ratio < crit else Severity.WARNING if ratio < warn else Severity.OK
     yield Finding(
-        "cache.hit_ratio", sev, f"cache hit ratio {ratio:.1%} (warning below {warn:.0%}, critical below {crit:.0%})",
-        path, evidence,
-        "" if sev is Severity.OK else "Check TTLs, key cardinality and memory limit; evictions mean the cache is too small.",
+        "cache.hit_ratio",
+        sev,
+        f"cache hit ratio {ratio:.1%} (warning below {warn:.0%}, critical below {crit:.0%})",
+        path,
+        evidence,
+        ""
+        if sev is Severity.OK
+        else "Check TTLs, key cardinality and memory limit; evictions mean the cache is too small.",
     )
     yield from _trend(ctx, ratio, path)
     if sev is Severity.CRITICAL:
@@ -117,14 +139,18 @@ def _trend(ctx: Context, ratio: float, path: str) -> Iterator[Item]:
     if ctx.history is None:
         return
     since = datetime.now(UTC) - timedelta(days=30)
-    past = [v for _, v in ctx.history.metric_series("cache.hit_ratio", task_id=ctx.task.id, since=since)]
+    past = [
+        v for _, v in ctx.history.metric_series("cache.hit_ratio", task_id=ctx.task.id, since=since)
+    ]
     if len(past) < 3:
         return
     baseline = sorted(past)[len(past) // 2]
     if baseline - ratio > 0.10:
         yield Finding(
-            "cache.hit_ratio.regression", Severity.WARNING,
-            f"cache hit ratio fell to {ratio:.1%} from a 30-day median of {baseline:.1%}", path,
+            "cache.hit_ratio.regression",
+            Severity.WARNING,
+            f"cache hit ratio fell to {ratio:.1%} from a 30-day median of {baseline:.1%}",
+            path,
             {"hit_ratio": ratio, "median_30d": baseline, "samples": len(past)},
             "Look for a deploy that changed cache keys or TTLs around when it started.",
         )
@@ -136,13 +162,18 @@ def _clear(ctx: Context, before: dict[str, float]) -> dict[str, Any]:
         raise TargetUnavailable("[http] admin_token is not set; cannot clear the cache")
     http = ctx.target("http")
     r = http.request(
-        "POST", ctx.config.http.cache_clear_path,
+        "POST",
+        ctx.config.http.cache_clear_path,
         headers={"Authorization": f"Bearer {token.get_secret_value()}"},
     )
     if r.status != 200:
         raise RuntimeError(f"cache clear answered HTTP {r.status}")
     after = _stats(http.get(ctx.config.http.cache_health_path).json())
-    return {"keys_before": before.get("keys"), "keys_after": after.get("keys"), "http_status": r.status}
+    return {
+        "keys_before": before.get("keys"),
+        "keys_after": after.get("keys"),
+        "http_status": r.status,
+    }
 
 
 TASKS = [review]

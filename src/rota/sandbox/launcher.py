@@ -1,0 +1,297 @@
+"""Launching the sandbox's platform service: start it detached, find it, stop it.
+
+The service itself lives in :mod:`rota.sandbox.platform` and runs as its own process::
+
+    python -m rota.sandbox.platform server --state-dir DIR ...
+
+This module only spawns that process, waits until it answers, and later finds it again
+through the state file it writes (``<state-dir>/platform.json``), checking the pid's
+command line before signalling it. It does not import the service at import time, so the
+service's ``python -m`` start stays fast and the two modules do not import each other in a
+loop; :mod:`rota.sandbox.platform` re-exports this module's API.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from rota.errors import SandboxError
+
+if TYPE_CHECKING:
+    from rota.sandbox.tls import Pki
+
+__all__ = [
+    "CMDLINE_PATTERN",
+    "DATABASE_URL_ENV",
+    "HOST",
+    "OUT_FILE",
+    "STATE_FILE",
+    "PlatformInfo",
+    "platform_status",
+    "start_platform",
+    "stop_platform",
+]
+
+#: ``pgrep -f`` pattern that finds the service, the sandbox's ``node.*server``.
+CMDLINE_PATTERN = "rota.sandbox.platform.*server"
+#: The state file the service writes into its state dir once it listens.
+STATE_FILE = "platform.json"
+#: The service's stdout and stderr, in its state dir.
+OUT_FILE = "platform.out"
+#: The service reads its database URL from this variable (never from argv).
+DATABASE_URL_ENV = "ROTA_SANDBOX_DATABASE_URL"
+#: The service listens on loopback only.
+HOST = "127.0.0.1"
+
+
+@dataclass(frozen=True)
+class PlatformInfo:
+    """A running platform service, as the orchestrator and the tasks need to reach it."""
+
+    pid: int
+    http_url: str
+    https_url: str
+    http_port: int
+    https_port: int
+    cmdline_pattern: str
+    state_dir: Path
+    log_file: Path
+    headers: str
+    started_at: str
+
+
+# Popen handles of services this process started: kept so they are reaped (no zombies, no
+# ResourceWarning) when stop_platform runs in the same process, as in tests.
+_CHILDREN: dict[int, subprocess.Popen[bytes]] = {}
+
+
+def start_platform(
+    state_dir: Path,
+    *,
+    log_dir: Path,
+    token_file: Path,
+    pki: Pki,
+    headers: str = "good",
+    database_url: str | None = None,
+    timeout: float = 10,
+    http_port: int = 0,
+    https_port: int = 0,
+    error_rate: float = 0.02,
+    latency_ms: float = 4.0,
+    seed: int | None = None,
+    http_redirect: bool = False,
+    cache_max_keys: int = 500,
+) -> PlatformInfo:
+    """Launch the service detached (own session) and return once it answers HTTP.
+
+    Raises :class:`SandboxError` if one is already running for ``state_dir``, if an input
+    file is missing, or if the service dies or is not ready within ``timeout`` seconds
+    (with the tail of ``platform.out`` in the message).
+    """
+    # Here, not at import time: the service module is only needed to check the profile.
+    from rota.sandbox.platform import HEADER_PROFILES
+
+    state_dir = Path(state_dir).resolve()
+    if headers not in HEADER_PROFILES:
+        raise SandboxError(f"unknown header profile {headers!r}: use {', '.join(HEADER_PROFILES)}")
+    for label, path in (("certificate", pki.cert), ("key", pki.key), ("token file", token_file)):
+        if not Path(path).is_file():
+            raise SandboxError(f"platform {label} not found: {path}")
+    running = platform_status(state_dir)
+    if running is not None:
+        raise SandboxError(f"platform already running for {state_dir} (pid {running.pid})")
+    state_dir.mkdir(parents=True, exist_ok=True)
+    (state_dir / STATE_FILE).unlink(missing_ok=True)
+    argv = [
+        sys.executable,
+        "-m",
+        "rota.sandbox.platform",
+        "server",
+        "--state-dir", str(state_dir),
+        "--http-port", str(http_port),
+        "--https-port", str(https_port),
+        "--cert", str(Path(pki.cert).resolve()),
+        "--key", str(Path(pki.key).resolve()),
+        "--log-dir", str(Path(log_dir).resolve()),
+        "--token-file", str(Path(token_file).resolve()),
+        "--headers", headers,
+        "--error-rate", str(error_rate),
+        "--latency-ms", str(latency_ms),
+        "--cache-max-keys", str(cache_max_keys),
+    ]  # fmt: skip
+    if seed is not None:
+        argv += ["--seed", str(seed)]
+    if http_redirect:
+        argv.append("--http-redirect")
+    env = dict(os.environ)
+    # Make the child import this very copy of rota, even from an uninstalled source tree.
+    src = str(Path(__file__).resolve().parents[2])
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (src, env.get("PYTHONPATH")) if p)
+    # Through the environment, not argv: a password in argv is visible to every local user.
+    env.pop(DATABASE_URL_ENV, None)
+    if database_url:
+        env[DATABASE_URL_ENV] = database_url
+    out_path = state_dir / OUT_FILE
+    with open(out_path, "ab") as out:
+        proc = subprocess.Popen(
+            argv,
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            cwd=state_dir,
+            env=env,
+            start_new_session=True,  # outlives the CLI call and its terminal's Ctrl-C
+        )
+    _CHILDREN[proc.pid] = proc
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            _CHILDREN.pop(proc.pid, None)
+            raise SandboxError(
+                f"platform exited with code {proc.returncode}: {_tail(out_path) or 'no output'}"
+            )
+        info = _read_info(state_dir)
+        if info is not None and info.pid == proc.pid and _answers(info.http_port):
+            return info
+        time.sleep(0.02)
+    _terminate(proc)
+    raise SandboxError(f"platform not ready after {timeout:g}s: {_tail(out_path) or 'no output'}")
+
+
+def stop_platform(state_dir: Path, timeout: float = 5) -> bool:
+    """Stop the service of ``state_dir``: SIGTERM, then SIGKILL after ``timeout`` seconds.
+
+    Returns True if a running service was stopped, False if there was none (no state file,
+    a dead pid, or a pid now used by another program, which is left alone).
+    """
+    state_dir = Path(state_dir).resolve()
+    state_path = state_dir / STATE_FILE
+    _reap_finished()
+    info = _read_info(state_dir)
+    if info is None:
+        return False
+    proc = _verified_process(info.pid, state_dir)
+    if proc is None:
+        state_path.unlink(missing_ok=True)
+        return False
+    import psutil
+
+    child = _CHILDREN.pop(info.pid, None)
+    try:
+        proc.terminate()
+        if child is not None:
+            try:
+                child.wait(timeout)
+            except subprocess.TimeoutExpired:
+                child.kill()
+                child.wait(5)
+        else:
+            try:
+                proc.wait(timeout)
+            except psutil.TimeoutExpired:
+                proc.kill()
+                proc.wait(5)
+    except psutil.NoSuchProcess:
+        pass
+    state_path.unlink(missing_ok=True)
+    return True
+
+
+def platform_status(state_dir: Path) -> PlatformInfo | None:
+    """The running service of ``state_dir``, or None (stale state files are ignored)."""
+    state_dir = Path(state_dir).resolve()
+    _reap_finished()
+    info = _read_info(state_dir)
+    if info is None or _verified_process(info.pid, state_dir) is None:
+        return None
+    return info
+
+
+def _read_info(state_dir: Path) -> PlatformInfo | None:
+    try:
+        d = json.loads((state_dir / STATE_FILE).read_text(encoding="utf-8"))
+        return PlatformInfo(
+            pid=int(d["pid"]),
+            http_url=d["http_url"],
+            https_url=d["https_url"],
+            http_port=int(d["http_port"]),
+            https_port=int(d["https_port"]),
+            cmdline_pattern=d["cmdline_pattern"],
+            state_dir=state_dir,
+            log_file=Path(d["log_file"]),
+            headers=d["headers"],
+            started_at=d["started_at"],
+        )
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def _verified_process(pid: int, state_dir: Path) -> Any:
+    """A psutil.Process for ``pid`` only if it is this state dir's platform service.
+
+    The pid comes from a file that may be stale: after a reboot or a crash the number may
+    belong to an unrelated program, which must never be signalled.
+    """
+    import psutil
+
+    if pid <= 0 or pid == os.getpid():
+        return None
+    try:
+        proc = psutil.Process(pid)
+        if proc.status() == psutil.STATUS_ZOMBIE:
+            return None
+        argv = proc.cmdline()
+    except (psutil.NoSuchProcess, psutil.AccessDenied):
+        return None
+    if "rota.sandbox.platform" not in argv or "server" not in argv:
+        return None
+    try:
+        claimed = argv[argv.index("--state-dir") + 1]
+    except (ValueError, IndexError):
+        return None
+    return proc if Path(claimed).resolve() == state_dir else None
+
+
+def _reap_finished() -> None:
+    # A service of ours that exited on its own (SIGTERM from elsewhere, a crash) stays a
+    # zombie until waited for; its state file may already be gone.
+    for pid, child in list(_CHILDREN.items()):
+        if child.poll() is not None:
+            del _CHILDREN[pid]
+
+
+def _terminate(proc: subprocess.Popen[bytes]) -> None:
+    _CHILDREN.pop(proc.pid, None)
+    proc.terminate()
+    try:
+        proc.wait(3)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(3)
+
+
+def _answers(port: int) -> bool:
+    conn = http.client.HTTPConnection(HOST, port, timeout=1)
+    try:
+        conn.request("GET", "/__sandbox/state")
+        return conn.getresponse().status == 200
+    except OSError:
+        return False
+    finally:
+        conn.close()
+
+
+def _tail(path: Path, lines: int = 5) -> str:
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return ""
+    return " | ".join(text.strip().splitlines()[-lines:])

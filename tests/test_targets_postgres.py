@@ -1,0 +1,133 @@
+"""The PostgreSQL target and the advisory lock, against a real server."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from rota.config import parse_config
+from rota.engine import Engine
+from rota.errors import TargetUnavailable
+from rota.history import open_history
+from rota.model import Finding, Metric, Severity
+from rota.readonly import assert_read_only
+from rota.targets.postgres import Postgres, describe_url, redact_url
+from rota.task import Context, Item, task
+
+
+def test_check_mode_sessions_refuse_writes_at_the_server(pg_url: str) -> None:
+    pg = Postgres(pg_url, readonly=True)
+    with pytest.raises(psycopg.errors.ReadOnlySqlTransaction):
+        pg.query("CREATE TABLE rota_should_not_exist (id int)")
+    with pytest.raises(PermissionError, match="refusing to change"):
+        pg.execute("DELETE FROM users")
+    assert pg.scalar("SHOW default_transaction_read_only") == "on"
+    pg.close()
+
+
+def test_sessions_carry_lock_and_statement_timeouts(pg_url: str) -> None:
+    pg = Postgres(pg_url, readonly=False, lock_timeout=2, statement_timeout=30)
+    assert pg.scalar("SHOW lock_timeout") == "2s"
+    assert pg.scalar("SHOW statement_timeout") == "30s"
+    pg.close()
+
+
+def test_a_locked_table_delays_a_check_but_never_hangs_it(pg_url: str) -> None:
+    holder = psycopg.connect(pg_url)
+    holder.execute("LOCK TABLE users IN ACCESS EXCLUSIVE MODE")
+    pg = Postgres(pg_url, readonly=True, statement_timeout=1)
+    with pytest.raises(psycopg.errors.QueryCanceled):
+        pg.query("SELECT count(*) FROM users")
+    holder.rollback()
+    holder.close()
+    pg.close()
+
+
+def test_an_unreachable_database_is_target_unavailable_with_the_reason() -> None:
+    pg = Postgres("postgresql://nobody:secretpw@127.0.0.1:9/none", connect_timeout=2)
+    with pytest.raises(TargetUnavailable) as info:
+        pg.query("SELECT 1")
+    assert "database 127.0.0.1:9/none unreachable" in str(info.value)
+    assert "secretpw" not in str(info.value)
+
+
+def test_urls_are_shown_without_passwords() -> None:
+    assert redact_url("postgresql://app:hunter2@db:5432/x") == "postgresql://app:***@db:5432/x"
+    assert describe_url("postgresql://app:hunter2@db:5432/x") == "db:5432/x"
+
+
+def _hold_task(started: threading.Event, release: threading.Event):  # type: ignore[no-untyped-def]
+    def run(ctx: Context) -> Iterator[Item]:
+        started.set()
+        release.wait(15)
+        yield Finding("db.hold", Severity.OK, "held")
+
+    return task(
+        id="db.hold",
+        title="Hold",
+        section="Test",
+        frequency="daily",
+        priority="low",
+        purpose="p",
+        prerequisites=["x"],
+        procedure=["y"],
+        expected_outcome="z",
+        rollback="r",
+        time_estimate="1s",
+        needs=("database",),
+    )(run)
+
+
+def test_the_advisory_lock_excludes_a_second_machine(pg_url: str, tmp_path: Path) -> None:
+    cfg = parse_config(f'[database]\nurl = "{pg_url}"\n')
+    started, release = threading.Event(), threading.Event()
+    t = _hold_task(started, release)
+    # Two engines with separate lock directories stand for rota on two machines.
+    one = Engine(cfg, open_history(f"sqlite:///{tmp_path / 'a.db'}"), lock_dir=tmp_path / "a")
+    two = Engine(cfg, open_history(f"sqlite:///{tmp_path / 'b.db'}"), lock_dir=tmp_path / "b")
+    th = threading.Thread(target=lambda: one.run([t]))
+    th.start()
+    assert started.wait(10)
+    second = two.run([t]).tasks[0]
+    release.set()
+    th.join(15)
+    assert second.status is Severity.UNKNOWN
+    assert "db.hold is already running against" in (second.error or "")
+    assert "(advisory lock held)" in (second.error or "")
+
+
+def test_a_read_only_task_passes_the_read_only_assertion(pg_url: str, tmp_path: Path) -> None:
+    def count(ctx: Context) -> Iterator[Item]:
+        n = ctx.target("postgres").scalar("SELECT count(*) FROM users")
+        yield Metric("users", n)
+
+    t = task(
+        id="db.count",
+        title="Count",
+        section="Test",
+        frequency="daily",
+        priority="low",
+        purpose="p",
+        prerequisites=["x"],
+        procedure=["y"],
+        expected_outcome="z",
+        rollback="r",
+        time_estimate="1s",
+        needs=("database",),
+    )(count)
+    cfg = parse_config(f'[database]\nurl = "{pg_url}"\n')
+    rep = assert_read_only(lambda: Engine(cfg, None, lock_dir=tmp_path).run([t]), urls=(pg_url,))
+    assert rep.tasks[0].metrics[0].value > 0
+
+
+def test_the_read_only_assertion_catches_a_change(pg_url: str) -> None:
+    def mutate() -> None:
+        with psycopg.connect(pg_url, autocommit=True) as c:
+            c.execute("CREATE INDEX ON users (created_at)")
+
+    with pytest.raises(AssertionError, match="check mode changed the target"):
+        assert_read_only(mutate, urls=(pg_url,))
