@@ -59,11 +59,15 @@ def root(
 
 
 def _register() -> None:
-    from rota.cli import info, runs, sandbox
+    # One command group per module; each has register(app). Keep one entry per line.
+    from importlib import import_module
 
-    info.register(app)
-    runs.register(app)
-    sandbox.register(app)
+    for name in (
+        "rota.cli.info",
+        "rota.cli.runs",
+        "rota.cli.sandbox",
+    ):
+        import_module(name).register(app)
 
 
 _register()

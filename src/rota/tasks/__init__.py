@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+from importlib import import_module
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from rota.registry import Registry
 
+# One module per runbook area; each exposes TASKS, a list of rota.task.Task.
+# Keep one entry per line: several people add to this list.
+BUILTIN_MODULES = (
+    "rota.tasks.monitor",
+    "rota.tasks.cache",
+)
+
 
 def register(registry: Registry) -> None:
     """Entry point ``rota.tasks: builtin``: add every built-in task to ``registry``."""
-    from rota.tasks import cache, monitor
-
-    for module in (monitor, cache):
-        for t in module.TASKS:
+    for name in BUILTIN_MODULES:
+        for t in import_module(name).TASKS:
             registry.add(t)

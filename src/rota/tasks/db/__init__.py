@@ -1,0 +1,1 @@
+"""Database maintenance tasks: the runbook's "Database Maintenance" and quarterly tuning."""
