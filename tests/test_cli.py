@@ -287,3 +287,25 @@ def test_two_concurrent_runs_of_one_task_do_not_both_run(
     )
     assert len(hist) == 3  # first, third and the waiting run; the skipped one is not recorded
     assert all(h["status"] == "ok" for h in hist)
+
+
+def test_the_daemon_runs_what_is_due_once_and_then_nothing(rota, tmp_path: Path, platform: Platform) -> None:  # type: ignore[no-untyped-def]
+    cfg = write_config(tmp_path, platform)
+    first = rota("-c", str(cfg), "daemon", "--once")
+    assert first.code == 0, first.err
+    assert "ran 2 due task(s): ok" in first.err
+    second = rota("-c", str(cfg), "daemon", "--once")
+    assert second.code == 0 and "nothing due" in second.err
+
+
+def test_history_shows_one_run_in_full(rota, tmp_path: Path, platform: Platform) -> None:  # type: ignore[no-untyped-def]
+    cfg = write_config(tmp_path, platform)
+    platform.health_status = 500
+    assert rota("-c", str(cfg), "run", "monitor.health").code == 2
+    runs = json.loads(rota("-c", str(cfg), "history", "monitor", "--format", "json").out)
+    assert len(runs) == 1 and runs[0]["status"] == "critical"
+    full = json.loads(rota("-c", str(cfg), "history", "--run", str(runs[0]["run"]), "--format", "json").out)
+    assert full["findings"][0]["code"] == "monitor.health.status"
+    assert full["findings"][0]["evidence"]["status"] == 500
+    table = rota("-c", str(cfg), "history", "--run", str(runs[0]["run"]))
+    assert "answered HTTP 500" in table.out

@@ -256,3 +256,45 @@ def test_a_busy_lock_skips_the_second_run_and_records_nothing_twice(
     th.join(10)
     assert second.error is not None and "t.hold is already running (pid" in second.error
     assert len(history.runs("t.hold")) == 1
+
+
+def test_runs_older_than_keep_days_are_pruned_after_a_run(history: History, tmp_path: Path) -> None:
+    old = datetime.now(UTC) - timedelta(days=40)
+    rid = history.start_run(
+        task_id="t.old", mode="check", target="rota", started_at=old, run_group="g", host="h", pid=1
+    )
+    history.finish_run(rid, TaskOutcome("t.old", old, old + timedelta(seconds=1)))
+
+    def fine(ctx: Context) -> Iterator[Item]:
+        yield Finding("t.new", Severity.OK, "fine")
+
+    engine(history, tmp_path, "[history]\nkeep_days = 30\n").run([make("t.new", fine)])
+    assert [r.task_id for r in history.runs()] == ["t.new"]
+
+
+def test_apply_durations_are_compared_with_apply_history_only(
+    history: History, tmp_path: Path
+) -> None:
+    base = datetime.now(UTC) - timedelta(days=10)
+    for i in range(6):  # fast check runs only
+        rid = history.start_run(
+            task_id="t.mode",
+            mode="check",
+            target="rota",
+            started_at=base + timedelta(days=i),
+            run_group="g",
+            host="h",
+            pid=1,
+        )
+        history.finish_run(
+            rid,
+            TaskOutcome("t.mode", base + timedelta(days=i), base + timedelta(days=i, seconds=40)),
+        )
+    assert len(history.durations("t.mode", mode="check")) == 6
+    assert history.durations("t.mode", mode="apply") == []
+
+    def quick(ctx: Context) -> Iterator[Item]:
+        yield Finding("t.mode", Severity.OK, "fine")
+
+    out = engine(history, tmp_path).run([make("t.mode", quick)], apply=True).tasks[0]
+    assert [f.code for f in out.findings] == ["t.mode"]  # no anomaly against check-mode history

@@ -19,7 +19,7 @@ import traceback
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -80,6 +80,9 @@ class Engine:
             report.tasks.append(outcome)
             self._emit("finish", task, outcome)
         report.finished_at = self.now()
+        if self.history is not None:
+            keep = timedelta(days=self.config.history.keep_days)
+            self.history.prune(older_than=report.finished_at - keep)
         return report
 
     def run_one(
@@ -127,7 +130,7 @@ class Engine:
                 )
             self._execute(task, outcome, apply=apply)
             outcome.finished_at = self.now()
-            self._check_duration(task, outcome)
+            self._check_duration(task, outcome, mode="apply" if apply else "check")
             self._redact(outcome)
             if self.history is not None and run_id is not None:
                 self.history.finish_run(run_id, outcome)
@@ -211,12 +214,17 @@ class Engine:
             outcome.error = failure[0]
         ctx.close()
 
-    def _check_duration(self, task: Task, outcome: TaskOutcome) -> None:
+    def _check_duration(self, task: Task, outcome: TaskOutcome, *, mode: str) -> None:
         """A run far faster or slower than its history (or estimate) is itself a finding."""
         if outcome.error:
             return
         took = outcome.duration_s
-        past = self.history.durations(task.id, limit=20) if self.history is not None else []
+        # Apply runs do the work check runs only plan: compare like with like.
+        past = (
+            self.history.durations(task.id, limit=20, mode=mode)
+            if self.history is not None
+            else []
+        )
         if len(past) >= 5:
             median = statistics.median(past)
             basis = f"the median of the last {len(past)} runs ({format_duration(median)})"

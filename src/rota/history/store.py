@@ -341,14 +341,16 @@ class History:
             records = [self._run(r) for r in self._q(conn, sql, params).fetchall()]
         return {r.task_id: r for r in sorted(records, key=lambda r: r.task_id)}
 
-    def durations(self, task_id: str, limit: int = 20) -> list[float]:
-        """Durations in seconds of the task's successful runs, newest first."""
+    def durations(self, task_id: str, limit: int = 20, *, mode: str | None = None) -> list[float]:
+        """Durations in seconds of the task's successful runs (in ``mode``), newest first."""
+        where = " AND mode = ?" if mode else ""
         sql = (
-            f"SELECT duration_s FROM rota_runs WHERE task_id = ? AND {_SUCCESS} "
+            f"SELECT duration_s FROM rota_runs WHERE task_id = ? AND {_SUCCESS}{where} "
             "AND duration_s IS NOT NULL ORDER BY started_at DESC, id DESC LIMIT ?"
         )
+        params: tuple[Any, ...] = (task_id, mode, limit) if mode else (task_id, limit)
         with self._db("read durations") as conn:
-            return [float(r[0]) for r in self._q(conn, sql, (task_id, limit)).fetchall()]
+            return [float(r[0]) for r in self._q(conn, sql, params).fetchall()]
 
     def outcome(self, run_id: int) -> TaskOutcome:
         """The run's :class:`TaskOutcome`, rebuilt with its findings, metrics and steps."""
