@@ -127,6 +127,29 @@ class DatabaseThresholds(Section):
         le=100,
         description="Sequences used past this share of their type's range are reported.",
     )
+    unused_index_stats_age: Duration = Field(
+        _as_written("7d"),
+        description="Indexes are judged unused only once the statistics are at least this old (since their last reset or server start).",
+    )
+    slow_query: Duration = Field(
+        _as_written("100ms"),
+        description="Statements whose mean time since the last run exceeds this are reported as slow.",
+    )
+    slow_query_top: int = Field(
+        10, ge=1, le=100, description="How many statements, by total time, db.tuning reports."
+    )
+    connections_warning: float = Field(
+        80,
+        ge=0,
+        le=100,
+        description="Connection use (percent of usable max_connections) that warns.",
+    )
+    connections_critical: float = Field(
+        95,
+        ge=0,
+        le=100,
+        description="Connection use (percent of usable max_connections) that is critical.",
+    )
 
 
 class DatabaseConfig(Section):
@@ -159,7 +182,42 @@ class DatabaseConfig(Section):
         True,
         description="Also take a PostgreSQL advisory lock per task, so rota on two machines never runs one task twice at once.",
     )
+    lock_retries: int = Field(
+        3,
+        ge=1,
+        le=10,
+        description="Attempts for a maintenance statement whose lock is not granted within lock_timeout, with doubling back-off between them; then rota gives up and reports it.",
+    )
+    lock_retry_delay: Duration = Field(
+        _as_written("1s"),
+        description="Back-off before the second attempt of a statement whose lock was not granted; doubles for each later attempt.",
+    )
+    maintenance_timeout: Duration = Field(
+        _as_written("1h"),
+        description="statement_timeout for maintenance statements (VACUUM, ANALYZE, REINDEX, CREATE INDEX), further capped by the time left in the maintenance window.",
+    )
+    analyze_all: bool = Field(
+        False,
+        description="Run the runbook's database-wide ANALYZE instead of analyzing only the tables whose changes warrant it.",
+    )
+    tune_autovacuum: bool = Field(
+        False,
+        description="Apply the proposed per-table autovacuum settings for high_churn_tables with --apply (otherwise they are only proposed).",
+    )
     thresholds: DatabaseThresholds = Field(default_factory=DatabaseThresholds)
+
+
+class LogFormatConfig(Section):
+    regex: str = Field(
+        description="A regex with named groups: ts, level, component, message, method, path, status, duration."
+    )
+    time_format: str | None = Field(
+        None,
+        description='strptime format of the ts group when it is not ISO 8601 ("%d/%b/%Y:%H:%M:%S %z").',
+    )
+    duration_unit: str = Field(
+        "ms", description="Unit of a duration group written without one (ns, us, ms, s)."
+    )
 
 
 class LogsConfig(Section):
@@ -167,10 +225,52 @@ class LogsConfig(Section):
         default_factory=list,
         description='Globs of log files, live and rotated ("/var/log/rylie/*.log*").',
     )
+    # logs.analyze
+    top_groups: int = Field(
+        20, ge=1, description="How many error groups logs.analyze reports (largest first)."
+    )
+    p95_threshold: Duration | None = Field(
+        None,
+        description='A route whose p95 latency is above this is a logs.latency.regression ("1s"); unset: only history is compared.',
+    )
+    timezone: str = Field(
+        "UTC",
+        description="Time zone of timestamps written without an offset, and of 'since midnight'.",
+    )
+    spike_factor: float = Field(
+        3.0,
+        gt=1,
+        description="Today's error rate this many times its usual level is a logs.errors.spike.",
+    )
+    format: LogFormatConfig | None = Field(
+        None,
+        description="A custom line format ([logs.format] regex = ...), tried before the built-in ones.",
+    )
     retention_days: int = Field(
         30,
         ge=1,
         description="Rotated logs older than this many days may be removed by logs.cleanup.",
+    )
+    # logs.rotation and logs.cleanup
+    stale_after: Duration = Field(
+        _as_written("24h"),
+        description="A live log not written for this long is reported by logs.rotation.",
+    )
+    disk_warning_percent: float = Field(
+        80,
+        ge=0,
+        le=100,
+        description="Use of the filesystem holding a log directory (percent, as df shows it) that is a warning.",
+    )
+    disk_critical_percent: float = Field(
+        90,
+        ge=0,
+        le=100,
+        description="Use of the filesystem holding a log directory (percent) that is critical.",
+    )
+    verify_max_bytes: Size = Field(
+        _as_written("4GB"),
+        description="Compressed bytes of each rotated file read when verifying its integrity; a larger file is verified up to this point and reported as partly verified.",
     )
 
 
@@ -201,6 +301,47 @@ class BackupsConfig(Section):
         default_factory=list,
         alias="validate",
         description="Validation queries run against a restored backup.",
+    )
+    restore_url: str | None = Field(
+        None,
+        repr=False,
+        description="libpq URL of the server (and maintenance database) where backup.verify creates its scratch database (needs CREATEDB); default: the server of [database] url.",
+    )
+    bindir: ConfigPath = Field(
+        None,
+        description="Directory of pg_dump/pg_restore/psql; default: the version matching the server, else the newest installed.",
+    )
+    format: str = Field(
+        "custom-gzip",
+        pattern="^(custom-gzip|custom|plain-gzip)$",
+        description='What backup.create writes: "custom-gzip" (pg_dump -Fc | gzip, the runbook\'s), "custom" (pg_dump -Fc) or "plain-gzip" (SQL | gzip).',
+    )
+    name_template: str = Field(
+        "rylie_full_{timestamp}{ext}",
+        description="File name of new backups; {timestamp} is the UTC time as YYYYmmddTHHMMSSZ, {ext} the format's extension. Keep it matching pattern.",
+    )
+    temp_dir: ConfigPath = Field(
+        None,
+        description="Where backup.verify decompresses a backup for a parallel restore; default: the system temp directory.",
+    )
+    keep_daily: int = Field(
+        7, ge=1, description="Retention: newest backup of each of this many days."
+    )
+    keep_weekly: int = Field(
+        4, ge=0, description="Retention: newest backup of each of this many ISO weeks."
+    )
+    keep_monthly: int = Field(
+        6, ge=0, description="Retention: newest backup of each of this many months."
+    )
+    expected_growth: float = Field(
+        10,
+        ge=0,
+        description="Percent of a table's rows that may be newer than the backup, per day of its age (at least one day); live minus restored beyond that is backup.count_mismatch.",
+    )
+    size_change: float = Field(
+        50,
+        gt=0,
+        description="Percent a backup's size may differ from the median of recent backups before it is backup.size_anomaly.",
     )
 
 
@@ -334,6 +475,14 @@ class Config(BaseModel):
                 return f"[{section}] {key} is not set"
         return None
 
+    def missing(self, needs: tuple[str, ...]) -> str | None:
+        """Why a task needing ``needs`` cannot run with this config (None: it can)."""
+        for section in needs:
+            why = self.is_configured(section)
+            if why:
+                return why
+        return None
+
     def override(self, task_id: str) -> TaskOverride:
         return self.tasks.get(task_id) or TaskOverride()
 
@@ -342,8 +491,8 @@ class Config(BaseModel):
         out: list[str] = []
         if self.http.admin_token:
             out.append(self.http.admin_token.get_secret_value())
-        if self.database.url:
-            m = _PASSWORD_IN_URL.match(self.database.url)
+        for url in (self.database.url, self.backups.restore_url):
+            m = _PASSWORD_IN_URL.match(url or "")
             if m:
                 out.append(m.group(1))
         return [s for s in out if len(s) >= 4]

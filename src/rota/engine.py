@@ -142,10 +142,9 @@ class Engine:
 
     # -- pieces ------------------------------------------------------------------------
     def _not_runnable(self, task: Task, *, apply: bool, ignore_window: bool) -> str | None:
-        for section in task.needs:
-            why = self.config.is_configured(section)
-            if why:
-                return why
+        why = self.config.missing(task.needs)
+        if why:
+            return why
         if apply and task.mutates and self.config.schedule.window and not ignore_window:
             from rota.schedule import Window
 

@@ -39,7 +39,7 @@ def jobs(
     out = []
     for t in tasks:
         override = config.override(t.id)
-        if not override.enabled:
+        if not override.enabled or config.missing(t.needs):
             continue
         freq = Frequency.parse(override.frequency or t.frequency)
         at: time | None = None

@@ -66,6 +66,8 @@ def _register() -> None:
         "rota.cli.info",
         "rota.cli.runs",
         "rota.cli.sandbox",
+        "rota.cli.backup",
+        "rota.cli.logs",
     ):
         import_module(name).register(app)
 

@@ -71,7 +71,10 @@ def run(
     if all_:
         chosen = [t for t in registry if cfg.override(t.id).enabled]
     elif due_only:
-        chosen = [d.task for d in due_list(st) if d.is_due and cfg.override(d.task.id).enabled]
+        chosen = due_tasks(st)
+        if not chosen and fmt == "console":
+            st.console(stderr=True).print("nothing is due (see `rota due`)")
+            raise typer.Exit(0)
     else:
         chosen = registry.select(selectors or [])
     explicit = {s for s in selectors or [] if s in registry}
@@ -192,6 +195,26 @@ def due_list(st: State, now: datetime | None = None) -> list[DueInfo]:
     return out
 
 
+def due_tasks(st: State) -> list[Task]:
+    """Tasks that are due, enabled and configured (a task that cannot run is never due)."""
+    cfg = st.config()
+    return [
+        d.task
+        for d in due_list(st)
+        if d.is_due and cfg.override(d.task.id).enabled and not cfg.missing(d.task.needs)
+    ]
+
+
+def _state(st: State, d: DueInfo) -> str:
+    """never | ok | due | overdue, or why the task cannot run (disabled, not configured)."""
+    cfg = st.config()
+    if not cfg.override(d.task.id).enabled:
+        return "disabled"
+    if cfg.missing(d.task.needs):
+        return "not configured"
+    return d.state
+
+
 def due(
     ctx: typer.Context,
     fmt: Annotated[str, typer.Option("--format", "-f", help="table or json.")] = "table",
@@ -211,7 +234,7 @@ def due(
                         "frequency": d.frequency.text,
                         "priority": d.task.priority,
                         "estimate": d.task.time_estimate,
-                        "state": d.state,
+                        "state": _state(st, d),
                         "last_run": d.last_run.started_at.isoformat() if d.last_run else None,
                         "last_status": d.last_run.status if d.last_run else None,
                         "next_due": d.next_due.isoformat() if d.next_due else None,
@@ -243,6 +266,8 @@ def due(
     styles = {"never": "yellow", "due": "yellow", "overdue": "red", "ok": "green"}
     for d in items:
         last = d.last_run
+        state_text = _state(st, d)
+        shown = format_duration(d.overdue_s) if d.overdue_s and state_text in styles else state_text
         table.add_row(
             d.task.id,
             d.task.section,
@@ -252,7 +277,7 @@ def due(
             last.started_at.strftime("%Y-%m-%d %H:%M") if last else "never",
             last.status if last else "-",
             "now" if d.next_due is None else d.next_due.strftime("%Y-%m-%d %H:%M"),
-            f"[{styles[d.state]}]{format_duration(d.overdue_s) if d.overdue_s else d.state}[/]",
+            f"[{styles.get(state_text, 'dim')}]{shown}[/]",
         )
     st.console().print(table)
 
@@ -277,10 +302,10 @@ def daemon(
     err = st.console(stderr=True)
     worst = 0
     while True:
-        due_tasks = [d.task for d in due_list(st) if d.is_due and cfg.override(d.task.id).enabled]
+        todo = due_tasks(st)
         stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S")
-        if due_tasks:
-            rep = execute(st, due_tasks, apply=apply, progress=False)
+        if todo:
+            rep = execute(st, todo, apply=apply, progress=False)
             ran = [t for t in rep.tasks if not t.skipped]
             err.print(f"{stamp} ran {len(ran)} due task(s): {rep.status.value}")
             for t in rep.tasks:

@@ -44,4 +44,16 @@ def open_target(kind: str, ctx: Context) -> Any:
             ca_file=cfg.http.ca_file,
             timeout=cfg.http.timeout,
         )
+    if kind == "pgtools":
+        from rota.targets.pgtools import PgTools
+
+        tools = PgTools(cfg.backups.bindir)
+        ctx.on_cancel(tools.cancel)
+        return tools
+    if kind == "files":
+        from rota.targets.files import Files
+
+        if not cfg.logs.paths:
+            raise TargetUnavailable("[logs] paths is not set")
+        return Files(cfg.logs.paths, readonly=not ctx.apply)
     raise TargetUnavailable(f"no target of kind {kind!r}")

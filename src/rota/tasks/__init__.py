@@ -13,6 +13,16 @@ if TYPE_CHECKING:
 BUILTIN_MODULES = (
     "rota.tasks.monitor",
     "rota.tasks.cache",
+    "rota.tasks.logs_analyze",
+    "rota.tasks.logs_rotation",
+    "rota.tasks.logs_cleanup",
+    "rota.tasks.backup_create",
+    "rota.tasks.backup_verify",
+    "rota.tasks.db.indexes",
+    "rota.tasks.db.analyze",
+    "rota.tasks.db.vacuum",
+    "rota.tasks.db.connections",
+    "rota.tasks.db.tuning",
 )
 
 

@@ -1,0 +1,202 @@
+"""``rota logs``: error groups, latency, recent errors and fingerprints at a terminal."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from rich.markup import escape
+
+from rota.cli.common import state
+from rota.errors import UsageError
+
+if TYPE_CHECKING:
+    from rota.logscan.results import Results
+
+FORMATS = ("table", "json")
+
+
+def register(app: typer.Typer) -> None:
+    logs = typer.Typer(help="Log analysis: error groups, latency, recent errors, fingerprints.")
+    logs.command("top")(top)
+    logs.command("latency")(latency)
+    logs.command("recent")(recent)
+    logs.command("fingerprint")(fingerprint_cmd)
+    app.add_typer(logs, name="logs")
+
+
+FilesArg = Annotated[
+    list[str] | None,
+    typer.Argument(help="Files or globs (default: [logs] paths).", show_default=False),
+]
+FormatOpt = Annotated[str, typer.Option("--format", "-f", help="table or json.")]
+
+
+def _since(text: str | None, tz_name: str) -> float | None:
+    """``today`` (midnight in [logs] timezone), a duration back from now (``1h``), or ISO."""
+    if not text:
+        return None
+    from rota.tasks.logs_analyze import midnight
+    from rota.units import parse_duration
+
+    if text == "today":
+        return midnight(tz_name).timestamp()
+    try:
+        return datetime.now(UTC).timestamp() - parse_duration(text)
+    except (ValueError, TypeError):
+        pass
+    try:
+        dt = datetime.fromisoformat(text)
+    except ValueError:
+        raise UsageError(
+            f"--since {text!r}: give today, a duration (1h, 7d) or an ISO time"
+        ) from None
+    return (dt if dt.tzinfo else dt.replace(tzinfo=UTC)).timestamp()
+
+
+def _scan(ctx: typer.Context, files: list[str] | None) -> tuple[Results, str]:
+    from rota.logscan.runner import scan_configured
+
+    cfg = state(ctx).config()
+    if fmt_error := _check_files(files, cfg.logs.paths):
+        raise UsageError(fmt_error)
+    return scan_configured(cfg.logs, files or None).results, cfg.logs.timezone
+
+
+def _check_files(files: list[str] | None, paths: list[str]) -> str | None:
+    if not files and not paths:
+        return "no log files: give FILE... or set [logs] paths in the config"
+    return None
+
+
+def _check_format(fmt: str) -> None:
+    if fmt not in FORMATS:
+        raise UsageError(f"--format {fmt!r}: choose table or json")
+
+
+def top(
+    ctx: typer.Context,
+    files: FilesArg = None,
+    since: Annotated[str | None, typer.Option(help="today, 1h, 7d or an ISO time.")] = None,
+    limit: Annotated[int, typer.Option(help="How many groups.")] = 20,
+    fmt: FormatOpt = "table",
+) -> None:
+    """The most common error groups (errors = level error/fatal/critical/panic or HTTP 5xx)."""
+    _check_format(fmt)
+    res, tz = _scan(ctx, files)
+    cutoff = _since(since, tz)
+    groups = res.top_groups(limit, since=cutoff)
+    rows = []
+    for g in groups:
+        d = g.to_dict(res.errors)
+        if cutoff is not None:
+            d["count"] = g.count_since(cutoff)
+        rows.append(d)
+    if fmt == "json":
+        typer.echo(json.dumps({"errors": res.errors, "lines": res.lines, "groups": rows}, indent=2))
+        return
+    from rich.table import Table
+
+    t = Table(title=f"{res.errors:,} errors in {res.lines:,} lines")
+    for col in ("count", "share", "first seen", "last seen", "group", "template"):
+        t.add_column(col, justify="right" if col in ("count", "share") else "left")
+    for d in rows:
+        share = f"{d['share']:.1%}" if d["share"] is not None else ""
+        t.add_row(
+            str(d["count"]),
+            share,
+            d["first_seen"] or "",
+            d["last_seen"] or "",
+            d["group"],
+            d["template"],
+        )
+    state(ctx).console().print(t)
+
+
+def latency(ctx: typer.Context, files: FilesArg = None, fmt: FormatOpt = "table") -> None:
+    """Per route and method: requests, p50/p90/p95/p99/max (ms, nearest rank), 5xx rate."""
+    _check_format(fmt)
+    res, _ = _scan(ctx, files)
+    rows = []
+    for key, lat in sorted(res.routes.items(), key=lambda kv: -kv[1].requests):
+        method, _, route = key.partition(" ")
+        rows.append({"method": method, "route": route, **lat.summary()})
+    if fmt == "json":
+        typer.echo(json.dumps({"routes": rows}, indent=2))
+        return
+    from rich.table import Table
+
+    t = Table(title="API latency (ms, nearest rank)")
+    cols = ("method", "route", "count", "p50", "p90", "p95", "p99", "max", "error_rate")
+    for col in cols:
+        t.add_column(col, justify="left" if col in ("method", "route") else "right")
+    for r in rows:
+        t.add_row(*(f"{r[c]:.2%}" if c == "error_rate" else str(r.get(c, "")) for c in cols))
+    state(ctx).console().print(t)
+
+
+def recent(
+    ctx: typer.Context,
+    files: FilesArg = None,
+    since: Annotated[str, typer.Option(help="today, 1h, 7d or an ISO time.")] = "today",
+    limit: Annotated[int, typer.Option(help="How many groups.")] = 20,
+    fmt: FormatOpt = "table",
+) -> None:
+    """Errors since a time, by the timestamp in each line (not the file's name or mtime)."""
+    _check_format(fmt)
+    res, tz = _scan(ctx, files)
+    cutoff = _since(since, tz) or 0.0
+    groups = [
+        {"group": g.id, "template": g.template, "count": g.count_since(cutoff), "sample": g.sample}
+        for g in res.top_groups(limit, since=cutoff)
+    ]
+    total = res.errors_since(cutoff)
+    if fmt == "json":
+        typer.echo(json.dumps({"since": cutoff, "errors": total, "groups": groups}, indent=2))
+        return
+    from rich.table import Table
+
+    when = datetime.fromtimestamp(cutoff, UTC).isoformat(timespec="seconds")
+    t = Table(title=f"{total:,} errors since {when}")
+    for col in ("count", "group", "template"):
+        t.add_column(col, justify="right" if col == "count" else "left")
+    for g in groups:
+        t.add_row(str(g["count"]), str(g["group"]), escape(str(g["template"])))
+    state(ctx).console().print(t)
+
+
+def fingerprint_cmd(
+    files: Annotated[list[Path], typer.Argument(help="Log files (plain or .gz); - for stdin.")],
+) -> None:
+    """One JSON line per input line: {"file", "line", "group", "template"} (streams)."""
+    from rota.logscan.fingerprint import fingerprint
+    from rota.logscan.formats import parse_json, parse_text
+    from rota.logscan.reader import ReadReport, is_gzip, read_blocks
+
+    out = sys.stdout
+    for path in files:
+        if str(path) != "-" and not path.is_file():
+            raise UsageError(f"{path}: no such file")
+    for path in files:
+        name = str(path)
+        blocks: Iterator[list[bytes]]
+        if name == "-":
+            blocks = ([ln.rstrip(b"\r\n")] for ln in sys.stdin.buffer)
+        else:
+            blocks = read_blocks(path, 0, is_gzip(path), ReadReport())
+        n = 0
+        for block in blocks:
+            for raw in block:
+                n += 1
+                line = raw.decode(errors="replace").rstrip("\r")
+                rec = parse_json(line) if line[:1] == "{" else parse_text(line)
+                message = rec.message if rec is not None and rec.message else line
+                gid, template = fingerprint(message)
+                out.write(
+                    json.dumps({"file": name, "line": n, "group": gid, "template": template}) + "\n"
+                )

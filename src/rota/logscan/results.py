@@ -1,0 +1,163 @@
+"""The results model: what a scan of one file (or of many, merged) found.
+
+Every field merges by addition (or min/max for first/last seen), so per-file results
+computed in worker processes, or kept from earlier runs in the cache, combine into the
+same totals a single cold pass would give.
+"""
+
+from __future__ import annotations
+
+from array import array
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from rota.logscan.stats import Latency
+
+__all__ = ["Group", "Results"]
+
+MAX_SAMPLES = 5
+
+
+@dataclass
+class Group:
+    """One error group: every error line whose fingerprint is this template."""
+
+    id: str
+    template: str
+    component: str
+    level: str
+    count: int = 0
+    first: float | None = None  # epoch seconds from the line's own timestamp
+    last: float | None = None
+    sample: str = ""
+    sample_at: str = ""  # "file:line"
+    times: array[float] = field(default_factory=lambda: array("d"))  # for "recent" queries
+
+    def add(self, epoch: float | None) -> None:
+        self.count += 1
+        if epoch is not None:
+            self.times.append(epoch)
+            if self.first is None or epoch < self.first:
+                self.first = epoch
+            if self.last is None or epoch > self.last:
+                self.last = epoch
+
+    def merge(self, other: Group) -> None:
+        self.count += other.count
+        self.times.extend(other.times)
+        for t in (other.first, other.last):
+            if t is not None:
+                self.first = t if self.first is None else min(self.first, t)
+                self.last = t if self.last is None else max(self.last, t)
+        if not self.sample:
+            self.sample, self.sample_at = other.sample, other.sample_at
+
+    def count_since(self, since: float) -> int:
+        return sum(1 for t in self.times if t >= since)
+
+    def to_dict(self, total_errors: int = 0) -> dict[str, Any]:
+        return {
+            "group": self.id,
+            "template": self.template,
+            "component": self.component,
+            "level": self.level,
+            "count": self.count,
+            "share": round(self.count / total_errors, 4) if total_errors else None,
+            "first_seen": _iso(self.first),
+            "last_seen": _iso(self.last),
+            "sample": self.sample,
+            "sample_at": self.sample_at,
+        }
+
+
+def _iso(t: float | None) -> str | None:
+    if t is None:
+        return None
+    return datetime.fromtimestamp(t, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+@dataclass
+class Results:
+    """Counts, error groups, per-route latency and an hourly timeline."""
+
+    lines: int = 0
+    blank: int = 0
+    unparsed: int = 0
+    invalid_utf8: int = 0
+    binary: int = 0
+    oversized: int = 0
+    errors: int = 0
+    requests: int = 0
+    formats: Counter[str] = field(default_factory=Counter)
+    levels: Counter[str] = field(default_factory=Counter)
+    unparsed_samples: list[str] = field(default_factory=list)
+    groups: dict[str, Group] = field(default_factory=dict)
+    routes: dict[str, Latency] = field(default_factory=dict)
+    # hour ("2026-11-28T10", UTC) -> [lines, requests, errors, 5xx]
+    timeline: dict[str, list[int]] = field(default_factory=dict)
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def parsed(self) -> int:
+        return self.lines - self.blank - self.unparsed
+
+    @property
+    def error_rate(self) -> float:
+        denominator = self.parsed
+        return self.errors / denominator if denominator else 0.0
+
+    def merge(self, other: Results) -> Results:
+        for name in ("lines", "blank", "unparsed", "invalid_utf8", "binary", "oversized"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.errors += other.errors
+        self.requests += other.requests
+        self.formats.update(other.formats)
+        self.levels.update(other.levels)
+        room = MAX_SAMPLES - len(self.unparsed_samples)
+        if room > 0:
+            self.unparsed_samples += other.unparsed_samples[:room]
+        for gid, g in other.groups.items():
+            mine = self.groups.get(gid)
+            if mine is None:
+                mine = self.groups[gid] = Group(gid, g.template, g.component, g.level)
+            mine.merge(g)
+        for key, lat in other.routes.items():
+            self.routes.setdefault(key, Latency()).merge(lat)
+        for hour, row in other.timeline.items():
+            mine_row = self.timeline.setdefault(hour, [0, 0, 0, 0])
+            for i, v in enumerate(row):
+                mine_row[i] += v
+        self.problems += other.problems
+        return self
+
+    def top_groups(self, limit: int = 20, since: float | None = None) -> list[Group]:
+        """Groups by count (within ``since`` when given), largest first; ties by template."""
+        if since is None:
+            ranked = sorted(self.groups.values(), key=lambda g: (-g.count, g.template))
+            return ranked[:limit]
+        counted = [(g.count_since(since), g) for g in self.groups.values()]
+        counted = [(n, g) for n, g in counted if n]
+        counted.sort(key=lambda x: (-x[0], x[1].template))
+        return [g for _, g in counted[:limit]]
+
+    def errors_since(self, since: float) -> int:
+        return sum(g.count_since(since) for g in self.groups.values())
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "lines": self.lines,
+            "parsed": self.parsed,
+            "unparsed": self.unparsed,
+            "blank": self.blank,
+            "invalid_utf8": self.invalid_utf8,
+            "binary": self.binary,
+            "oversized": self.oversized,
+            "errors": self.errors,
+            "error_rate": round(self.error_rate, 6),
+            "requests": self.requests,
+            "groups": len(self.groups),
+            "formats": dict(self.formats),
+            "problems": self.problems[:20],
+        }

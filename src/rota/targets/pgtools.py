@@ -1,0 +1,317 @@
+"""PostgreSQL client programs (pg_dump, pg_restore, psql) as a target.
+
+Tasks never start these themselves: this adapter finds the right binaries (``[backups]
+bindir``, else the version that matches the server, never Debian's ``/usr/bin`` wrapper
+blindly), runs pipelines (``pg_dump | gzip``, ``gzip -dc | pg_restore``) with the exit
+status of *every* process checked, keeps each process's stderr (the first lines go into
+errors), enforces a timeout, and kills the whole process group when the task is cancelled.
+Passwords travel in ``PGPASSWORD``, never on a command line, and no message carries one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import glob
+import os
+import re
+import shutil
+import signal
+import subprocess
+import tempfile
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+from rota.errors import RotaError, TargetUnavailable
+
+__all__ = ["PgToolError", "PgTools", "Pipeline", "conninfo"]
+
+# Debian's pg_wrapper picks a version by its own rules; rota wants the one it asked for.
+_WRAPPER_DIRS = ("/usr/bin", "/bin", "/usr/local/bin")
+_STDERR_LINES = 3
+_PR_SET_PDEATHSIG = 1
+
+
+class PgToolError(RotaError):
+    """A client program failed: which one, its exit status and its own first error lines."""
+
+    def __init__(self, tool: str, returncode: int | None, stderr: str, *, timed_out: bool = False):
+        self.tool = tool
+        self.returncode = returncode
+        self.stderr = stderr
+        self.timed_out = timed_out
+        if timed_out:
+            what = "timed out"
+        elif returncode is not None and returncode < 0:
+            what = f"killed by signal {-returncode}"
+        else:
+            what = f"exited {returncode}"
+        super().__init__(f"{tool} {what}: {stderr or 'no error output'}")
+
+
+def conninfo(url: str, dbname: str | None = None) -> tuple[str, dict[str, str]]:
+    """A libpq conninfo for ``url`` (optionally another database) without its password,
+    and the environment that carries the password (``PGPASSWORD``) instead."""
+    from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+    try:
+        params: dict[str, Any] = dict(conninfo_to_dict(url))
+    except Exception as exc:
+        raise TargetUnavailable(f"not a valid database URL: {type(exc).__name__}") from None
+    env: dict[str, str] = {}
+    password = params.pop("password", None)
+    if password:
+        env["PGPASSWORD"] = str(password)
+    if dbname is not None:
+        params["dbname"] = dbname
+    return make_conninfo("", **{k: str(v) for k, v in params.items()}), env
+
+
+def redact(text: str) -> str:
+    """Drop anything that looks like a password from a tool's message."""
+    text = re.sub(r"(://[^:/@\s]+):[^@\s]*@", r"\1:***@", text)
+    return re.sub(r"(?i)(password\s*=\s*)\S+", r"\1***", text)
+
+
+@dataclass
+class Pipeline:
+    """A finished pipeline: each stage's exit status and the captured stdout (if asked)."""
+
+    returncodes: list[int]
+    stdout: bytes = b""
+    duration_s: float = 0.0
+    stderr: dict[str, str] = field(default_factory=dict)
+
+
+class PgTools:
+    """Finds and runs PostgreSQL client programs.
+
+    ``bindir`` pins the directory; without it, :meth:`find` picks the binaries matching
+    the server's major version, or the newest that is at least that version.
+    """
+
+    def __init__(self, bindir: Path | None = None, *, timeout: float = 3600) -> None:
+        self.bindir = Path(bindir) if bindir is not None else None
+        self.timeout = timeout
+        self._groups: set[int] = set()
+        self._lock = threading.Lock()
+        self._cancelled = threading.Event()
+        self._versions: dict[Path, tuple[int, int]] = {}
+
+    # -- finding binaries ----------------------------------------------------------------
+    def candidates(self) -> list[Path]:
+        """Directories that may hold the client programs, best first."""
+        if self.bindir is not None:
+            return [self.bindir]
+        found: list[Path] = []
+        versioned = sorted(
+            (Path(p) for p in glob.glob("/usr/lib/postgresql/*/bin")),
+            key=lambda p: _version_key(p.parent.name),
+            reverse=True,
+        )
+        found += versioned
+        pg_config = shutil.which("pg_config")
+        if pg_config:
+            with contextlib.suppress(OSError, subprocess.SubprocessError):
+                out = subprocess.run(
+                    [pg_config, "--bindir"], capture_output=True, text=True, timeout=10
+                ).stdout.strip()
+                if out and Path(out) not in found:
+                    found.append(Path(out))
+        for name in ("pg_restore", "pg_dump"):
+            on_path = shutil.which(name)
+            if on_path:
+                real = Path(on_path).resolve()
+                if "pg_wrapper" not in real.name and str(real.parent) not in _WRAPPER_DIRS:
+                    found.append(real.parent)
+        return list(dict.fromkeys(found))
+
+    def find(self, name: str, *, at_least: int | None = None, prefer: int | None = None) -> Path:
+        """The binary ``name``: of major version ``prefer`` when there is one, else the
+        newest whose major version is at least ``at_least``."""
+        usable: list[tuple[Path, tuple[int, int]]] = []
+        for d in self.candidates():
+            path = d / name
+            if os.access(path, os.X_OK):
+                usable.append((path, self.version(path)))
+        if not usable:
+            where = str(self.bindir) if self.bindir else "/usr/lib/postgresql/*/bin or PATH"
+            raise TargetUnavailable(
+                f"{name} not found in {where}; install the PostgreSQL client "
+                "(apt-get install postgresql-client-15) or set [backups] bindir"
+            )
+        if prefer is not None:
+            for path, ver in usable:
+                if ver[0] == prefer:
+                    return path
+        usable.sort(key=lambda pv: pv[1], reverse=True)
+        path, ver = usable[0]
+        if at_least is not None and ver[0] < at_least:
+            raise TargetUnavailable(
+                f"{name} {ver[0]}.{ver[1]} ({path}) is older than PostgreSQL {at_least}; "
+                f"install the version {at_least} client or set [backups] bindir"
+            )
+        return path
+
+    def version(self, path: Path) -> tuple[int, int]:
+        """(major, minor) from ``path --version``."""
+        if path not in self._versions:
+            try:
+                out = subprocess.run(
+                    [str(path), "--version"], capture_output=True, text=True, timeout=20
+                ).stdout
+            except (OSError, subprocess.SubprocessError) as exc:
+                raise TargetUnavailable(f"cannot run {path}: {exc}") from None
+            m = re.search(r"(\d+)(?:\.(\d+))?", out)
+            if not m:
+                raise TargetUnavailable(f"cannot read the version of {path}: {out.strip()!r}")
+            self._versions[path] = (int(m.group(1)), int(m.group(2) or 0))
+        return self._versions[path]
+
+    # -- running -------------------------------------------------------------------------
+    def run(
+        self,
+        *stages: Sequence[str],
+        stdin: Path | None = None,
+        stdout: Path | None = None,
+        capture: bool = False,
+        env: dict[str, str] | None = None,
+        timeout: float | None = None,
+    ) -> Pipeline:
+        """Run ``stages`` as one pipeline (stdout of each into stdin of the next).
+
+        Every stage's exit status is checked: the first failing stage in pipeline order
+        (a producer killed by SIGPIPE only because its consumer failed does not count) raises
+        :class:`PgToolError` with its first stderr lines. ``stdout`` writes the last
+        stage's output to a file; ``capture`` returns it instead.
+        """
+        if not stages:
+            raise ValueError("no stages")
+        if self._cancelled.is_set():
+            raise PgToolError(Path(stages[0][0]).name, None, "cancelled", timed_out=True)
+        limit = self.timeout if timeout is None else timeout
+        full_env = {**os.environ, **(env or {})}
+        procs: list[subprocess.Popen[bytes]] = []
+        errs: list[IO[bytes]] = []
+        t0 = time.monotonic()
+        with contextlib.ExitStack() as stack:
+            src: Any = stack.enter_context(open(stdin, "rb")) if stdin else subprocess.DEVNULL
+            if stdout is not None:
+                sink: Any = stack.enter_context(open(stdout, "wb"))
+            elif capture:
+                sink = stack.enter_context(tempfile.TemporaryFile())
+            else:
+                sink = subprocess.DEVNULL
+            pgid = 0
+            try:
+                for i, argv in enumerate(stages):
+                    err = stack.enter_context(tempfile.TemporaryFile())
+                    errs.append(err)
+                    last = i == len(stages) - 1
+                    try:
+                        p = subprocess.Popen(
+                            list(argv),
+                            stdin=src,
+                            stdout=sink if last else subprocess.PIPE,
+                            stderr=err,
+                            env=full_env,
+                            process_group=pgid,
+                            preexec_fn=_die_with_parent,
+                        )
+                    except OSError as exc:
+                        raise TargetUnavailable(f"cannot run {argv[0]}: {exc.strerror}") from None
+                    if i == 0:
+                        pgid = p.pid
+                        with self._lock:
+                            self._groups.add(pgid)
+                    if procs and procs[-1].stdout is not None:
+                        # Our copy of the pipe must close, so the producer sees SIGPIPE
+                        # when the consumer dies instead of blocking forever.
+                        procs[-1].stdout.close()
+                    procs.append(p)
+                    src = p.stdout
+                rcs = self._wait(procs, t0 + limit, stages)
+            finally:
+                for p in procs:
+                    if p.poll() is None:
+                        _kill_group(pgid)
+                        with contextlib.suppress(Exception):
+                            p.wait(5)
+                with self._lock:
+                    self._groups.discard(pgid)
+            out = b""
+            if capture and stdout is None:
+                sink.seek(0)
+                out = sink.read()
+            stderr = {Path(a[0]).name: _head(e) for a, e in zip(stages, errs, strict=True)}
+        took = time.monotonic() - t0
+        for i, (argv, rc) in enumerate(zip(stages, rcs, strict=True)):
+            if rc in (-signal.SIGPIPE, 128 + signal.SIGPIPE) and any(rcs[i + 1 :]):
+                continue  # the consumer died first; its error is the one that explains
+            if rc != 0:
+                name = Path(argv[0]).name
+                raise PgToolError(name, rc, stderr.get(name, ""))
+        return Pipeline(rcs, out, took, stderr)
+
+    def _wait(
+        self, procs: list[subprocess.Popen[bytes]], deadline: float, stages: Sequence[Sequence[str]]
+    ) -> list[int]:
+        for p, argv in zip(procs, stages, strict=True):
+            while True:
+                left = deadline - time.monotonic()
+                if self._cancelled.is_set():
+                    raise PgToolError(Path(argv[0]).name, None, "cancelled", timed_out=True)
+                if left <= 0:
+                    raise PgToolError(
+                        Path(argv[0]).name, None, "no result within the timeout", timed_out=True
+                    )
+                try:
+                    p.wait(min(left, 0.5))
+                    break
+                except subprocess.TimeoutExpired:
+                    continue
+        if self._cancelled.is_set():  # the kill, not the tool, ended it
+            raise PgToolError(Path(stages[0][0]).name, None, "cancelled", timed_out=True)
+        return [int(p.returncode) for p in procs]
+
+    def cancel(self) -> None:
+        """Kill every running pipeline's process group (the task timed out)."""
+        self._cancelled.set()
+        with self._lock:
+            groups = list(self._groups)
+        for pgid in groups:
+            _kill_group(pgid)
+
+    def close(self) -> None:
+        self.cancel()
+
+
+def _kill_group(pgid: int) -> None:
+    if pgid > 0:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(pgid, signal.SIGKILL)
+
+
+def _die_with_parent() -> None:
+    # If rota itself is killed, its pg_restore must not go on writing to a scratch
+    # database nobody will drop until the next run.
+    with contextlib.suppress(Exception):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
+def _head(stream: IO[bytes]) -> str:
+    stream.seek(0)
+    text = stream.read(64_000).decode(errors="replace")
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+    # pg_restore's summary line ("errors ignored on restore") says less than the error.
+    lines = [ln for ln in lines if not ln.startswith("pg_restore: warning: errors ignored")]
+    return redact(" | ".join(lines[:_STDERR_LINES]))
+
+
+def _version_key(name: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in re.findall(r"\d+", name)) or (0,)

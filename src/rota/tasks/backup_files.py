@@ -1,0 +1,168 @@
+"""Backup files on disk: names, timestamps, sidecars, manifests and retention.
+
+Shared by ``backup.create``, ``backup.verify`` and ``rota backup list``. A backup's time is
+the UTC timestamp in its name (``rylie_full_20260301T020000Z.dump.gz``), not its mtime,
+which a copy or a restore from tape changes; the runbook's ``ls -t`` trusts mtime.
+"""
+
+from __future__ import annotations
+
+import glob
+import hashlib
+import json
+import os
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from rota.sandbox.backups import BACKUP_PREFIX, backup_name
+
+SIDECAR = ".sha256"
+MANIFEST = ".manifest.json"
+_STAMP = re.compile(r"(\d{8}T\d{6}Z)")
+_NOT_BACKUPS = (SIDECAR, MANIFEST, ".tmp")
+EXTENSIONS = {"custom-gzip": ".dump.gz", "custom": ".dump", "plain-gzip": ".sql.gz"}
+_CHUNK = 4 << 20
+
+
+@dataclass(frozen=True)
+class BackupFile:
+    path: Path
+    when: datetime | None  # from the name; None when the name carries no timestamp
+    mtime: datetime
+    size: int
+
+    @property
+    def time(self) -> datetime:
+        return self.when or self.mtime
+
+
+def stamp(when: datetime) -> str:
+    """``YYYYmmddTHHMMSSZ``, exactly as the sandbox's (and the runbook's) names carry it."""
+    return backup_name(when).removeprefix(BACKUP_PREFIX).removesuffix(".dump.gz")
+
+
+def file_name(template: str, when: datetime, fmt: str) -> str:
+    ext = EXTENSIONS[fmt]
+    if template == "rylie_full_{timestamp}{ext}" and fmt == "custom-gzip":
+        return backup_name(when)
+    return template.format(timestamp=stamp(when), ext=ext)
+
+
+def name_time(name: str) -> datetime | None:
+    m = _STAMP.search(name)
+    if not m:
+        return None
+    try:
+        return datetime.strptime(m.group(1), "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
+    except ValueError:
+        return None
+
+
+def list_backups(pattern: str) -> list[BackupFile]:
+    """Files matching ``pattern`` (sidecars, manifests and temp files left out), oldest first
+    by the time in their names."""
+    out: list[BackupFile] = []
+    for p in glob.glob(pattern):
+        path = Path(p)
+        if path.name.startswith(".") or path.name.endswith(_NOT_BACKUPS):
+            continue
+        try:
+            st = path.stat()
+        except OSError:
+            continue
+        size = st.st_size if path.is_file() else _tree_size(path)
+        mtime = datetime.fromtimestamp(st.st_mtime, UTC)
+        out.append(BackupFile(path, name_time(path.name), mtime, size))
+    return sorted(out, key=lambda b: (b.time, b.path.name))
+
+
+def _tree_size(path: Path) -> int:
+    total = 0
+    for root, _dirs, files in os.walk(path):
+        for f in files:
+            try:
+                total += (Path(root) / f).stat().st_size
+            except OSError:
+                pass
+    return total
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(_CHUNK):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def sidecar_path(path: Path) -> Path:
+    return path.with_name(path.name + SIDECAR)
+
+
+def manifest_path(path: Path) -> Path:
+    return path.with_name(path.name + MANIFEST)
+
+
+def write_sidecar(path: Path, digest: str) -> None:
+    """``sha256sum`` format, so ``sha256sum -c`` checks it by hand too."""
+    _atomic_write(sidecar_path(path), f"{digest}  {path.name}\n")
+
+
+def read_sidecar(path: Path) -> str | None:
+    """The expected sha256 of ``path``; None without a sidecar. ValueError when unreadable."""
+    side = sidecar_path(path)
+    if not side.exists():
+        return None
+    text = side.read_text(encoding="utf-8", errors="replace").strip()
+    m = re.match(r"^([0-9a-fA-F]{64})\b", text)
+    if not m:
+        raise ValueError(f"{side.name} does not start with a sha256 hex digest")
+    return m.group(1).lower()
+
+
+def write_manifest(path: Path, data: dict[str, Any]) -> None:
+    _atomic_write(manifest_path(path), json.dumps(data, indent=2, default=str) + "\n")
+
+
+def read_manifest(path: Path) -> dict[str, Any] | None:
+    try:
+        data = json.loads(manifest_path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def retention_keep(
+    backups: Iterable[BackupFile], *, daily: int, weekly: int, monthly: int
+) -> set[Path]:
+    """Grandfather-father-son: the newest backup of each of the newest ``daily`` days,
+    ``weekly`` ISO weeks and ``monthly`` months. The newest backup is always kept."""
+    newest_first = sorted(backups, key=lambda b: b.time, reverse=True)
+    keep: set[Path] = set()
+    if newest_first:
+        keep.add(newest_first[0].path)
+    for count, key in (
+        (daily, lambda t: t.strftime("%Y-%m-%d")),
+        (weekly, lambda t: f"{t.isocalendar()[0]}-W{t.isocalendar()[1]:02d}"),
+        (monthly, lambda t: t.strftime("%Y-%m")),
+    ):
+        seen: set[str] = set()
+        for b in newest_first:
+            k = key(b.time)
+            if k in seen:
+                continue
+            if len(seen) >= count:
+                break
+            seen.add(k)
+            keep.add(b.path)
+    return keep

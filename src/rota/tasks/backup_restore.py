@@ -1,0 +1,161 @@
+"""The scratch database of ``backup.verify``: create, restore into, validate, always drop.
+
+Validation compares the restored copy with the live database (read-only sessions on both):
+row counts in the right direction and within the growth expected since the backup, a schema
+fingerprint, the configured queries with their expectations, and the newest ``created_at``,
+which is the recovery point the backup actually achieves.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import operator
+import re
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from rota.targets.postgres import Postgres
+
+SCRATCH_PREFIX = "rota_verify_"
+_OPS: dict[str, Callable[[Any, Any], bool]] = {
+    ">=": operator.ge,
+    "<=": operator.le,
+    "==": operator.eq,
+    "!=": operator.ne,
+    ">": operator.gt,
+    "<": operator.lt,
+    "=": operator.eq,
+}
+_EXPECT = re.compile(r"^\s*(>=|<=|==|!=|>|<|=)\s*(.+?)\s*$")
+
+TABLES_SQL = """
+SELECT n.nspname || '.' || c.relname AS name,
+       quote_ident(n.nspname) || '.' || quote_ident(c.relname) AS ident
+FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition
+  AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg_toast%'
+ORDER BY 1
+"""
+FINGERPRINT_SQL = """
+SELECT 'column ' || table_schema || '.' || table_name || '.' || column_name || ' '
+       || data_type || CASE WHEN is_nullable = 'NO' THEN ' not null' ELSE '' END AS item
+FROM information_schema.columns
+WHERE table_schema NOT IN ('pg_catalog', 'information_schema')
+UNION ALL
+SELECT 'index ' || schemaname || '.' || indexname || ' ' || indexdef
+FROM pg_indexes WHERE schemaname NOT IN ('pg_catalog', 'information_schema')
+UNION ALL
+SELECT 'constraint ' || n.nspname || '.' || cl.relname || '.' || co.conname || ' '
+       || pg_get_constraintdef(co.oid)
+FROM pg_constraint co JOIN pg_class cl ON cl.oid = co.conrelid
+JOIN pg_namespace n ON n.oid = cl.relnamespace
+WHERE n.nspname NOT IN ('pg_catalog', 'information_schema')
+ORDER BY 1
+"""
+CREATED_AT_SQL = """
+SELECT quote_ident(table_schema) || '.' || quote_ident(table_name) AS ident
+FROM information_schema.columns
+WHERE column_name = 'created_at' AND data_type LIKE 'timestamp%'
+  AND table_schema NOT IN ('pg_catalog', 'information_schema')
+ORDER BY 1
+"""
+
+
+class ExpectationError(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class Expectation:
+    text: str
+    op: str
+    value: Any
+
+    @classmethod
+    def parse(cls, text: str) -> Expectation:
+        """``> 0``, ``>= 100``, ``== 'ok'``, ``!= 0``, ``= true``; numbers, quoted strings,
+        true/false/null."""
+        m = _EXPECT.match(text or "")
+        if not m:
+            raise ExpectationError(
+                f"expectation {text!r} is not '<op> <value>' with op one of > >= < <= == !="
+            )
+        raw = m.group(2)
+        value: Any
+        if len(raw) >= 2 and raw[0] == raw[-1] and raw[0] in "'\"":
+            value = raw[1:-1]
+        elif raw.lower() in ("true", "false"):
+            value = raw.lower() == "true"
+        elif raw.lower() == "null":
+            value = None
+        else:
+            try:
+                value = float(raw)
+            except ValueError:
+                raise ExpectationError(
+                    f"expectation {text!r}: {raw!r} is not a number, a quoted string, "
+                    "true, false or null"
+                ) from None
+        return cls(text.strip(), m.group(1), value)
+
+    def check(self, got: Any) -> bool:
+        if self.value is None or got is None:
+            same = got is None and self.value is None
+            return same if self.op in ("==", "=") else (not same if self.op == "!=" else False)
+        left: Any = got
+        if isinstance(self.value, float) and not isinstance(got, bool):
+            try:
+                left = float(got)
+            except (TypeError, ValueError):
+                return False
+        elif isinstance(self.value, str):
+            left = str(got)
+        try:
+            return bool(_OPS[self.op](left, self.value))
+        except TypeError:
+            return False
+
+
+def scratch_name(taken: set[str]) -> str:
+    """A fixed prefix plus random characters, never one of ``taken`` (the live database
+    and every existing one)."""
+    while True:
+        name = SCRATCH_PREFIX + secrets.token_hex(6)
+        if name not in taken:
+            return name
+
+
+def tables(pg: Postgres) -> dict[str, str]:
+    """name (schema.table) → quoted identifier."""
+    return {r["name"]: r["ident"] for r in pg.query(TABLES_SQL)}
+
+
+def counts(pg: Postgres, idents: dict[str, str]) -> dict[str, int]:
+    return {
+        name: int(pg.scalar(f"SELECT count(*) FROM {ident}") or 0) for name, ident in idents.items()
+    }
+
+
+def fingerprint(pg: Postgres) -> tuple[str, set[str]]:
+    items = {r["item"] for r in pg.query(FINGERPRINT_SQL)}
+    return hashlib.sha256("\n".join(sorted(items)).encode()).hexdigest()[:16], items
+
+
+def newest_created_at(pg: Postgres) -> tuple[datetime | None, str]:
+    best: datetime | None = None
+    where = ""
+    for r in pg.query(CREATED_AT_SQL):
+        v = pg.scalar(f"SELECT max(created_at) FROM {r['ident']}")
+        if isinstance(v, datetime):
+            v = v if v.tzinfo else v.replace(tzinfo=UTC)
+            if best is None or v > best:
+                best, where = v, r["ident"]
+    return best, where
+
+
+def count_allowance(live: int, age_days: float, growth_percent: float) -> int:
+    """Rows a table may have gained since the backup: growth% per day of age (≥ 1 day)."""
+    return int(live * growth_percent / 100 * max(1.0, age_days)) + 1

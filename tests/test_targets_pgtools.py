@@ -1,0 +1,93 @@
+"""The pgtools target: real pg_dump/pg_restore/psql, real pipelines, real failures."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from rota.errors import TargetUnavailable
+from rota.targets.pgtools import PgToolError, PgTools, conninfo
+
+
+def test_it_finds_client_programs_of_the_servers_major_version() -> None:
+    tools = PgTools()
+    path = tools.find("pg_restore", at_least=15, prefer=15)
+    assert tools.version(path)[0] == 15
+    assert not str(path).startswith("/usr/bin/")
+
+
+def test_it_refuses_a_client_older_than_required() -> None:
+    with pytest.raises(TargetUnavailable, match="older than PostgreSQL 99"):
+        PgTools().find("pg_dump", at_least=99)
+
+
+def test_it_says_where_it_looked_for_a_missing_binary(tmp_path: Path) -> None:
+    with pytest.raises(TargetUnavailable, match="bindir"):
+        PgTools(tmp_path).find("pg_dump")
+
+
+def test_it_moves_the_password_from_the_url_into_the_environment() -> None:
+    dsn, env = conninfo("postgresql://app:s3cret-pass@db.example:5433/live", dbname="scratch")
+    assert "s3cret" not in dsn
+    assert "dbname=scratch" in dsn and "port=5433" in dsn
+    assert env == {"PGPASSWORD": "s3cret-pass"}
+
+
+def test_it_dumps_through_a_pipeline_and_checks_every_exit_status(
+    tmp_path: Path, pg_url: str
+) -> None:
+    tools = PgTools()
+    dump = str(tools.find("pg_dump"))
+    dsn, env = conninfo(pg_url)
+    out = tmp_path / "a.dump.gz"
+    res = tools.run([dump, "-Fc", f"--dbname={dsn}"], ["gzip", "-c"], stdout=out, env=env)
+    assert res.returncodes == [0, 0] and out.stat().st_size > 1000
+    # The producer fails while the consumer succeeds: still an error, naming the producer.
+    bad, _ = conninfo(pg_url, dbname="nope_no_such_db")
+    with pytest.raises(PgToolError) as err:
+        tools.run(
+            [dump, "-Fc", f"--dbname={bad}"], ["gzip", "-c"], stdout=tmp_path / "b.gz", env=env
+        )
+    assert err.value.tool == "pg_dump"
+    assert "nope_no_such_db" in err.value.stderr
+
+
+def test_it_blames_the_consumer_not_the_producer_it_broke(tmp_path: Path) -> None:
+    big = tmp_path / "big"
+    big.write_bytes(b"x" * (4 << 20))
+    with pytest.raises(PgToolError) as err:
+        PgTools().run(["cat", str(big)], ["sh", "-c", "echo broken >&2; exit 3"])
+    assert err.value.tool == "sh" and err.value.returncode == 3
+    assert "broken" in str(err.value)
+
+
+def test_it_keeps_passwords_out_of_error_messages(pg_url: str) -> None:
+    tools = PgTools()
+    with pytest.raises(PgToolError) as err:
+        tools.run(
+            [
+                "sh",
+                "-c",
+                "echo 'failed for postgresql://u:hunter22@h/db password=hunter22' >&2; exit 1",
+            ]
+        )
+    assert "hunter22" not in str(err.value)
+
+
+def test_it_times_out_and_kills_the_process_group() -> None:
+    t0 = time.monotonic()
+    with pytest.raises(PgToolError, match="timeout"):
+        PgTools().run(["sleep", "30"], ["cat"], timeout=0.5)
+    assert time.monotonic() - t0 < 5
+
+
+def test_cancel_kills_a_running_pipeline() -> None:
+    tools = PgTools()
+    threading.Timer(0.3, tools.cancel).start()
+    t0 = time.monotonic()
+    with pytest.raises(PgToolError, match="cancelled"):
+        tools.run(["sleep", "30"])
+    assert time.monotonic() - t0 < 5

@@ -1,0 +1,291 @@
+"""backup.verify against real PostgreSQL, real pg_dump archives and damaged copies of them."""
+
+from __future__ import annotations
+
+import gzip
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+
+from rota.config import parse_config
+from rota.engine import Engine
+from rota.model import Severity, TaskOutcome
+from rota.sandbox.backups import make_backup
+from rota.tasks import backup_files as bf
+from rota.tasks.backup_restore import SCRATCH_PREFIX, Expectation, ExpectationError
+from rota.tasks.backup_verify import verify
+
+BIN = Path("/usr/lib/postgresql/15/bin")
+
+
+def _config(tmp_path: Path, url: str, extra: str = "") -> Any:
+    return parse_config(
+        f'[database]\nurl = "{url}"\n'
+        f'[backups]\npattern = "{tmp_path}/backups/rylie_full_*.dump.gz"\n'
+        f'dir = "{tmp_path}/backups"\ntemp_dir = "{tmp_path}/tmp"\njobs = 2\n' + extra
+    )
+
+
+def _run(tmp_path: Path, url: str, extra: str = "") -> TaskOutcome:
+    (tmp_path / "tmp").mkdir(exist_ok=True)
+    cfg = _config(tmp_path, url, extra)
+    return Engine(cfg, None, lock_dir=tmp_path / "locks").run([verify]).tasks[0]
+
+
+def _backup(tmp_path: Path, url: str, when: datetime | None = None, sidecar: bool = True) -> Path:
+    path = make_backup(url, tmp_path / "backups", when or datetime.now(UTC), BIN)
+    if sidecar:
+        bf.write_sidecar(path, bf.sha256_file(path))
+    return path
+
+
+def _codes(out: TaskOutcome, severity: Severity) -> set[str]:
+    return {f.code for f in out.findings if f.severity is severity}
+
+
+def _scratch_databases(url: str) -> list[str]:
+    with psycopg.connect(url, autocommit=True) as conn:
+        rows = conn.execute(
+            "SELECT datname FROM pg_database WHERE datname LIKE %s", (SCRATCH_PREFIX + "%",)
+        ).fetchall()
+    return [r[0] for r in rows]
+
+
+def _assert_clean(tmp_path: Path, url: str) -> None:
+    assert _scratch_databases(url) == []
+    assert list((tmp_path / "tmp").iterdir()) == []
+
+
+def test_it_passes_a_good_backup_through_every_tier(
+    tmp_path: Path, pg_url: str, assert_read_only: Any
+) -> None:
+    _backup(tmp_path, pg_url)
+    extra = '[[backups.validate]]\nquery = "SELECT count(*) FROM users"\nexpect = "> 0"\n'
+    out = assert_read_only(
+        lambda: _run(tmp_path, pg_url, extra), urls=(pg_url,), trees=(tmp_path / "backups",)
+    )
+    assert out.status is Severity.OK, [f.message for f in out.findings if f.severity != "ok"]
+    ok = _codes(out, Severity.OK)
+    for code in (
+        "backup.missing",
+        "backup.stale",
+        "backup.checksum_mismatch",
+        "backup.corrupt",
+        "backup.rto_exceeded",
+        "backup.validation_failed",
+        "backup.count_mismatch",
+        "backup.schema_drift",
+        "backup.rpo_exceeded",
+        "backup.receipt",
+    ):
+        assert code in ok, code
+    receipt = next(f for f in out.findings if f.code == "backup.receipt").evidence
+    assert receipt["verdict"] == "passed"
+    assert (
+        receipt["counts"]["public.messages"]["live"]
+        == receipt["counts"]["public.messages"]["restored"]
+    )
+    assert {"integrity", "restore", "validate"} <= set(receipt["phases_s"])
+    assert receipt["jobs"] == 2
+    metrics = {m.name for m in out.metrics}
+    assert {"backup.restore_seconds", "backup.rpo_seconds", "backup.size_bytes"} <= metrics
+    _assert_clean(tmp_path, pg_url)
+
+
+def test_it_reports_a_missing_backup(tmp_path: Path, pg_url: str) -> None:
+    out = _run(tmp_path, pg_url)
+    assert "backup.missing" in _codes(out, Severity.CRITICAL)
+
+
+def test_it_picks_the_newest_backup_by_name_not_mtime(tmp_path: Path, pg_url: str) -> None:
+    new = _backup(tmp_path, pg_url)
+    old = (
+        tmp_path
+        / "backups"
+        / bf.file_name(
+            "rylie_full_{timestamp}{ext}", datetime.now(UTC) - timedelta(days=3), "custom-gzip"
+        )
+    )
+    shutil.copyfile(new, old)  # a copy: fresh mtime, old name
+    out = _run(tmp_path, pg_url)
+    receipt = next(f for f in out.findings if f.code == "backup.receipt").evidence
+    assert receipt["file"] == str(new)
+    assert "backup.mtime_mismatch" in _codes(out, Severity.WARNING)
+
+
+@pytest.mark.parametrize(
+    ("damage", "code"),
+    [
+        ("truncate", "backup.corrupt"),
+        ("corrupt_archive", "backup.restore_failed"),
+        ("empty", "backup.corrupt"),
+        ("checksum", "backup.checksum_mismatch"),
+    ],
+)
+def test_it_fails_a_damaged_backup_and_leaves_nothing_behind(
+    tmp_path: Path, pg_url: str, damage: str, code: str
+) -> None:
+    path = _backup(tmp_path, pg_url)
+    data = path.read_bytes()
+    if damage == "truncate":
+        path.write_bytes(data[: len(data) // 2])
+    elif damage == "empty":
+        path.write_bytes(b"")
+    elif damage == "checksum":
+        path.write_bytes(data[:-20] + bytes(20))
+    elif damage == "corrupt_archive":
+        # A well-formed gzip around an archive whose data blocks are garbage.
+        archive = bytearray(gzip.decompress(data))
+        mid = len(archive) // 2
+        archive[mid : mid + 4000] = os.urandom(4000)
+        path.write_bytes(gzip.compress(bytes(archive)))
+    if damage != "checksum":
+        bf.write_sidecar(path, bf.sha256_file(path))
+    out = _run(tmp_path, pg_url)
+    assert code in _codes(out, Severity.CRITICAL), [f.message for f in out.findings]
+    assert out.status is Severity.CRITICAL
+    _assert_clean(tmp_path, pg_url)
+
+
+def test_it_fails_a_plain_sql_dump_that_errors_halfway(tmp_path: Path, pg_url: str) -> None:
+    sql = subprocess.run(
+        [str(BIN / "pg_dump"), "-Fp", "--dbname", pg_url], capture_output=True, check=True
+    ).stdout
+    cut = sql.index(b"COPY public.messages")
+    broken = sql[:cut] + b"SELECT no_such_function();\n" + sql[cut:]
+    path = (
+        tmp_path
+        / "backups"
+        / bf.file_name("rylie_full_{timestamp}{ext}", datetime.now(UTC), "custom-gzip")
+    )
+    path.parent.mkdir(parents=True)
+    path.write_bytes(gzip.compress(broken))
+    out = _run(tmp_path, pg_url)
+    failed = [f for f in out.findings if f.code == "backup.restore_failed"]
+    assert failed and failed[0].severity is Severity.CRITICAL
+    assert "no_such_function" in failed[0].message
+    _assert_clean(tmp_path, pg_url)
+
+
+def test_it_restores_a_complete_plain_sql_dump(tmp_path: Path, pg_url: str) -> None:
+    sql = subprocess.run(
+        [str(BIN / "pg_dump"), "-Fp", "--dbname", pg_url], capture_output=True, check=True
+    ).stdout
+    path = (
+        tmp_path
+        / "backups"
+        / bf.file_name("rylie_full_{timestamp}{ext}", datetime.now(UTC), "custom-gzip")
+    )
+    path.parent.mkdir(parents=True)
+    path.write_bytes(gzip.compress(sql))
+    out = _run(tmp_path, pg_url)
+    assert "backup.count_mismatch" in _codes(out, Severity.OK)
+    assert "backup.restore_failed" not in _codes(out, Severity.CRITICAL)
+
+
+def test_it_finds_a_backup_missing_a_table(tmp_path: Path, pg_url: str) -> None:
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute("CREATE TABLE invoices (id int PRIMARY KEY)")
+        conn.execute("INSERT INTO invoices SELECT generate_series(1, 10)")
+    path = (
+        tmp_path
+        / "backups"
+        / bf.file_name("rylie_full_{timestamp}{ext}", datetime.now(UTC), "custom-gzip")
+    )
+    path.parent.mkdir(parents=True)
+    subprocess.run(
+        f"set -o pipefail; {BIN}/pg_dump -Fc -T invoices --dbname '{pg_url}' | gzip > {path}",
+        shell=True,
+        executable="/bin/bash",
+        check=True,
+    )
+    out = _run(tmp_path, pg_url)
+    drift = next(f for f in out.findings if f.code == "backup.schema_drift")
+    assert drift.severity is Severity.CRITICAL
+    assert drift.evidence["missing_tables"] == ["public.invoices"]
+    _assert_clean(tmp_path, pg_url)
+
+
+def test_it_flags_a_backup_far_older_than_the_rpo(tmp_path: Path, pg_url: str) -> None:
+    _backup(tmp_path, pg_url, when=datetime.now(UTC) - timedelta(days=10))
+    out = _run(tmp_path, pg_url)
+    assert "backup.stale" in _codes(out, Severity.CRITICAL)
+    _assert_clean(tmp_path, pg_url)
+
+
+def test_it_flags_counts_far_below_live(tmp_path: Path, pg_url: str) -> None:
+    _backup(tmp_path, pg_url)
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute(
+            "INSERT INTO audit_log (actor_user_id, action, created_at) "
+            "SELECT actor_user_id, action, created_at FROM audit_log"
+        )
+    out = _run(tmp_path, pg_url)
+    bad = [f for f in out.findings if f.code == "backup.count_mismatch"]
+    assert [f.subject for f in bad if f.severity is Severity.CRITICAL] == ["public.audit_log"]
+    _assert_clean(tmp_path, pg_url)
+
+
+def test_it_fails_validation_queries_that_miss_their_expectation(
+    tmp_path: Path, pg_url: str
+) -> None:
+    _backup(tmp_path, pg_url)
+    extra = '[[backups.validate]]\nquery = "SELECT count(*) FROM users"\nexpect = "> 1000000"\n'
+    out = _run(tmp_path, pg_url, extra)
+    assert "backup.validation_failed" in _codes(out, Severity.CRITICAL)
+
+
+def test_it_reads_the_expectation_grammar() -> None:
+    assert Expectation.parse("> 0").check(3)
+    assert not Expectation.parse(">= 10").check("9")
+    assert Expectation.parse("== 'ok'").check("ok")
+    assert Expectation.parse("!= null").check(1)
+    with pytest.raises(ExpectationError):
+        Expectation.parse("about 5")
+
+
+def test_it_sweeps_the_scratch_database_of_a_killed_run(
+    tmp_path: Path, pg_url: str, rota: Any
+) -> None:
+    _backup(tmp_path, pg_url)
+    (tmp_path / "tmp").mkdir()
+    cfg = tmp_path / "rota.toml"
+    cfg.write_text(
+        f'[database]\nurl = "{pg_url}"\nadvisory_locks = false\n'
+        f'[backups]\npattern = "{tmp_path}/backups/rylie_full_*.dump.gz"\n'
+        f'temp_dir = "{tmp_path}/tmp"\n'
+        f'[history]\nurl = "sqlite:///{tmp_path / "history.db"}"\n'
+    )
+    env = {**os.environ, "XDG_STATE_HOME": str(tmp_path / "state")}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "rota", "-c", str(cfg), "run", "backup.verify"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not _scratch_databases(pg_url):
+            assert proc.poll() is None, "verification ended before its scratch database appeared"
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert _scratch_databases(pg_url)  # the crash left it behind
+    r = rota("-c", str(cfg), "run", "backup.verify", "--format", "json")
+    assert '"backup.leftover_scratch"' in r.out
+    assert '"severity": "warning"' in r.out
+    assert _scratch_databases(pg_url) == []
+    assert list((tmp_path / "tmp").iterdir()) == []

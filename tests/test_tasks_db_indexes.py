@@ -1,0 +1,215 @@
+"""db.indexes against a real PostgreSQL: planted index faults found, and fixed with --apply."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+
+from rota.config import parse_config
+from rota.engine import Engine
+from rota.model import Severity, StepStatus, TaskOutcome
+from rota.sandbox.dataset import index_declarations
+from rota.tasks.db.analyze import analyze
+from rota.tasks.db.indexes import indexes, parse_index_file
+from rota.tasks.db.vacuum import vacuum
+
+
+def run(url: str, tmp_path: Path, *, apply: bool = False, extra: str = "") -> TaskOutcome:
+    index_file = tmp_path / "apply-indexes.sql"
+    index_file.write_text(index_declarations())
+    cfg = parse_config(
+        f"""
+[database]
+url = "{url}"
+index_file = "{index_file}"
+lock_timeout = "200ms"
+lock_retry_delay = "50ms"
+[database.thresholds]
+bloat_min_bytes = "50kB"
+unused_index_stats_age = "0s"
+{extra}
+[schedule]
+window = "daily 00:00-00:00 UTC"
+"""
+    )
+    return Engine(cfg, lock_dir=tmp_path).run([indexes], apply=apply).tasks[0]
+
+
+def by_code(outcome: TaskOutcome, code: str) -> dict[str, Any]:
+    return {
+        f.subject: f for f in outcome.findings if f.code == code and f.severity is not Severity.OK
+    }
+
+
+def scalar(url: str, query: str) -> Any:
+    with psycopg.connect(url, autocommit=True) as conn:
+        row = conn.execute(query).fetchone()
+        return row[0] if row else None
+
+
+def test_it_finds_every_planted_index_fault(pg_faulty_url: str, tmp_path: Path) -> None:
+    out = run(pg_faulty_url, tmp_path)
+    assert out.error is None
+    invalid = by_code(out, "db.index.invalid")["public.users_email_lower_key"]
+    assert invalid.severity is Severity.CRITICAL and invalid.evidence["duplicate_groups"] >= 1
+    dup = by_code(out, "db.index.duplicate")["public.conversations_user_id_idx"]
+    assert dup.evidence["covered_by"] == "public.conversations_user_id_updated_at_idx"
+    assert "query" in dup.evidence
+    unused = by_code(out, "db.index.unused")
+    assert "public.messages_latency_ms_idx" in unused
+    assert unused["public.messages_latency_ms_idx"].evidence["idx_scan"] == 0
+    assert not any("pkey" in s or s.endswith("_key") for s in unused)
+    missing = by_code(out, "db.index.missing")
+    assert list(missing) == ["public.messages_conversation_id_created_at_idx"]
+    assert "CONCURRENTLY" in missing["public.messages_conversation_id_created_at_idx"].remedy
+    bloat = by_code(out, "db.bloat.index")
+    for f in bloat.values():
+        assert f.evidence["bloat_bytes"] > 0 and f.evidence["bloat_percent"] >= 30
+
+
+def test_it_says_when_statistics_are_too_young_to_judge_unused_indexes(
+    pg_faulty_url: str, tmp_path: Path
+) -> None:
+    # Default unused_index_stats_age (7 days); the clone's statistics are seconds old.
+    cfg = parse_config(f'[database]\nurl = "{pg_faulty_url}"\n')
+    out = Engine(cfg, lock_dir=tmp_path).run([indexes]).tasks[0]
+    [f] = [f for f in out.findings if f.code == "db.index.unused"]
+    assert f.severity is Severity.OK and "cannot judge unused indexes yet" in f.message
+
+
+def test_a_clean_database_gives_no_warnings(pg_url: str, tmp_path: Path) -> None:
+    out = run(pg_url, tmp_path, extra="")
+    bad = [
+        f
+        for f in out.findings
+        if f.severity in (Severity.WARNING, Severity.CRITICAL) and f.code != "db.index.unused"
+    ]
+    assert bad == []
+    # idx_scan is 0 everywhere in a fresh clone; with the default stats age it is not judged.
+    cfg = parse_config(f'[database]\nurl = "{pg_url}"\n')
+    out = Engine(cfg, lock_dir=tmp_path).run([indexes]).tasks[0]
+    assert out.status is Severity.OK
+
+
+def test_check_mode_of_all_maintenance_tasks_changes_nothing(
+    pg_faulty_url: str, tmp_path: Path, assert_read_only: Any
+) -> None:
+    index_file = tmp_path / "apply-indexes.sql"
+    index_file.write_text(index_declarations())
+    cfg = parse_config(
+        f"""
+[database]
+url = "{pg_faulty_url}"
+index_file = "{index_file}"
+high_churn_tables = ["conversations", "messages"]
+[database.thresholds]
+bloat_min_bytes = "50kB"
+unused_index_stats_age = "0s"
+[schedule]
+window = "daily 00:00-00:00 UTC"
+"""
+    )
+    report = assert_read_only(
+        lambda: Engine(cfg, lock_dir=tmp_path).run([indexes, analyze, vacuum]),
+        urls=(pg_faulty_url,),
+    )
+    steps = [s for t in report.tasks for s in t.steps]
+    assert steps and all(s.status is StepStatus.PLANNED for s in steps)
+    assert all(t.error is None for t in report.tasks)
+
+
+def test_it_creates_a_declared_index_concurrently_and_valid(
+    pg_faulty_url: str, tmp_path: Path
+) -> None:
+    out = run(pg_faulty_url, tmp_path, apply=True)
+    [step] = [s for s in out.steps if s.action.startswith("create ")]
+    assert step.status is StepStatus.DONE, step.detail
+    assert "CONCURRENTLY" in step.detail["sql"] and step.detail["valid"] is True
+    assert scalar(
+        pg_faulty_url,
+        "SELECT indisvalid FROM pg_index "
+        "WHERE indexrelid = 'messages_conversation_id_created_at_idx'::regclass",
+    )
+    again = run(pg_faulty_url, tmp_path)
+    assert by_code(again, "db.index.missing") == {}
+
+
+def test_it_reports_an_invalid_unique_index_whose_data_still_violates_it(
+    pg_faulty_url: str, tmp_path: Path
+) -> None:
+    out = run(pg_faulty_url, tmp_path, apply=True)
+    assert not [s for s in out.steps if "users_email_lower_key" in s.action]
+    assert not scalar(
+        pg_faulty_url,
+        "SELECT indisvalid FROM pg_index WHERE indexrelid = 'users_email_lower_key'::regclass",
+    )
+
+
+def test_it_rebuilds_an_invalid_index(pg_faulty_url: str, tmp_path: Path) -> None:
+    with psycopg.connect(pg_faulty_url, autocommit=True) as conn:
+        conn.execute("UPDATE users SET email = id || '.' || email")  # duplicates resolved
+    out = run(pg_faulty_url, tmp_path, apply=True)
+    [step] = [s for s in out.steps if s.action == "rebuild public.users_email_lower_key"]
+    assert step.status is StepStatus.DONE, step.detail
+    assert "REINDEX INDEX CONCURRENTLY" in step.detail["sql"]
+    assert step.detail["analyzed"] == "users"
+    assert scalar(
+        pg_faulty_url,
+        "SELECT indisvalid FROM pg_index WHERE indexrelid = 'users_email_lower_key'::regclass",
+    )
+
+
+def test_a_failed_concurrent_build_is_cleaned_up_and_reported(pg_url: str, tmp_path: Path) -> None:
+    index_file = tmp_path / "apply-indexes.sql"
+    index_file.write_text(
+        "CREATE UNIQUE INDEX IF NOT EXISTS messages_role_key ON messages (role);\n"
+    )
+    cfg = parse_config(
+        f'[database]\nurl = "{pg_url}"\nindex_file = "{index_file}"\n'
+        '[schedule]\nwindow = "daily 00:00-00:00 UTC"\n'
+    )
+    out = Engine(cfg, lock_dir=tmp_path).run([indexes], apply=True).tasks[0]
+    [step] = [s for s in out.steps if s.action.startswith("create ")]
+    assert step.status is StepStatus.FAILED and "UniqueViolation" in step.detail["error"]
+    assert any("dropped the invalid index" in f.message for f in out.findings)
+    assert scalar(pg_url, "SELECT to_regclass('messages_role_key')") is None
+
+
+def test_it_parses_declared_indexes_in_any_common_spelling() -> None:
+    text = """
+    -- apply-indexes
+    CREATE INDEX CONCURRENTLY IF NOT EXISTS a_idx ON public.t (x);
+    create unique index "B_Idx" on "S"."T" using btree (lower(y)) where z is not null;
+    BEGIN;
+    DROP TABLE t;
+    """
+    declared, problems = parse_index_file(text)
+    assert [(d.name, d.schema, d.table) for d in declared] == [
+        ("a_idx", "public", "t"),
+        ("B_Idx", "S", "T"),
+    ]
+    assert declared[1].concurrent.startswith("create unique index CONCURRENTLY")
+    assert len(problems) == 1 and "DROP TABLE" in problems[0]
+
+
+@pytest.mark.parametrize(
+    "spelling", ["(conversation_id, created_at)", "USING btree (conversation_id ASC, created_at)"]
+)
+def test_it_matches_a_declared_index_present_under_another_name(
+    pg_url: str, tmp_path: Path, spelling: str
+) -> None:
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute("DROP INDEX messages_conversation_id_created_at_idx")
+        conn.execute("CREATE INDEX other_name ON messages (conversation_id, created_at)")
+    index_file = tmp_path / "i.sql"
+    index_file.write_text(
+        f"CREATE INDEX messages_conversation_id_created_at_idx ON messages {spelling};"
+    )
+    cfg = parse_config(f'[database]\nurl = "{pg_url}"\nindex_file = "{index_file}"\n')
+    out = Engine(cfg, lock_dir=tmp_path).run([indexes]).tasks[0]
+    found = [f for f in out.findings if f.code == "db.index.missing"]
+    assert all(f.severity is Severity.OK for f in found)
+    assert any("other_name" in f.message for f in found)

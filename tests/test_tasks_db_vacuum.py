@@ -1,0 +1,161 @@
+"""db.vacuum against a real PostgreSQL: overdue tables, measured bloat, and a rewrite that
+never queues application traffic behind its lock."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import psycopg
+
+from rota.config import parse_config
+from rota.engine import Engine
+from rota.model import Severity, StepStatus, TaskOutcome
+from rota.tasks.db.vacuum import vacuum
+
+LOCK_TIMEOUT_S = 0.2
+
+
+def run(url: str, tmp_path: Path, *, apply: bool = False, extra: str = "") -> TaskOutcome:
+    cfg = parse_config(
+        f"""
+[database]
+url = "{url}"
+high_churn_tables = ["messages"]
+lock_timeout = "200ms"
+lock_retries = 3
+lock_retry_delay = "50ms"
+{extra}
+[database.thresholds]
+bloat_min_bytes = "500kB"
+[schedule]
+window = "daily 00:00-00:00 UTC"
+"""
+    )
+    return Engine(cfg, lock_dir=tmp_path).run([vacuum], apply=apply).tasks[0]
+
+
+def bad(outcome: TaskOutcome, code: str) -> dict[str, Any]:
+    return {
+        f.subject: f for f in outcome.findings if f.code == code and f.severity is not Severity.OK
+    }
+
+
+def test_it_finds_overdue_vacuum_disabled_autovacuum_and_measured_bloat(
+    pg_faulty_url: str, tmp_path: Path
+) -> None:
+    out = run(pg_faulty_url, tmp_path)
+    overdue = bad(out, "db.vacuum.overdue")
+    assert set(overdue) == {"public.messages", "public.conversations"}
+    m = overdue["public.messages"].evidence
+    assert m["n_dead_tup"] > m["trigger"] and m["autovacuum_enabled"] is False
+    assert set(bad(out, "db.vacuum.autovacuum_disabled")) == {
+        "public.messages",
+        "public.conversations",
+    }
+    bloat = bad(out, "db.bloat.table")["public.messages"].evidence
+    assert bloat["method"] == "pgstattuple_approx" and 30 <= bloat["bloat_percent"] <= 50
+    assert bloat["bloat_bytes"] > 500 * 1024 and "pgstattuple_approx" in bloat["query"]
+    planned = {s.action: s for s in out.steps}
+    assert planned["VACUUM FULL public.messages"].status is StepStatus.PLANNED
+    tune = planned["tune autovacuum on public.messages"].detail["sql"]
+    assert "autovacuum_enabled = on" in tune
+
+
+def test_a_clean_database_gives_no_warnings(pg_url: str, tmp_path: Path) -> None:
+    out = run(pg_url, tmp_path)
+    assert [f for f in out.findings if f.severity is not Severity.OK] == []
+    assert any(
+        f.code == "db.vacuum.rewrite" and "no rewrite needed" in f.message for f in out.findings
+    )
+
+
+def test_apply_shrinks_a_bloated_table_and_reports_the_bytes(
+    pg_faulty_url: str, tmp_path: Path
+) -> None:
+    with psycopg.connect(pg_faulty_url) as conn:
+        before = conn.execute("SELECT pg_total_relation_size('messages')").fetchone()[0]  # type: ignore[index]
+    out = run(pg_faulty_url, tmp_path, apply=True)
+    steps = {s.action: s for s in out.steps}
+    full = steps["VACUUM FULL public.messages"]
+    assert full.status is StepStatus.DONE, full.detail
+    with psycopg.connect(pg_faulty_url) as conn:
+        after = conn.execute("SELECT pg_total_relation_size('messages')").fetchone()[0]  # type: ignore[index]
+    assert after < before
+    assert full.detail["bytes_reclaimed"] == before - after > 0
+    # The rewritten table is not vacuumed again; the other overdue one is.
+    assert "VACUUM (ANALYZE) public.messages" not in steps
+    assert steps["VACUUM (ANALYZE) public.conversations"].status is StepStatus.DONE
+    # Autovacuum settings are only proposed unless tune_autovacuum is on.
+    assert steps["tune autovacuum on public.messages"].status is StepStatus.PLANNED
+
+
+def test_it_applies_autovacuum_settings_only_when_opted_in(
+    pg_faulty_url: str, tmp_path: Path
+) -> None:
+    run(pg_faulty_url, tmp_path, apply=True, extra="tune_autovacuum = true")
+    with psycopg.connect(pg_faulty_url) as conn:
+        opts = conn.execute(
+            "SELECT reloptions FROM pg_class WHERE relname = 'messages'"
+        ).fetchone()[0]  # type: ignore[index]
+    assert "autovacuum_enabled=on" in opts and "autovacuum_vacuum_scale_factor=0.05" in opts
+
+
+def test_vacuum_full_outside_a_window_is_refused(pg_faulty_url: str, tmp_path: Path) -> None:
+    cfg = parse_config(
+        f'[database]\nurl = "{pg_faulty_url}"\nhigh_churn_tables = ["messages"]\n'
+        '[database.thresholds]\nbloat_min_bytes = "500kB"\n'
+    )
+    out = Engine(cfg, lock_dir=tmp_path).run([vacuum], apply=True).tasks[0]
+    [f] = [f for f in out.findings if f.code == "db.vacuum.rewrite"]
+    assert f.severity is Severity.WARNING and "window" in f.message
+    assert "VACUUM FULL public.messages" not in {s.action for s in out.steps}
+
+
+def test_it_gives_up_on_a_held_lock_without_blocking_the_application(
+    pg_faulty_url: str, tmp_path: Path
+) -> None:
+    hold_s = 3.0
+    latencies: list[float] = []
+    stop = threading.Event()
+
+    def writer() -> None:
+        with psycopg.connect(pg_faulty_url, autocommit=True) as conn:
+            cid = conn.execute("SELECT id FROM conversations LIMIT 1").fetchone()[0]  # type: ignore[index]
+            while not stop.is_set():
+                t0 = time.monotonic()
+                conn.execute(
+                    "INSERT INTO messages (conversation_id, role, content) VALUES (%s, 'user', 'hi')",
+                    (cid,),
+                )
+                latencies.append(time.monotonic() - t0)
+                time.sleep(0.05)
+
+    holder = psycopg.connect(pg_faulty_url)
+    holder.execute("LOCK TABLE messages IN ACCESS SHARE MODE")  # opens a transaction
+    thread = threading.Thread(target=writer)
+    thread.start()
+    try:
+        time.sleep(0.2)
+        t0 = time.monotonic()
+        out = run(pg_faulty_url, tmp_path, apply=True)
+        elapsed = time.monotonic() - t0
+        time.sleep(max(0.0, hold_s - elapsed))  # keep holding: a queued rota would block on
+    finally:
+        holder.rollback()
+        holder.close()
+        stop.set()
+        thread.join()
+    full = {s.action: s for s in out.steps}["VACUUM FULL public.messages"]
+    assert full.status is StepStatus.FAILED
+    [lock] = [f for f in out.findings if f.code == "db.lock.timeout"]
+    assert lock.subject == "public.messages" and lock.evidence["attempts"] == 3
+    # 3 x 200 ms waits plus 50 + 100 ms back-off, with room for the rest of the task.
+    assert lock.evidence["waited_s"] < 3 * LOCK_TIMEOUT_S + 0.15 + 0.3
+    assert elapsed < hold_s
+    # Writers queue behind rota's lock request at most one lock_timeout at a time; had rota
+    # queued without lock_timeout they would have waited for the whole hold (3 s).
+    assert len(latencies) > 20
+    assert max(latencies) < LOCK_TIMEOUT_S + 0.25, max(latencies)

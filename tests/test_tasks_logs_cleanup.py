@@ -1,0 +1,166 @@
+"""logs.cleanup on real directories: it removes what is past retention and nothing else."""
+
+from __future__ import annotations
+
+import gzip
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from rota.config import parse_config
+from rota.engine import Engine
+from rota.model import Severity, StepStatus, TaskOutcome
+from rota.sandbox.logs import generate_logs
+from rota.tasks.logs_cleanup import cleanup
+
+Run = Callable[..., TaskOutcome]
+RETENTION = 10
+PAST = 19  # days 11..29 back of a 30-day month ended more than 10 days ago
+
+
+@pytest.fixture
+def month(tmp_path: Path) -> Path:
+    d = tmp_path / "logs"
+    generate_logs(d, days=30, lines_per_day=100)
+    return d
+
+
+@pytest.fixture
+def run(tmp_path: Path, month: Path) -> Run:
+    def go(*, apply: bool = False, paths: str | None = None) -> TaskOutcome:
+        toml = (
+            f'[logs]\npaths = ["{paths or f"{month}/*.log*"}"]\nretention_days = {RETENTION}\n'
+            '[schedule]\nwindow = "daily 00:00-00:00 UTC"\n'
+        )
+        engine = Engine(parse_config(toml), None, lock_dir=tmp_path / "state")
+        outcome = engine.run([cleanup], apply=apply).tasks[0]
+        assert outcome.error is None and outcome.skip_reason is None, outcome.error
+        return outcome
+
+    return go
+
+
+@pytest.fixture
+def held(month: Path, tmp_path: Path) -> Iterator[Path]:
+    """The oldest rotated app.log, held open by a real process."""
+    path = min(month.glob("app.log-*.gz"))
+    ready = tmp_path / "ready"
+    code = f"import time, pathlib; f = open({str(path)!r}); pathlib.Path({str(ready)!r}).touch(); time.sleep(30)"
+    proc = subprocess.Popen([sys.executable, "-c", code])
+    deadline = time.monotonic() + 10
+    while not ready.exists() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    try:
+        yield path
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def steps(out: TaskOutcome, status: StepStatus) -> dict[str, dict[str, Any]]:
+    return {s.detail["path"]: s.detail for s in out.steps if s.status is status}
+
+
+def age_days(p: Path) -> float:
+    return (time.time() - p.stat().st_mtime) / 86_400
+
+
+def test_check_mode_lists_each_file_its_age_and_size_and_changes_nothing(
+    run: Run, month: Path, assert_read_only: Any
+) -> None:
+    out = assert_read_only(run, trees=(month,))
+    planned = steps(out, StepStatus.PLANNED)
+    assert len(planned) == 2 * PAST
+    for path, detail in planned.items():
+        p = Path(path)
+        assert p.parent == month and p.name.endswith(".gz")
+        assert detail["bytes"] == p.stat().st_size and detail["age_days"] > RETENTION
+        assert detail["age_basis"] == "date in name" and detail["date_in_name"]
+    [plan] = [f for f in out.findings if f.code == "logs.cleanup.plan"]
+    assert plan.evidence["bytes"] == sum(d["bytes"] for d in planned.values())
+    assert plan.evidence["files"] == 2 * PAST and "would remove" in plan.message
+
+
+def test_apply_removes_files_past_retention_and_records_path_size_and_mtime(
+    run: Run, month: Path
+) -> None:
+    before = {p.name: p.stat() for p in month.iterdir()}
+    out = run(apply=True)
+    done = steps(out, StepStatus.DONE)
+    assert len(done) == 2 * PAST
+    for path, detail in done.items():
+        name = Path(path).name
+        assert not Path(path).exists()
+        assert detail["bytes"] == detail["bytes_freed"] == before[name].st_size
+        assert detail["mtime"]
+    left = sorted(p.name for p in month.iterdir())
+    assert len(left) == 60 - 2 * PAST and "app.log" in left and "worker.log" in left
+    [removed] = [f for f in out.findings if f.code == "logs.cleanup.removed"]
+    assert removed.evidence["bytes"] == sum(d["bytes"] for d in done.values())
+    assert {m.name: m.value for m in out.metrics}["logs.cleanup.files_removed"] == 2 * PAST
+    assert run(apply=True).steps == []  # nothing left to do
+
+
+def test_it_never_removes_a_symlink_out_an_open_file_or_the_live_file(
+    run: Run, month: Path, tmp_path: Path, held: Path
+) -> None:
+    secret = tmp_path / "precious.db"
+    secret.write_text("outside the log directory")
+    old = time.time() - 90 * 86_400
+    os.utime(secret, (old, old))
+    link = month / "app.log-20200101.gz"
+    link.symlink_to(secret)
+    os.utime(link, (old, old), follow_symlinks=False)
+    live = month / "worker.log"
+    os.utime(live, (old, old))
+    out = run(apply=True)
+    skipped = steps(out, StepStatus.SKIPPED)
+    assert "symlink" in skipped[str(link)]["reason"]
+    assert "held open by process" in skipped[str(held)]["reason"]
+    assert "live" in skipped[str(live)]["reason"]
+    assert link.is_symlink() and secret.read_text() == "outside the log directory"
+    assert held.exists() and live.exists()
+    assert len(steps(out, StepStatus.DONE)) == 2 * PAST - 1
+    [warn] = [f for f in out.findings if f.code == "logs.cleanup.skipped"]
+    assert warn.severity is Severity.WARNING
+    assert {s["path"] for s in warn.evidence["skipped"]} == {str(link), str(held)}
+
+
+def test_a_dotdot_pattern_is_resolved_first_and_nothing_outside_is_touched(
+    run: Run, month: Path, tmp_path: Path
+) -> None:
+    (tmp_path / "a" / "b").mkdir(parents=True)
+    outside = tmp_path / "app.log-20200101.gz"
+    outside.write_bytes(gzip.compress(b"not a rotated log of this directory\n"))
+    os.utime(outside, (1e9, 1e9))
+    out = run(apply=True, paths=f"{tmp_path}/a/b/../../logs/*.log*")
+    done = steps(out, StepStatus.DONE)
+    assert len(done) == 2 * PAST and all(Path(p).parent == month for p in done)
+    assert outside.exists()
+
+
+def test_a_file_without_a_date_is_judged_by_its_mtime(run: Run, month: Path) -> None:
+    stray = month / "app.log.3.gz"
+    stray.write_bytes(gzip.compress(b"x\n"))
+    recent = month / "app.log.4.gz"
+    recent.write_bytes(gzip.compress(b"y\n"))
+    old = time.time() - (RETENTION + 2) * 86_400
+    os.utime(stray, (old, old))
+    planned = steps(run(), StepStatus.PLANNED)
+    assert planned[str(stray)]["age_basis"] == "mtime" and str(recent) not in planned
+    assert round(planned[str(stray)]["age_days"]) == round(age_days(stray))
+
+
+def test_a_dated_file_with_a_recent_mtime_is_kept_and_said_so(run: Run, month: Path) -> None:
+    restored = min(month.glob("worker.log-*.gz"))
+    os.utime(restored)  # as a copy without -p leaves it
+    out = run()
+    assert str(restored) not in steps(out, StepStatus.PLANNED)
+    [plan] = [f for f in out.findings if f.code == "logs.cleanup.plan"]
+    assert plan.evidence["kept_by_recent_mtime"] == [str(restored)]

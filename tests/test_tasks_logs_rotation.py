@@ -1,0 +1,153 @@
+"""logs.rotation on a real month of logrotate's output, with one fault planted at a time."""
+
+from __future__ import annotations
+
+import gzip
+import os
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from rota.config import parse_config
+from rota.engine import Engine
+from rota.model import Finding, Severity, TaskOutcome
+from rota.sandbox.logs import generate_logs
+from rota.tasks.logs_rotation import rotation
+
+Run = Callable[..., TaskOutcome]
+
+
+@pytest.fixture
+def month(tmp_path: Path) -> Path:
+    d = tmp_path / "logs"
+    generate_logs(d, days=30, lines_per_day=100)
+    return d
+
+
+@pytest.fixture
+def run(tmp_path: Path, month: Path) -> Run:
+    def go(extra: str = "", paths: str | None = None) -> TaskOutcome:
+        toml = f'[logs]\npaths = ["{paths or f"{month}/*.log*"}"]\n{extra}'
+        engine = Engine(parse_config(toml), None, lock_dir=tmp_path / "state")
+        outcome = engine.run([rotation]).tasks[0]
+        assert outcome.error is None, outcome.error
+        return outcome
+
+    return go
+
+
+def bad(outcome: TaskOutcome, code: str) -> list[Finding]:
+    return [f for f in outcome.findings if f.code == code and f.severity is not Severity.OK]
+
+
+def day_name(stem: str, back: int, gz: bool = True) -> str:
+    day = datetime.now(UTC) - timedelta(days=back)
+    return f"{stem}-{day:%Y%m%d}" + (".gz" if gz else "")
+
+
+def test_a_healthy_month_is_all_ok_and_check_mode_changes_nothing(
+    run: Run, month: Path, assert_read_only: Any
+) -> None:
+    out = assert_read_only(run, trees=(month,))
+    assert out.status is Severity.OK, [f.message for f in out.findings if f.severity != "ok"]
+    codes = {f.code for f in out.findings}
+    assert codes == {
+        "logs.disk.usage",
+        "logs.rotation.stale",
+        "logs.rotation.gap",
+        "logs.rotation.uncompressed",
+        "logs.rotation.corrupt",
+        "logs.retention.exceeded",
+    }
+    corrupt = [f for f in out.findings if f.code == "logs.rotation.corrupt"]
+    assert [f.evidence["verified"] for f in corrupt] == [28, 28]
+    metrics = {m.name: m.value for m in out.metrics}
+    assert metrics["logs.dir.files"] == 60
+    assert metrics["logs.dir.bytes"] == sum(p.stat().st_size for p in month.iterdir())
+
+
+def test_it_finds_a_missing_day_in_the_daily_sequence(run: Run, month: Path) -> None:
+    (month / day_name("app.log", 10)).unlink()
+    [gap] = bad(run(), "logs.rotation.gap")
+    missing = (datetime.now(UTC) - timedelta(days=10)).date().isoformat()
+    assert gap.subject == f"{month}/app.log"
+    assert gap.evidence["missing"] == [missing] and gap.evidence["period_days"] == 1
+
+
+def test_it_finds_rotation_that_stopped(run: Run, month: Path) -> None:
+    for back in range(1, 6):
+        for p in month.glob(day_name("worker.log", back, gz=False) + "*"):
+            p.unlink()
+    [gap] = bad(run(), "logs.rotation.gap")
+    assert gap.subject == f"{month}/worker.log" and "no rotated file since" in gap.message
+
+
+def test_it_finds_an_old_rotated_file_left_uncompressed(run: Run, month: Path) -> None:
+    gz = month / day_name("app.log", 6)
+    plain = month / gz.name.removesuffix(".gz")
+    plain.write_bytes(gzip.decompress(gz.read_bytes()))
+    gz.unlink()
+    [f] = bad(run(), "logs.rotation.uncompressed")
+    assert f.subject == str(plain) and f.evidence["bytes"] == plain.stat().st_size
+
+
+def test_it_finds_a_truncated_archive(run: Run, month: Path) -> None:
+    gz = month / day_name("worker.log", 4)
+    data = gz.read_bytes()
+    gz.write_bytes(data[: len(data) // 2])
+    [f] = bad(run(), "logs.rotation.corrupt")
+    assert f.subject == str(gz) and "truncated" in f.message
+    assert "gzip -tv" in f.evidence["command"]
+
+
+def test_binary_garbage_in_rotated_files_is_reported_not_a_crash(run: Run, month: Path) -> None:
+    (month / day_name("app.log", 3)).write_bytes(os.urandom(5000))
+    (month / day_name("app.log", 1, gz=False)).write_bytes(b"\xff\xfe\x00" * 3000)
+    out = run()
+    [f] = bad(out, "logs.rotation.corrupt")
+    assert f.subject == str(month / day_name("app.log", 3)) and "not compressed" in f.message
+
+
+def test_it_finds_a_live_log_that_stopped_being_written(run: Run, month: Path) -> None:
+    live = month / "app.log"
+    past = time.time() - 3 * 86_400
+    os.utime(live, (past, past))
+    [f] = bad(run('stale_after = "36h"\n'), "logs.rotation.stale")
+    assert f.subject == str(live) and f.evidence["stale_after_s"] == 36 * 3600
+
+
+def test_it_reports_rotated_files_past_retention(run: Run, month: Path) -> None:
+    out = run("retention_days = 10\n")
+    found = bad(out, "logs.retention.exceeded")
+    assert {f.subject for f in found} == {f"{month}/app.log", f"{month}/worker.log"}
+    for f in found:
+        assert f.evidence["count"] == 19  # days 11..29 back ended more than 10 days ago
+
+
+def test_it_warns_when_the_filesystem_is_fuller_than_the_threshold(run: Run, month: Path) -> None:
+    [f] = bad(run("disk_warning_percent = 0\ndisk_critical_percent = 100\n"), "logs.disk.usage")
+    assert f.severity is Severity.WARNING and f.subject == str(month)
+    assert "df -P" in f.evidence["command"]
+
+
+def test_a_missing_directory_is_unknown_with_the_pattern(run: Run, tmp_path: Path) -> None:
+    out = run(paths=f"{tmp_path}/nowhere/*.log")
+    [f] = [f for f in out.findings if f.code == "logs.paths.missing"]
+    assert f.severity is Severity.UNKNOWN and "nowhere" in f.subject
+
+
+def test_numbered_rotation_with_a_hole_is_a_gap(run: Run, tmp_path: Path) -> None:
+    d = tmp_path / "numbered"
+    d.mkdir()
+    now = time.time()
+    (d / "api.log").write_text("live\n")
+    for n in (1, 2, 4, 5):
+        p = d / (f"api.log.{n}" + (".gz" if n > 1 else ""))
+        p.write_bytes(gzip.compress(b"x\n") if n > 1 else b"x\n")
+        os.utime(p, (now - n * 86_400, now - n * 86_400))
+    [gap] = bad(run(paths=f"{d}/*.log*"), "logs.rotation.gap")
+    assert gap.evidence["missing_numbers"] == [3]
