@@ -6,7 +6,7 @@ registered task whose id starts with ``db.`` in check mode through the Engine (m
 3), samples pg_locks from a second connection during the runs, and always stops the
 cluster. Target: the whole check set under 5 s, no lock stronger than ACCESS SHARE.
 
-Run: ``python bench/db_checks.py`` (about a minute, most of it loading the data).
+Run: ``python bench/db_checks.py [task ids]`` (loading the data takes 20-30 s).
 """
 
 from __future__ import annotations
@@ -19,7 +19,6 @@ import tempfile
 import threading
 import time
 from pathlib import Path
-from typing import Any
 
 SMALL_TABLES = 2000
 SMALL_ROWS = 1000  # 2M rows in the small tables
@@ -137,6 +136,7 @@ class LockSampler(threading.Thread):
         self.url = url
         self.stop = threading.Event()
         self.modes: dict[str, int] = {}
+        self.examples: dict[str, str] = {}  # mode -> one "application: relation" holding it
         self.samples = 0
 
     def run(self) -> None:
@@ -144,12 +144,15 @@ class LockSampler(threading.Thread):
 
         with psycopg.connect(self.url, autocommit=True, application_name="bench:locks") as c:
             while not self.stop.is_set():
-                for mode, n in c.execute(
-                    "SELECT l.mode, count(*) FROM pg_locks l JOIN pg_stat_activity a "
+                for mode, n, example in c.execute(
+                    "SELECT l.mode, count(*), min(a.application_name || ': ' "
+                    "|| l.relation::regclass::text || ' granted=' || l.granted) "
+                    "FROM pg_locks l JOIN pg_stat_activity a "
                     "ON a.pid = l.pid WHERE a.application_name LIKE 'rota:%%' "
                     "AND l.locktype = 'relation' GROUP BY 1"
                 ):
                     self.modes[mode] = self.modes.get(mode, 0) + n
+                    self.examples.setdefault(mode, example)
                 self.samples += 1
                 time.sleep(0.002)
 
@@ -193,7 +196,16 @@ def main() -> int:
             f"{SMALL_TABLES * SMALL_ROWS + BIG_TABLES * BIG_ROWS:,} rows "
             f"in {time.perf_counter() - t0:.1f} s"
         )
-        tasks = sorted((t for t in App().registry if t.id.startswith("db.")), key=lambda t: t.id)
+        # Optional arguments narrow the set to some task ids ("db.connections db.tuning").
+        wanted = set(sys.argv[1:])
+        tasks = sorted(
+            (
+                t
+                for t in App().registry
+                if t.id.startswith("db.") and (not wanted or t.id in wanted)
+            ),
+            key=lambda t: t.id,
+        )
         cfg = parse_config(f'[database]\nurl = "{url}"\n')
         engine = Engine(cfg, None, lock_dir=tmp / "locks")
         sampler = LockSampler(url)
@@ -232,6 +244,8 @@ def main() -> int:
             f"\nlocks held by rota sessions ({sampler.samples} samples of pg_locks): "
             f"{dict(sorted(sampler.modes.items()))}; strongest: {strongest}"
         )
+        for mode, example in sampler.examples.items():
+            print(f"  e.g. {mode}: {example}")
         ok = total < TARGET_S and strongest in ("AccessShareLock", "none seen")
         print("PASS" if ok else "FAIL")
         return 0 if ok else 1

@@ -96,16 +96,16 @@ def main() -> int:
         cold = []
         peak = 0
         for i in range(args.runs):
-            dt, rss, out = rota(logs, tmp / f"cold{i}.pickle")
+            dt, rss, out = rota(logs, tmp / f"cold{i}.cache")
             cold.append(dt)
             peak = max(peak, rss)
-        cache = tmp / "cold0.pickle"
+        cache = tmp / "cold0.cache"
         new_day = now
         generate_big_log(logs / f"{new_day:%Y-%m-%d}.log", size // args.days, seed=99, now=new_day)
         reruns = []
         for _ in range(args.runs):
-            shutil.copy(cache, tmp / "inc.pickle")
-            dt, rss, out_inc = rota(logs, tmp / "inc.pickle")
+            shutil.copy(cache, tmp / "inc.cache")
+            dt, rss, out_inc = rota(logs, tmp / "inc.cache")
             reruns.append(dt)
             peak = max(peak, rss)
         med = {k: statistics.median(v) for k, v in shell.items()}

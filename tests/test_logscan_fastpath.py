@@ -103,7 +103,7 @@ def test_a_line_split_across_chunk_boundaries_is_read_whole(tmp_path, monkeypatc
     log.write_text("\n".join(ADVERSARIAL * 20) + "\n")
     whole, _, _ = analyze_file(log, 0, False, 0, ParseSettings())
     monkeypatch.setattr(reader, "CHUNK", 97)  # cuts lines everywhere
-    monkeypatch.setattr(reader.read_chunks, "__defaults__", (97,))
+    monkeypatch.setattr(reader.read_chunks, "__defaults__", (97, None))
     small, _, _ = analyze_file(log, 0, False, 0, ParseSettings())
     assert _view(small) == _view(whole)
 

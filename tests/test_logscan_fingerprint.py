@@ -45,3 +45,29 @@ def test_the_digit_blind_cache_gives_each_message_its_own_exact_template():
     for m in messages:
         assert fingerprint(m)[1] == mask(m)
     assert fingerprint("retry 7 of 9")[1] == "retry <NUM> of <NUM>"
+
+
+def test_the_position_guard_never_changes_what_the_masks_match():
+    import random
+    import re
+
+    from rota.logscan import fingerprint as fp
+
+    plain = re.compile(fp._ALTERNATION)  # the alternation without the guard
+    rng = random.Random(5)
+    pieces = [
+        *"aAfFxXzZ09 \t\n.:/-_=@\"',;()[]{}<>+&%~\\é٣µ",
+        "10.0.1.5",
+        "::1",
+        "0x1f",
+        "deadbeef99",
+        "ms",
+        "http://",
+        "a@b.io",
+        "2026-11-28T10:00:01Z",
+        "3f2a1b4c-1111-4aaa-8bbb-123456789abc",
+        "abcdefghijklmnopqrstuvw",
+    ]
+    for _ in range(4000):
+        text = "".join(rng.choice(pieces) for _ in range(rng.randint(1, 30)))
+        assert fp._MASK.sub(fp._sub, text) == plain.sub(fp._sub, text), text

@@ -37,7 +37,7 @@ def test_a_rerun_reads_only_new_bytes_and_equals_a_cold_run(logs, tmp_path):
     cold = scan([str(d / "*")])
     assert again.results.summary() == cold.results.summary()
     assert again.bytes_read < 200 < cold.bytes_read
-    cache_file = tmp_path / "c.pickle"
+    cache_file = tmp_path / "c.cache"
     again.cache.save(cache_file)
     assert (
         ScanCache.load(cache_file, again.cache.settings).entries.keys()
@@ -59,6 +59,8 @@ def test_rotation_rename_compression_and_truncation_are_recognised(logs):
     (d / "app.log").write_text("2026-11-28T15:00:00Z INFO [api] fresh\n")
     after = scan([str(d / "*")], cache=first.cache)
     assert after.results.lines == cold_lines + 1
+    assert not after.rebuilt  # renamed and compressed files keep their place in the total
+    assert _report(after.results)[0] == _report(scan([str(d / "*")]).results)[0]
     assert after.bytes_read < 300
     by_name = {os.path.basename(f["path"]): f for f in after.files}
     assert by_name["app.log-20261128"]["bytes_read"] == 0
@@ -67,3 +69,56 @@ def test_rotation_rename_compression_and_truncation_are_recognised(logs):
     (d / "worker.log").write_text("2026-11-28T15:00:01Z ERROR [w] after truncate\n")
     trunc = scan([str(d / "*")], cache=after.cache)
     assert trunc.results.summary() == scan([str(d / "*")]).results.summary()
+
+
+def _report(res):
+    groups = [g.to_dict(res.errors) for g in res.top_groups(50)]
+    routes = {k: v.summary() for k, v in res.routes.items()}
+    return res.summary(), groups, routes, res.timeline, res.unparsed_samples
+
+
+def test_the_running_total_is_updated_not_rebuilt_and_equals_a_cold_run(logs, tmp_path):
+    d, _ = logs
+    cache_file = tmp_path / "c.cache"
+    scan([str(d / "*")]).cache.save(cache_file)
+    with open(d / "app.log", "a") as f:
+        f.write("2026-11-28T14:30:00Z ERROR [api] late failure for user 12\nnot a log line\n")
+    (d / "new.log").write_text("2026-11-28T14:40:00Z ERROR [mail] bounce from a@b.io\n")
+    again = scan([str(d / "*")], cache=ScanCache.load(cache_file, ScanCache().settings))
+    assert not again.rebuilt
+    assert _report(again.results) == _report(scan([str(d / "*")]).results)
+
+
+def test_a_file_gone_past_retention_or_truncated_rebuilds_the_total(logs, tmp_path):
+    d, _ = logs
+    first = scan([str(d / "*")])
+    oldest = min(p for p in d.iterdir() if p.name.startswith("app.log-"))
+    oldest.unlink()
+    after = scan([str(d / "*")], cache=first.cache)
+    assert after.rebuilt
+    assert _report(after.results) == _report(scan([str(d / "*")]).results)
+    (d / "worker.log").write_text("2026-11-28T15:00:01Z ERROR [w] after truncate\n")
+    trunc = scan([str(d / "*")], cache=after.cache)
+    assert trunc.rebuilt
+    assert _report(trunc.results) == _report(scan([str(d / "*")]).results)
+    steady = scan([str(d / "*")], cache=trunc.cache)
+    assert not steady.rebuilt and steady.bytes_read == 0
+    assert _report(steady.results) == _report(trunc.results)
+
+
+def test_a_big_file_read_in_parts_on_two_cores_equals_one_read(logs, monkeypatch):
+    import importlib
+
+    engine = importlib.import_module("rota.logscan.scan")  # the package exports scan()
+    d, _ = logs
+    whole = scan([str(d / "*")], jobs=1)
+    monkeypatch.setattr(engine, "PARALLEL_MIN_BYTES", 1)
+    monkeypatch.setattr(engine, "SPLIT_MIN_BYTES", 1000)
+    live = d / "app.log"
+    job = engine._plan(live, engine.ScanCache(), [])
+    assert len(engine._split(job, 2)) == 2
+    parts = scan([str(live)], jobs=2)
+    alone = scan([str(live)], jobs=1)
+    assert _report(parts.results) == _report(alone.results)
+    assert parts.cache.entries[str(live)].offset == live.stat().st_size
+    assert _report(scan([str(d / "*")], jobs=2).results) == _report(whole.results)

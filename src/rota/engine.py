@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rota.errors import LockBusy, RotaError, TargetUnavailable
-from rota.locks import FileLock, lock_path, state_dir
+from rota.locks import FileLock, lock_path, pid_alive, state_dir
 from rota.model import Finding, Metric, RunReport, Severity, Step, TaskOutcome
 from rota.redact import Redactor
 from rota.task import Context, Task, one_line
@@ -66,7 +66,7 @@ class Engine:
         group = uuid.uuid4().hex[:12]
         report = RunReport(self.config.target.name, "apply" if apply else "check", self.now())
         if self.history is not None:
-            self.history.abandon_stale(host=socket.gethostname(), is_alive=_pid_alive)
+            self.history.abandon_stale(host=socket.gethostname(), is_alive=pid_alive)
         for task in tasks:
             self._emit("start", task, None)
             outcome = self.run_one(
@@ -220,9 +220,7 @@ class Engine:
         took = outcome.duration_s
         # Apply runs do the work check runs only plan: compare like with like.
         past = (
-            self.history.durations(task.id, limit=20, mode=mode)
-            if self.history is not None
-            else []
+            self.history.durations(task.id, limit=20, mode=mode) if self.history is not None else []
         )
         if len(past) >= 5:
             median = statistics.median(past)
@@ -287,13 +285,3 @@ def _collect(outcome: TaskOutcome, item: Any, task: Task) -> None:
         raise TypeError(
             f"{task.id} yielded {type(item).__name__}; tasks yield Finding, Metric or Step"
         )
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True

@@ -88,3 +88,14 @@ def state_dir() -> Path:
     """rota's per-user state directory ($XDG_STATE_HOME/rota or ~/.local/state/rota)."""
     base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
     return Path(base) / "rota"
+
+
+def pid_alive(pid: int) -> bool:
+    """Whether process ``pid`` exists on this machine (owned by anyone)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

@@ -132,6 +132,7 @@ def analyze_file(
     settings: ParseSettings,
     *,
     fast: bool = True,
+    stop: int | None = None,
 ) -> tuple[Results, ReadReport, int]:
     """Parse ``path`` from byte ``start``; returns results, the read report and the number
     of lines consumed (to continue line numbering on the next incremental read).
@@ -146,7 +147,7 @@ def analyze_file(
     parser = LineParser(res, settings, path.name)
     use_fast = fast and parser.custom is None
     n = first_line
-    for data in read_chunks(path, start, compressed, report):
+    for data in read_chunks(path, start, compressed, report, stop=stop):
         if use_fast:
             done = scan_chunk(data, n, parser)
             if done is not None:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
@@ -101,11 +101,17 @@ def read_blocks(
 
 
 def read_chunks(
-    path: Path, start: int, compressed: bool, report: ReadReport, size: int = CHUNK
+    path: Path,
+    start: int,
+    compressed: bool,
+    report: ReadReport,
+    size: int = CHUNK,
+    stop: int | None = None,
 ) -> Iterator[bytes]:
     """Like :func:`read_blocks` but each block is one bytes object of complete lines,
     every one ending in a newline (a gzip file's unfinished last line gets one), with
-    oversized lines already taken out: what whole-buffer regexes want."""
+    oversized lines already taken out: what whole-buffer regexes want. ``stop`` (plain
+    files only, just after a newline) ends the read there: one part of a split file."""
     report.end = start
     try:
         raw = open(path, "rb")  # noqa: SIM115 - closed in finally, also on generator close
@@ -122,6 +128,8 @@ def read_chunks(
         # read1 hands over what was decompressed so far, so a truncated file still
         # yields the lines before the cut instead of failing the whole block
         read = stream.read1 if compressed else stream.read
+        if stop is not None and not compressed:
+            read = _bounded(raw, stop)
         pending = b""
         skipping = False  # inside an oversized line, dropping bytes until its newline
         failed: str | None = None
@@ -186,6 +194,14 @@ def read_chunks(
             report.bytes_read += raw.tell() - (0 if compressed else start)
         stream.close()
         raw.close()
+
+
+def _bounded(raw: Any, stop: int) -> Callable[[int], bytes]:
+    def read(n: int) -> bytes:
+        data: bytes = raw.read(max(0, min(n, stop - raw.tell())))
+        return data
+
+    return read
 
 
 def _without_oversized(data: bytes, report: ReadReport) -> bytes:

@@ -18,6 +18,7 @@ from rota.logscan.stats import Latency
 __all__ = ["Group", "Results"]
 
 MAX_SAMPLES = 5
+_STATE_VERSION = 1
 
 
 @dataclass
@@ -51,7 +52,9 @@ class Group:
             if t is not None:
                 self.first = t if self.first is None else min(self.first, t)
                 self.last = t if self.last is None else max(self.last, t)
-        if not self.sample:
+        # The sample is the group's earliest line by (file, line number), whatever the merge
+        # order: a running total updated run after run keeps the sample a cold scan picks.
+        if other.sample and (not self.sample or _at(other.sample_at) < _at(self.sample_at)):
             self.sample, self.sample_at = other.sample, other.sample_at
 
     def count_since(self, since: float) -> int:
@@ -70,6 +73,12 @@ class Group:
             "sample": self.sample,
             "sample_at": self.sample_at,
         }
+
+
+def _at(where: str) -> tuple[str, int]:
+    """``"file:line"`` (also the head of an unparsed sample) as a sortable key."""
+    name, _, rest = where.partition(": ")[0].rpartition(":")
+    return (name, int(rest)) if rest.isdigit() else (where, 0)
 
 
 def _iso(t: float | None) -> str | None:
@@ -115,9 +124,9 @@ class Results:
         self.requests += other.requests
         self.formats.update(other.formats)
         self.levels.update(other.levels)
-        room = MAX_SAMPLES - len(self.unparsed_samples)
-        if room > 0:
-            self.unparsed_samples += other.unparsed_samples[:room]
+        if other.unparsed_samples:  # the first lines by (file, line), as for group samples
+            both = self.unparsed_samples + other.unparsed_samples
+            self.unparsed_samples = sorted(both, key=_at)[:MAX_SAMPLES]
         for gid, g in other.groups.items():
             mine = self.groups.get(gid)
             if mine is None:
@@ -131,6 +140,50 @@ class Results:
                 mine_row[i] += v
         self.problems += other.problems
         return self
+
+    def to_state(self) -> tuple[Any, ...]:
+        """Built-in types only (for ``marshal``): the cache stores results in this form
+        so loading them needs no per-object unpickling."""
+        return (
+            _STATE_VERSION,
+            self.lines,
+            self.blank,
+            self.unparsed,
+            self.invalid_utf8,
+            self.binary,
+            self.oversized,
+            self.errors,
+            self.requests,
+            dict(self.formats),
+            dict(self.levels),
+            list(self.unparsed_samples),
+            [
+                (g.id, g.template, g.component, g.level, g.count, g.first, g.last)
+                for g in self.groups.values()
+            ],
+            [(g.sample, g.sample_at, g.times.tobytes()) for g in self.groups.values()],
+            {k: (dict(v.values), v.requests, v.errors) for k, v in self.routes.items()},
+            {h: list(row) for h, row in self.timeline.items()},
+            list(self.problems),
+        )
+
+    @classmethod
+    def from_state(cls, state: tuple[Any, ...]) -> Results:
+        if state[0] != _STATE_VERSION:
+            raise ValueError(f"results state version {state[0]!r}")
+        res = cls(*state[1:9])
+        res.formats = Counter(state[9])
+        res.levels = Counter(state[10])
+        res.unparsed_samples = state[11]
+        for fields, (sample, at, times) in zip(state[12], state[13], strict=True):
+            g = res.groups[fields[0]] = Group(*fields)
+            g.sample, g.sample_at = sample, at
+            g.times.frombytes(times)
+        for key, (values, requests, errors) in state[14].items():
+            res.routes[key] = Latency(Counter(values), requests, errors)
+        res.timeline = state[15]
+        res.problems = state[16]
+        return res
 
     def top_groups(self, limit: int = 20, since: float | None = None) -> list[Group]:
         """Groups by count (within ``since`` when given), largest first; ties by template."""

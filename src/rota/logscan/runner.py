@@ -1,6 +1,6 @@
 """Scanning what ``[logs]`` configures, with the per-file cache in rota's state directory.
 
-The cache file is ``<state dir>/logscan/<first 16 hex of SHA-1 of the sorted globs>.pickle``
+The cache file is ``<state dir>/logscan/<first 16 hex of SHA-1 of the sorted globs>.cache``
 (``rota.locks.state_dir()``, i.e. ``$XDG_STATE_HOME/rota``): one per set of globs, shared
 by ``logs.analyze`` and ``rota logs``, holding one entry per current file. Losing it only
 costs one full read.
@@ -50,7 +50,7 @@ def cache_file(patterns: list[str]) -> Path:
     from rota.locks import state_dir
 
     key = hashlib.sha1(json.dumps(sorted(patterns)).encode()).hexdigest()[:16]
-    return state_dir() / "logscan" / f"{key}.pickle"
+    return state_dir() / "logscan" / f"{key}.cache"
 
 
 def scan_configured(

@@ -12,33 +12,37 @@ and compresses (→ ``.gz``) files whose lines were already counted:
 - shorter than the saved offset, or a head that changed → truncated or replaced: read
   again from the start.
 
-The cache holds one entry per current file (entries for files gone are dropped), pickled
-to a cache file chosen by the caller (``logs.analyze`` uses
-``<rota state dir>/logscan/<sha1 of the globs>.pickle``). Its version and the parse
-settings are part of it: a change of either re-reads everything.
+The cache holds one entry per current file (entries for files gone are dropped) and the
+running total of them all, written with ``marshal`` in built-in types only (each file's
+result stays an undecoded blob until it is needed) to a cache file chosen by the caller
+(``logs.analyze`` uses ``<rota state dir>/logscan/<sha1 of the globs>.cache``). Its
+version and the parse settings are part of it: a change of either re-reads everything.
 
 Files are read in parallel worker processes when there is enough to read (2 cores:
-each core takes whole files, biggest first).
+each core takes whole files, biggest first; with fewer files than cores, a big plain file
+is cut into parts at newlines and its parts' line numbers are joined afterwards).
 """
 
 from __future__ import annotations
 
 import glob
+import marshal
 import os
-import pickle
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from rota.logscan.analyze import ParseSettings, analyze_file
-from rota.logscan.reader import gzip_isize, head, head_hash, is_gzip
+from rota.logscan.reader import MAX_LINE, gzip_isize, head, head_hash, is_gzip
 from rota.logscan.results import Results
 
 __all__ = ["CACHE_VERSION", "FileEntry", "ScanCache", "ScanOutcome", "expand", "scan"]
 
-CACHE_VERSION = 1
-PARALLEL_MIN_BYTES = 16 << 20  # below this, starting workers costs more than it saves
+CACHE_VERSION = 2
+PARALLEL_MIN_BYTES = 4 << 20  # below this, starting workers costs more than it saves
+SPLIT_MIN_BYTES = 2 << 20  # smallest part a file is cut into for parallel reading
 
 
 @dataclass
@@ -53,38 +57,80 @@ class FileEntry:
     head_hash: str
     offset: int  # bytes of content consumed (complete lines)
     line_count: int
-    result: Results
+    rid: int  # names this result: kept across renames and compression, new when it changes
+    state: bytes  # the result, marshalled (decoded only when needed)
+    decoded: Results | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def result(self) -> Results:
+        if self.decoded is None:
+            self.decoded = Results.from_state(marshal.loads(self.state))
+        return self.decoded
+
+    def row(self) -> tuple[Any, ...]:
+        return (
+            self.path,
+            self.dev,
+            self.ino,
+            self.size,
+            self.mtime_ns,
+            self.compressed,
+            self.head_len,
+            self.head_hash,
+            self.offset,
+            self.line_count,
+            self.rid,
+            self.state,
+        )
 
 
 @dataclass
 class ScanCache:
+    """Per-file results plus their running total.
+
+    ``total`` is the marshalled merge of every entry's result and ``total_rids`` the
+    result ids it covers. A rerun where files only grew, were renamed or compressed, or
+    appeared starts from the total and adds just the new lines, instead of decoding and
+    merging every file's result; a file that went away (past retention) or was truncated
+    or replaced is not subtracted: the total is rebuilt from the per-file results.
+    """
+
     settings: ParseSettings = field(default_factory=ParseSettings)
     entries: dict[str, FileEntry] = field(default_factory=dict)  # by path
     version: int = CACHE_VERSION
+    total: bytes | None = None
+    total_rids: list[int] = field(default_factory=list)
+    next_rid: int = 1
 
     @classmethod
     def load(cls, path: Path | None, settings: ParseSettings) -> ScanCache:
         """The cache at ``path``, or an empty one if missing, stale or unreadable."""
         if path is not None and path.is_file():
             try:
-                with open(path, "rb") as f:
-                    cache = pickle.load(f)
-                if (
-                    isinstance(cache, ScanCache)
-                    and cache.version == CACHE_VERSION
-                    and cache.settings == settings
-                ):
-                    return cache
+                data = marshal.loads(path.read_bytes())
+                version, saved, rows, total, rids, next_rid = data
+                if version == CACHE_VERSION and saved == _settings_row(settings):
+                    entries = {row[0]: FileEntry(*row) for row in rows}
+                    return cls(settings, entries, version, total, rids, next_rid)
             except Exception:
-                pass  # a damaged cache only costs a full read
+                pass  # a damaged or older cache only costs a full read
         return cls(settings)
 
     def save(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(f".tmp{os.getpid()}")
-        with open(tmp, "wb") as f:
-            pickle.dump(self, f, protocol=pickle.HIGHEST_PROTOCOL)
+        rows = [e.row() for e in self.entries.values()]
+        data = (self.version, _settings_row(self.settings), rows, self.total, self.total_rids)
+        tmp.write_bytes(marshal.dumps((*data, self.next_rid)))
         os.replace(tmp, path)
+
+
+def _settings_row(s: ParseSettings) -> tuple[Any, ...]:
+    return (s.timezone, s.custom_regex, s.custom_time_format, s.custom_duration_unit)
+
+
+def _state(res: Results) -> bytes:
+    return marshal.dumps(res.to_state())
 
 
 @dataclass
@@ -94,6 +140,7 @@ class ScanOutcome:
     bytes_read: int
     seconds: float
     cache: ScanCache
+    rebuilt: bool = False  # the total was merged from every file's result, not updated
 
 
 def expand(patterns: list[str]) -> list[Path]:
@@ -136,13 +183,11 @@ def _plan(path: Path, cache: ScanCache, pool: list[FileEntry]) -> _Job | FileEnt
         if compressed and not match.compressed:
             isize = gzip_isize(path)
             if isize == match.offset % (1 << 32):
-                return _entry(
-                    path, st, compressed, hd, match.offset, match.line_count, match.result
-                )
+                return _moved(path, st, compressed, hd, match)
             return _Job(path, match.offset, True, match.line_count, match, st, hd, "appended")
         if compressed == match.compressed:
             if compressed:
-                return _entry(path, st, True, hd, match.offset, match.line_count, match.result)
+                return _moved(path, st, True, hd, match)
             if st.st_size >= match.offset:
                 return _Job(path, match.offset, False, match.line_count, match, st, hd, "appended")
     action = "reread" if cached is not None else "read"
@@ -163,15 +208,10 @@ def _match_head(hd: bytes, st: os.stat_result, pool: list[FileEntry]) -> FileEnt
     return best
 
 
-def _entry(
-    path: Path,
-    st: os.stat_result,
-    compressed: bool,
-    hd: bytes,
-    offset: int,
-    lines: int,
-    result: Results,
+def _moved(
+    path: Path, st: os.stat_result, compressed: bool, hd: bytes, match: FileEntry
 ) -> FileEntry:
+    """A file whose content was read before under another name or form: same result."""
     return FileEntry(
         str(path),
         st.st_dev,
@@ -181,14 +221,20 @@ def _entry(
         compressed,
         len(hd),
         head_hash(hd),
-        offset,
-        lines,
-        result,
+        match.offset,
+        match.line_count,
+        match.rid,
+        match.state,
+        match.decoded,
     )
 
 
-def _run(job: _Job, settings: ParseSettings) -> tuple[Results, int, int, int]:
-    res, report, lines = analyze_file(job.path, job.start, job.compressed, job.first_line, settings)
+_Output = tuple[Results, int, int, int]  # results, end offset, lines, bytes from disk
+
+
+def _run(job: _Job, settings: ParseSettings, start: int, stop: int | None) -> _Output:
+    first = job.first_line if start == job.start else 0  # a later part is renumbered after
+    res, report, lines = analyze_file(job.path, start, job.compressed, first, settings, stop=stop)
     return res, report.end, lines, report.bytes_read
 
 
@@ -219,53 +265,126 @@ def scan(
     new_entries: dict[str, FileEntry] = {}
     files: list[dict[str, Any]] = []
     bytes_read = 0
+    # What the saved total covers; each carried or grown result takes its id off, each
+    # new read adds to it. Anything else (an id left over: a file gone, truncated or
+    # replaced; an id wanted twice: a copy) means the total is rebuilt.
+    cover = Counter(cache.total_rids) if cache.total is not None else Counter()
+    additions: list[Results] = []
+    exact = cache.total is not None or not cache.entries
+    rid = cache.next_rid
     for item in planned:
         if isinstance(item, FileEntry):
             entry = item
-            if entry.path not in cache.entries or cache.entries[entry.path] is not entry:
-                entry = _entry(
-                    Path(entry.path),
-                    os.stat(entry.path),
-                    entry.compressed,
-                    head(Path(entry.path), entry.compressed),
-                    entry.offset,
-                    entry.line_count,
-                    entry.result,
-                )
+            if cover[entry.rid] > 0:
+                cover[entry.rid] -= 1
+            else:
+                exact = False
             files.append({"path": entry.path, "action": "cached", "bytes_read": 0})
         else:
             res, end, lines, nbytes = outputs[id(item)]
+            additions.append(res)
+            full = res
             if item.base is not None:
-                res = Results().merge(item.base.result).merge(res)
-            entry = _entry(
-                item.path,
-                item.stat,
+                full = Results().merge(item.base.result).merge(res)
+                if cover[item.base.rid] > 0:
+                    cover[item.base.rid] -= 1
+                else:
+                    exact = False
+            st = item.stat
+            entry = FileEntry(
+                str(item.path),
+                st.st_dev,
+                st.st_ino,
+                st.st_size,
+                st.st_mtime_ns,
                 item.compressed,
-                item.head,
+                len(item.head),
+                head_hash(item.head),
                 end,
                 item.first_line + lines,
-                res,
+                rid,
+                _state(full),
+                full,
             )
+            rid += 1
             bytes_read += nbytes
             files.append({"path": entry.path, "action": item.action, "bytes_read": nbytes})
         new_entries[entry.path] = entry
+    rebuilt = not (exact and not +cover)
+    if not rebuilt:
+        total = Results.from_state(marshal.loads(cache.total)) if cache.total else Results()
+        for res in additions:
+            total.merge(res)
+    else:
+        total = Results()
+        for entry in new_entries.values():
+            total.merge(entry.result)
+    total.problems.sort()  # the same order however the total was reached
     cache.entries = new_entries
-    total = Results()
-    for entry in new_entries.values():
-        total.merge(entry.result)
-    return ScanOutcome(total, files, bytes_read, time.perf_counter() - started, cache)
+    cache.total = _state(total)
+    cache.total_rids = [e.rid for e in new_entries.values()]
+    cache.next_rid = rid
+    seconds = time.perf_counter() - started
+    return ScanOutcome(total, files, bytes_read, seconds, cache, rebuilt)
 
 
-def _execute(
-    work: list[_Job], settings: ParseSettings, jobs: int | None
-) -> dict[int, tuple[Results, int, int, int]]:
-    workers = min(jobs or os.cpu_count() or 1, len(work))
+def _execute(work: list[_Job], settings: ParseSettings, jobs: int | None) -> dict[int, _Output]:
+    workers = min(jobs or os.cpu_count() or 1, max(len(work), 2))
     todo = sum(max(j.stat.st_size - j.start, 0) for j in work)
     if workers <= 1 or todo < PARALLEL_MIN_BYTES:
-        return {id(j): _run(j, settings) for j in work}
+        return {id(j): _run(j, settings, j.start, None) for j in work}
     from concurrent.futures import ProcessPoolExecutor  # only when there is enough to read
 
-    ordered = sorted(work, key=lambda j: j.stat.st_size - j.start, reverse=True)
+    # Fewer files than cores (a rerun after one more day): a big plain file is read in
+    # parts, one per core, cut just after a newline.
+    parts = {id(j): _split(j, workers if len(work) < workers else 1) for j in work}
+    ordered = sorted(
+        ((j, a, b) for j in work for a, b in parts[id(j)]),
+        key=lambda p: (p[2] or p[0].stat.st_size) - p[1],
+        reverse=True,
+    )
     with ProcessPoolExecutor(max_workers=workers) as ex:
-        futures = {id(j): ex.submit(_run, j, settings) for j in ordered}
-        return {k: f.result() for k, f in futures.items()}
+        futures = {(id(j), a): ex.submit(_run, j, settings, a, b) for j, a, b in ordered}
+        out: dict[int, _Output] = {}
+        for j in work:
+            outputs = [futures[(id(j), a)].result() for a, _ in parts[id(j)]]
+            out[id(j)] = _join(j.path.name, outputs)
+        return out
+
+
+def _split(job: _Job, n: int) -> list[tuple[int, int | None]]:
+    """``n`` byte ranges of a plain job, each ending just after a newline."""
+    size = job.stat.st_size
+    if job.compressed or n <= 1 or size - job.start < SPLIT_MIN_BYTES * n:
+        return [(job.start, None)]
+    cuts = [job.start]
+    with open(job.path, "rb") as f:
+        for i in range(1, n):
+            f.seek(job.start + (size - job.start) * i // n)
+            nl = f.read(MAX_LINE).find(b"\n")
+            if nl != -1:
+                cut = job.start + (size - job.start) * i // n + nl + 1
+                if cuts[-1] < cut < size:
+                    cuts.append(cut)
+    ends: list[int | None] = [*cuts[1:], None]
+    return list(zip(cuts, ends, strict=True))
+
+
+def _join(name: str, outputs: list[_Output]) -> _Output:
+    """One file's result from its parts: later parts' line numbers moved past earlier ones."""
+    res, end, lines, nbytes = outputs[0]
+    for part, part_end, part_lines, part_bytes in outputs[1:]:
+        _renumber(part, name, lines)
+        res.merge(part)
+        end, lines, nbytes = part_end, lines + part_lines, nbytes + part_bytes
+    return res, end, lines, nbytes
+
+
+def _renumber(res: Results, name: str, offset: int) -> None:
+    def moved(where: str) -> str:
+        number, sep, rest = where[len(name) + 1 :].partition(":")
+        return f"{name}:{int(number) + offset}{sep}{rest}" if number.isdigit() else where
+
+    for g in res.groups.values():
+        g.sample_at = moved(g.sample_at)
+    res.unparsed_samples = [moved(s) for s in res.unparsed_samples]

@@ -18,6 +18,7 @@ import os
 import shutil
 import time
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 from rota.errors import TargetUnavailable
@@ -138,12 +139,16 @@ def _restore_and_validate(
     ident = _quote(name)
     d.receipt["scratch_database"] = name
     created = False
+    # The live side of validation runs while pg_restore does: one of its jobs is often
+    # waiting on the largest table, and live is only read.
+    pool = ThreadPoolExecutor(1, thread_name_prefix="rota-live")
     try:
         d.admin.execute(f"CREATE DATABASE {ident} TEMPLATE template0")
         created = True
+        live = pool.submit(br.live_side, d.live)
         yield from _restore(d, b, archive, name)
         if d.receipt.get("restored"):
-            yield from _validate(d, b, name, expectations)
+            yield from _validate(d, b, name, expectations, live)
     except TargetUnavailable as exc:
         yield _f(
             d,
@@ -172,6 +177,7 @@ def _restore_and_validate(
         with contextlib.suppress(Exception):
             d.admin.execute(f"DROP DATABASE IF EXISTS {ident} WITH (FORCE)")
         d.phase("drop", t0)
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _restore(
@@ -179,9 +185,17 @@ def _restore(
 ) -> Iterator[Item]:
     kind, path, piped = archive
     dsn, env = conninfo(d.server_url, dbname=name)
+    scratch_url = _with_db(d.server_url, name)
+    connect_timeout = d.ctx.config.database.connect_timeout
     jobs = d.cfg.jobs or os.cpu_count() or 1
     gzip = shutil.which("gzip") or "gzip"
     t0 = time.monotonic()
+    deadline = t0 + max(d.cfg.rto_target * 4, 600)
+    # The scratch sessions only: bigger sort memory builds the indexes and checks the
+    # foreign keys in fewer passes; nothing here needs to survive a crash.
+    options, refused = br.usable_options(scratch_url, RESTORE_OPTIONS, connect_timeout)
+    d.receipt["restore_settings"] = {"pgoptions": options, "refused": refused}
+    run_env = {**env, "PGOPTIONS": options} if options else env
     if kind == "plain":
         psql = d.tools.find("psql")
         cmd = [str(psql), "-X", "-q", "-v", "ON_ERROR_STOP=1", "-o", os.devnull, f"--dbname={dsn}"]
@@ -193,17 +207,25 @@ def _restore(
         if piped:  # no room for a seekable copy: no -j from a pipe
             stages = [[gzip, "-dc", str(path)], [str(pg_restore), *opts]]
             jobs = 1
+            shown = f"gzip -dc {b.path.name} | pg_restore --no-owner --no-privileges --exit-on-error -d {name}"
         else:
-            stages = [[str(pg_restore), f"--jobs={jobs}", *opts, str(path)]]
-        shown = (
-            f"pg_restore -j {jobs} --no-owner --no-privileges --exit-on-error -d {name} {path.name}"
-        )
+            stages = []
+            sections = ["--section=data", "--section=post-data"]
+            pre = [str(pg_restore), "--section=pre-data", *opts, str(path)]
+            rest = [str(pg_restore), f"--jobs={jobs}", *sections, *opts, str(path)]
+            shown = (
+                f"pg_restore --section=pre-data; ALTER TABLE ... SET UNLOGGED; pg_restore -j {jobs} "
+                f"--section=data --section=post-data --no-owner --no-privileges --exit-on-error -d {name} {path.name}"
+            )
     d.receipt.update(restore_command=shown, jobs=jobs)
     try:
-        # The scratch sessions only: bigger sort memory builds the indexes and checks the
-        # foreign keys in fewer passes; nothing here needs to survive a crash.
-        opts_env = {**env, "PGOPTIONS": RESTORE_OPTIONS}
-        d.tools.run(*stages, env=opts_env, timeout=max(d.cfg.rto_target * 4, 600))
+        if stages:
+            d.tools.run(*stages, env=run_env, timeout=deadline - time.monotonic())
+        else:
+            d.tools.run(pre, env=run_env, timeout=deadline - time.monotonic())
+            unlogged, why = br.set_unlogged(scratch_url, connect_timeout)
+            d.receipt["restore_settings"].update(unlogged_tables=unlogged, logged_because=why)
+            d.tools.run(rest, env=run_env, timeout=deadline - time.monotonic())
     except PgToolError as exc:
         d.phase("restore", t0)
         yield _f(
@@ -250,7 +272,11 @@ def _restore(
 
 
 def _validate(
-    d: Drill, b: bf.BackupFile, name: str, expectations: list[tuple[str, br.Expectation]]
+    d: Drill,
+    b: bf.BackupFile,
+    name: str,
+    expectations: list[tuple[str, br.Expectation]],
+    live: Future[br.LiveSide],
 ) -> Iterator[Item]:
     t0 = time.monotonic()
     db = d.ctx.config.database
@@ -264,7 +290,7 @@ def _validate(
     d.ctx.on_cancel(scratch.cancel)
     try:
         yield from _queries(d, b, scratch, expectations)
-        yield from _compare(d, b, scratch)
+        yield from _compare(d, b, scratch, live.result())
     finally:
         scratch.close()
         d.phase("validate", t0)
@@ -308,13 +334,13 @@ def _queries(
         )
 
 
-def _compare(d: Drill, b: bf.BackupFile, scratch: Postgres) -> Iterator[Item]:
+def _compare(d: Drill, b: bf.BackupFile, scratch: Postgres, ls: br.LiveSide) -> Iterator[Item]:
     subject = str(b.path)
-    live_tables = br.tables(d.live)
+    live_tables = ls.tables
     restored_tables = br.tables(scratch)
     missing = sorted(set(live_tables) - set(restored_tables))
     extra = sorted(set(restored_tables) - set(live_tables))
-    live_fp, live_items = br.fingerprint(d.live)
+    live_fp, live_items = ls.fingerprint, ls.items
     rest_fp, rest_items = br.fingerprint(scratch)
     ev = {
         "live": live_fp,
@@ -355,7 +381,7 @@ def _compare(d: Drill, b: bf.BackupFile, scratch: Postgres) -> Iterator[Item]:
         )
     common = {n: restored_tables[n] for n in restored_tables if n in live_tables}
     restored = br.counts(scratch, common)
-    live = br.counts(d.live, {n: live_tables[n] for n in common})
+    live = ls.counts
     d.receipt["counts"] = {n: {"live": live[n], "restored": restored[n]} for n in common}
     age_days = (d.now - b.time).total_seconds() / 86400
     manifest = bf.read_manifest(b.path) or {}

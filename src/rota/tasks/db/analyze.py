@@ -26,10 +26,13 @@ from rota.tasks.db.locking import locked_action
 TINY_PAGES = 8
 TINY_ROWS = 1000
 
+# No pg_total_relation_size here: it opens every index and TOAST relation of every table,
+# most of this query's time on a database of thousands of tables, for a number only the
+# few tables a finding or a rewrite is about need (total_bytes() reads it for those).
 TABLES_SQL = f"""
 SELECT c.oid::bigint AS oid, n.nspname AS schema, c.relname AS name,
        c.reltuples::float8 AS reltuples, c.relpages::bigint AS relpages,
-       pg_relation_size(c.oid) AS heap_bytes, pg_total_relation_size(c.oid) AS total_bytes,
+       pg_relation_size(c.oid) AS heap_bytes,
        coalesce(s.n_live_tup, 0) AS n_live_tup, coalesce(s.n_dead_tup, 0) AS n_dead_tup,
        coalesce(s.n_mod_since_analyze, 0) AS n_mod_since_analyze,
        s.last_vacuum, s.last_autovacuum, s.last_analyze, s.last_autoanalyze,
@@ -117,6 +120,14 @@ def table_stats(pg: Any) -> tuple[list[TableStats], dict[str, str]]:
     tables = [TableStats(r, parse_options(r["reloptions"])) for r in pg.query(TABLES_SQL)]
     defaults = {r["name"]: r["setting"] for r in pg.query(SETTINGS_SQL)}
     return tables, defaults
+
+
+def total_bytes(pg: Any, t: TableStats) -> int:
+    """Heap, TOAST and indexes of ``t`` in bytes, read once and kept on its row."""
+    if "total_bytes" not in t.row:
+        size = pg.scalar("SELECT pg_total_relation_size(%s::oid)", (int(t["oid"]),))
+        t.row["total_bytes"] = int(size or 0)
+    return int(t.row["total_bytes"])
 
 
 def ident(t: TableStats) -> sql.Identifier:

@@ -33,7 +33,10 @@ SELECT i.indexrelid::bigint AS oid, n.nspname AS schema, c.relname AS name,
        t.relname AS table_name, i.indisvalid AS valid, i.indisunique AS is_unique,
        i.indisprimary AS is_primary, i.indisexclusion AS is_exclusion,
        am.amname AS method, pg_relation_size(i.indexrelid) AS bytes,
-       c.reltuples::float8 AS reltuples, coalesce(s.idx_scan, 0) AS idx_scan,
+       c.reltuples::float8 AS reltuples,
+       -- what pg_stat_all_indexes.idx_scan reads, without the view's pass over every
+       -- index of the catalog
+       coalesce(pg_stat_get_numscans(i.indexrelid), 0) AS idx_scan,
        pg_get_indexdef(i.indexrelid) AS definition,
        EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conindid = i.indexrelid) AS constraint_backed,
        EXISTS (SELECT 1 FROM pg_stat_progress_create_index p
@@ -44,7 +47,6 @@ JOIN pg_class c ON c.oid = i.indexrelid
 JOIN pg_class t ON t.oid = i.indrelid
 JOIN pg_namespace n ON n.oid = c.relnamespace
 JOIN pg_am am ON am.oid = c.relam
-LEFT JOIN pg_stat_all_indexes s ON s.indexrelid = i.indexrelid
 WHERE {USER_SCHEMA_FILTER}
 ORDER BY n.nspname, c.relname
 """
@@ -90,17 +92,22 @@ SELECT extract(epoch FROM now() - coalesce(d.stats_reset, pg_postmaster_start_ti
        coalesce(d.stats_reset, pg_postmaster_start_time()) AS since
 FROM pg_stat_database d WHERE d.datname = current_database()
 """
-WIDTH_SQL = """
-SELECT coalesce(sum(s.avg_width), 0)::float8 AS width, count(s.avg_width) AS known,
-       i.indnkeyatts AS cols
+# Key widths of every index in one pass. pg_stats (not pg_statistic) so that a role
+# without superuser sees the columns it may read; a per-index query over the view costs a
+# hash of all of pg_attribute each time, minutes on a database of thousands of tables.
+WIDTHS_SQL = f"""
+SELECT i.indexrelid::bigint AS oid, coalesce(sum(s.avg_width), 0)::float8 AS width,
+       count(s.avg_width) AS known, i.indnkeyatts AS cols
 FROM pg_index i
+JOIN pg_class c ON c.oid = i.indexrelid
+JOIN pg_class t ON t.oid = i.indrelid
+JOIN pg_namespace n ON n.oid = c.relnamespace
+JOIN pg_namespace tn ON tn.oid = t.relnamespace
 LEFT JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY (i.indkey)
-LEFT JOIN pg_namespace n ON n.oid = (SELECT relnamespace FROM pg_class WHERE oid = i.indrelid)
-LEFT JOIN pg_stats s ON s.schemaname = n.nspname
-     AND s.tablename = (SELECT relname FROM pg_class WHERE oid = i.indrelid)
-     AND s.attname = a.attname
-WHERE i.indexrelid = %s
-GROUP BY i.indnkeyatts
+LEFT JOIN pg_stats s ON s.schemaname = tn.nspname AND s.tablename = t.relname
+     AND s.attname = a.attname AND NOT s.inherited
+WHERE {USER_SCHEMA_FILTER} AND c.relam = (SELECT oid FROM pg_am WHERE amname = 'btree')
+GROUP BY i.indexrelid, i.indnkeyatts
 """
 PGSTATINDEX_SQL = "SELECT * FROM pgstatindex(%s::regclass)"
 # Statement forms of the declared-index file, enough to find name, table and definition.
@@ -621,13 +628,12 @@ def _missing(ctx: Context, pg: Any, rows: list[dict[str, Any]]) -> Iterator[Item
 # -- bloat -----------------------------------------------------------------------------------
 
 
-def _estimate(pg: Any, r: dict[str, Any]) -> tuple[int, float] | None:
-    """(wasted bytes, percent) of a btree from its row count and pg_stats widths."""
-    w = pg.query(WIDTH_SQL, (r["oid"],))
-    if not w or int(w[0]["known"]) < int(w[0]["cols"]) or r["reltuples"] <= 0:
+def _estimate(w: dict[str, Any] | None, r: dict[str, Any]) -> tuple[int, float] | None:
+    """(wasted bytes, percent) of a btree from its row count and its WIDTHS_SQL row."""
+    if not w or int(w["known"]) < int(w["cols"]) or r["reltuples"] <= 0:
         return None
     # Index tuple header (8) + aligned key data + line pointer (4); leaf pages filled to 90%.
-    per_tuple = 12 + 8 * math.ceil(float(w[0]["width"]) / 8)
+    per_tuple = 12 + 8 * math.ceil(float(w["width"]) / 8)
     per_page = max(1, int((8192 - 24 - 16) * 0.9 // per_tuple))
     expected = (math.ceil(float(r["reltuples"]) / per_page) + 1) * 8192
     size = int(r["bytes"])
@@ -642,10 +648,11 @@ def _bloat(ctx: Context, pg: Any, rows: list[dict[str, Any]]) -> Iterator[Item]:
     has = bool(pg.scalar("SELECT count(*) FROM pg_extension WHERE extname = 'pgstattuple'"))
     over = 0
     unconfirmed: list[str] = []
+    widths = {int(w["oid"]): w for w in pg.query(WIDTHS_SQL)}
     for r in rows:
         if r["method"] != "btree" or not r["valid"]:
             continue
-        est = _estimate(pg, r)
+        est = _estimate(widths.get(int(r["oid"])), r)
         if est is None:
             continue
         est_bytes, est_pct = est

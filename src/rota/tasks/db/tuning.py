@@ -46,18 +46,24 @@ SELECT current_setting('autovacuum_freeze_max_age')::bigint AS xid,
        current_setting('autovacuum_multixact_freeze_max_age')::bigint AS mxid
 """
 
+# From the pg_sequence catalog, not the pg_sequences view: the view's
+# pg_sequence_last_value() takes ROW EXCLUSIVE on every sequence, and a check takes
+# nothing stronger than ACCESS SHARE. The values are read with plain SELECTs afterwards.
 SEQUENCES_SQL = """/* rota */
-SELECT s.schemaname || '.' || s.sequencename AS sequence, s.data_type::text AS data_type,
-       s.last_value, s.min_value, s.max_value, s.increment_by, s.cycle,
-       has_sequence_privilege(c.oid, 'SELECT,USAGE') AS readable,
+SELECT c.oid::bigint AS oid, n.nspname || '.' || c.relname AS sequence,
+       format('%I.%I', n.nspname, c.relname) AS ident,
+       format_type(s.seqtypid, NULL) AS data_type,
+       s.seqmin AS min_value, s.seqmax AS max_value, s.seqincrement AS increment_by,
+       s.seqcycle AS cycle,
+       has_sequence_privilege(c.oid, 'SELECT') AS readable,
        coalesce(array_agg(DISTINCT a.attrelid::regclass::text || '.' || a.attname || ' '
                           || format_type(a.atttypid, NULL)) FILTER (WHERE a.attname IS NOT NULL),
                 '{}') AS columns,
        min(CASE a.atttypid WHEN 'int2'::regtype THEN 32767 WHEN 'int4'::regtype THEN 2147483647
                            WHEN 'int8'::regtype THEN 9223372036854775807 END) AS column_max
-FROM pg_sequences s
-JOIN pg_namespace n ON n.nspname = s.schemaname
-JOIN pg_class c ON c.relnamespace = n.oid AND c.relname = s.sequencename
+FROM pg_sequence s
+JOIN pg_class c ON c.oid = s.seqrelid
+JOIN pg_namespace n ON n.oid = c.relnamespace
 LEFT JOIN pg_depend d ON d.refclassid = 'pg_class'::regclass AND d.refobjid = c.oid
      AND d.classid = 'pg_attrdef'::regclass
 LEFT JOIN pg_attrdef ad ON ad.oid = d.objid
@@ -65,8 +71,27 @@ LEFT JOIN pg_depend o ON o.classid = 'pg_class'::regclass AND o.objid = c.oid
      AND o.refclassid = 'pg_class'::regclass AND o.deptype IN ('a', 'i')
 LEFT JOIN pg_attribute a ON (a.attrelid, a.attnum) IN ((ad.adrelid, ad.adnum),
                                                        (o.refobjid, o.refobjsubid))
-GROUP BY 1, 2, 3, 4, 5, 6, 7, 8
+WHERE n.nspname NOT LIKE 'pg_temp%'
+GROUP BY c.oid, n.nspname, c.relname, s.seqtypid, s.seqmin, s.seqmax, s.seqincrement, s.seqcycle
 """
+SEQUENCE_BATCH = 500
+
+
+def _last_values(pg: Any, rows: list[dict[str, Any]]) -> dict[int, int | None]:
+    """last_value of each readable sequence (None if never used), a few SELECTs in all."""
+    readable = [r for r in rows if r["readable"]]
+    out: dict[int, int | None] = {}
+    for i in range(0, len(readable), SEQUENCE_BATCH):
+        part = readable[i : i + SEQUENCE_BATCH]
+        sql = " UNION ALL ".join(
+            f"SELECT {int(r['oid'])}::bigint AS oid, "
+            f"CASE WHEN is_called THEN last_value END AS last_value FROM {r['ident']}"
+            for r in part
+        )
+        for v in pg.query("/* rota */ " + sql):
+            out[int(v["oid"])] = v["last_value"]
+    return out
+
 
 PGSS_INFO_SQL = "/* rota */ SELECT stats_reset, dealloc FROM pg_stat_statements_info"
 PGSS_SQL = """/* rota */
@@ -244,6 +269,9 @@ def _wrap_finding(
 
 def _sequences(pg: Any, threshold: float, user: str) -> Iterator[Item]:
     rows = pg.query(SEQUENCES_SQL)
+    values = _last_values(pg, rows)
+    for r in rows:
+        r["last_value"] = values.get(int(r["oid"]))
     critical = 95.0 if threshold < 95 else 99.0
     worst, bad = 0.0, 0
     for s in rows:
@@ -253,7 +281,7 @@ def _sequences(pg: Any, threshold: float, user: str) -> Iterator[Item]:
             yield finding(
                 "db.sequence.exhaustion",
                 Severity.UNKNOWN,
-                f"cannot read {name}: no SELECT or USAGE privilege on it",
+                f"cannot read {name}: no SELECT privilege on it",
                 subject=name,
                 sql=SEQUENCES_SQL,
                 remedy=f"GRANT SELECT ON SEQUENCE {name} TO {user}",

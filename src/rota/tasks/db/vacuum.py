@@ -29,8 +29,8 @@ from psycopg import sql
 
 from rota.model import Metric, Severity, Step, StepStatus
 from rota.task import Context, Item, task
-from rota.tasks.db.analyze import TableStats, ident, table_stats
-from rota.tasks.db.common import finding
+from rota.tasks.db.analyze import TableStats, ident, table_stats, total_bytes
+from rota.tasks.db.common import SYSTEM_SCHEMAS, finding
 from rota.tasks.db.locking import locked_action, window_seconds_left
 
 # Rough VACUUM and rewrite throughput, only for estimates and the window time box.
@@ -46,9 +46,12 @@ CHURN_OPTIONS = {
     "autovacuum_analyze_scale_factor": "0.02",
 }
 
-WIDTHS_SQL = """
+# Own rows only (NOT inherited): a parent's heap holds its own rows, not its children's.
+WIDTHS_SQL = f"""
 SELECT schemaname AS schema, tablename AS name, sum(avg_width)::float8 AS width
-FROM pg_stats GROUP BY 1, 2
+FROM pg_stats
+WHERE NOT inherited AND schemaname NOT IN {SYSTEM_SCHEMAS} AND schemaname NOT LIKE 'pg_temp%'
+GROUP BY 1, 2
 """
 APPROX_SQL = "SELECT * FROM pgstattuple_approx(%s::regclass)"
 LONG_XACT_SQL = """
@@ -235,17 +238,17 @@ def _bloat(
     for t in tables:
         est_bytes, est_pct = _estimate(t, widths.get((t.schema, t.name)))
         yield Metric("db.table.bloat_estimate_bytes", est_bytes, "bytes", {"table": t.subject})
+        near = est_pct >= th.bloat_percent / 2 and est_bytes >= th.bloat_min_bytes / 2
+        if not near:
+            continue
         evidence: dict[str, Any] = {
             "heap_bytes": t["heap_bytes"],
-            "total_bytes": t["total_bytes"],
+            "total_bytes": total_bytes(pg, t),
             "estimate_bytes": est_bytes,
             "estimate_percent": est_pct,
             "n_dead_tup": t["n_dead_tup"],
             "n_live_tup": t["n_live_tup"],
         }
-        near = est_pct >= th.bloat_percent / 2 and est_bytes >= th.bloat_min_bytes / 2
-        if not near:
-            continue
         if not has_pgstattuple:
             unconfirmed.append(t.subject)
             if est_pct >= th.bloat_percent and est_bytes >= th.bloat_min_bytes:
@@ -358,7 +361,7 @@ def _ladder(
             return
         measured = m
     pct, wasted = measured["percent"], measured["bytes"]
-    base = {"bloat_percent": pct, "bloat_bytes": wasted, "total_bytes": t["total_bytes"]}
+    base = {"bloat_percent": pct, "bloat_bytes": wasted, "total_bytes": total_bytes(pg, t)}
     if pct < th.bloat_percent or wasted < th.bloat_min_bytes:
         yield finding(
             "db.vacuum.rewrite",
@@ -370,7 +373,7 @@ def _ladder(
             **base,
         )
         return
-    total = int(t["total_bytes"])
+    total = total_bytes(pg, t)
     repack = _pg_repack(pg)
     if repack["extension"] and repack["binary"]:
         yield from _repack(ctx, t, repack, base)
@@ -477,7 +480,7 @@ def _repack(
         do,
         reason=f"measured bloat {base['bloat_percent']:.0f}%: online rewrite",
         lock="ACCESS EXCLUSIVE only briefly at start and swap; never kills other sessions",
-        estimate_s=int(t["total_bytes"]) * 2 / REWRITE_BYTES_PER_S,
+        estimate_s=int(base["total_bytes"]) * 2 / REWRITE_BYTES_PER_S,
         command=" ".join(argv),
         **base,
     )
