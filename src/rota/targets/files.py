@@ -201,9 +201,9 @@ def _decompress_errors() -> tuple[type[Exception], ...]:
         ValueError,
     )
     try:
-        from isal.isal_zlib import error as isal_error
+        from isal import isal_zlib
 
-        errors += (isal_error,)
+        errors += (getattr(isal_zlib, "error"),)  # noqa: B009 - its stub types it as an instance
     except ImportError:
         pass
     return errors
