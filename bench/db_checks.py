@@ -6,7 +6,7 @@ registered task whose id starts with ``db.`` in check mode through the Engine (m
 3), samples pg_locks from a second connection during the runs, and always stops the
 cluster. Target: the whole check set under 5 s, no lock stronger than ACCESS SHARE.
 
-Run: ``python bench/db_checks.py [task ids]`` (loading the data takes 20-30 s).
+Run: ``python bench/db_checks.py [task ids]`` (loading the data takes 15-30 s).
 """
 
 from __future__ import annotations
@@ -65,6 +65,53 @@ COMPETITOR_QUERIES: dict[str, list[tuple[str, str]]] = {
             "PgHero blocked_queries",
             "SELECT a.pid, pg_blocking_pids(a.pid) FROM pg_stat_activity a "
             "WHERE cardinality(pg_blocking_pids(a.pid)) > 0",
+        ),
+    ],
+    "db.indexes": [
+        (
+            "PgHero invalid_indexes",
+            "SELECT c.relname AS index FROM pg_catalog.pg_class c, pg_catalog.pg_namespace n, "
+            "pg_catalog.pg_index i WHERE i.indisvalid = false AND i.indexrelid = c.oid "
+            "AND c.relnamespace = n.oid AND n.nspname != 'pg_catalog' "
+            "AND n.nspname != 'information_schema' AND n.nspname != 'pg_toast' ORDER BY c.relname",
+        ),
+        (
+            "PgHero unused_indexes",
+            "SELECT schemaname, relname, indexrelname, pg_relation_size(i.indexrelid), idx_scan "
+            "FROM pg_stat_user_indexes ui INNER JOIN pg_index i ON ui.indexrelid = i.indexrelid "
+            "WHERE NOT indisunique AND idx_scan <= 50 "
+            "ORDER BY pg_relation_size(i.indexrelid) DESC, relname ASC",
+        ),
+        (
+            "PgHero indexes (duplicate_indexes compares them in Ruby)",
+            "SELECT schemaname, t.relname, ix.relname, regexp_replace(pg_get_indexdef("
+            "i.indexrelid), '^[^\\(]*\\((.*)\\)$', '\\1') AS columns, "
+            "regexp_replace(pg_get_indexdef(i.indexrelid), '.* USING ([^ ]*) \\(.*', '\\1'), "
+            "indisunique, indisprimary, indisvalid, indexprs::text, indpred::text, "
+            "pg_get_indexdef(i.indexrelid) FROM pg_index i "
+            "INNER JOIN pg_class t ON t.oid = i.indrelid "
+            "INNER JOIN pg_class ix ON ix.oid = i.indexrelid "
+            "LEFT JOIN pg_stat_user_indexes ui ON ui.indexrelid = i.indexrelid "
+            "WHERE schemaname IS NOT NULL ORDER BY 1, 2",
+        ),
+    ],
+    "db.analyze": [
+        (
+            "PgHero maintenance_info",
+            "SELECT schemaname, relname, last_vacuum, last_autovacuum, last_analyze, "
+            "last_autoanalyze FROM pg_stat_user_tables ORDER BY 1, 2",
+        ),
+    ],
+    "db.vacuum": [
+        (
+            "PgHero maintenance_info",
+            "SELECT schemaname, relname, last_vacuum, last_autovacuum, last_analyze, "
+            "last_autoanalyze FROM pg_stat_user_tables ORDER BY 1, 2",
+        ),
+        (
+            "PgHero table_stats (dead_rows)",
+            "SELECT schemaname, relname, n_dead_tup, n_live_tup, pg_total_relation_size("
+            "relid) FROM pg_stat_user_tables ORDER BY 1, 2",
         ),
     ],
     "db.tuning": [
