@@ -103,7 +103,7 @@ def test_it_plans_retention_first_and_deletes_only_with_apply(tmp_path: Path, pg
     d.mkdir()
     now = datetime.now(UTC)
     names = []
-    for days in range(0, 40):
+    for days in range(1, 41):  # yesterday and older: today's name is the new dump's
         p = d / bf.file_name(
             "rylie_full_{timestamp}{ext}", now - timedelta(days=days), "custom-gzip"
         )
@@ -121,7 +121,26 @@ def test_it_plans_retention_first_and_deletes_only_with_apply(tmp_path: Path, pg
     left = sorted(
         p.name for p in d.iterdir() if p.name.startswith("rylie_full_") and p.name.endswith(".gz")
     )
-    assert names[1] in left and names[2] in left  # the newest days survive
+    assert names[0] in left and names[1] in left  # the newest days survive
     assert len(left) <= 1 + 3 + 2 + 2
     assert other.exists()
     assert os.path.exists(bf.sidecar_path(d / max(left)))
+
+
+def test_it_never_overwrites_a_backup_with_the_same_name(tmp_path: Path, pg_url: str) -> None:
+    d = tmp_path / "backups"
+    d.mkdir()
+    now = datetime.now(UTC)
+    # Every name this second and the next few could take is already taken.
+    taken = []
+    for s in range(0, 5):
+        p = d / bf.file_name(
+            "rylie_full_{timestamp}{ext}", now + timedelta(seconds=s), "custom-gzip"
+        )
+        p.write_bytes(b"precious")
+        taken.append(p)
+    out = _run(tmp_path, pg_url, apply=True)
+    failed = [f for f in out.findings if f.code == "backup.create_failed"]
+    assert failed and "already exists; not overwriting a backup" in failed[0].message
+    assert all(p.read_bytes() == b"precious" for p in taken)
+    assert not [p for p in d.iterdir() if p.name.startswith(".")]  # no temp file left

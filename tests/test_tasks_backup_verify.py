@@ -341,3 +341,15 @@ def test_it_makes_scratch_tables_unlogged_all_or_none(pg_url: str) -> None:
     finally:
         with psycopg.connect(pg_url, autocommit=True) as conn:
             conn.execute(f"DROP DATABASE {name} WITH (FORCE)")
+
+
+def test_a_backup_without_a_sidecar_passes_on_its_gzip_crc_and_archive_toc(
+    tmp_path: Path, pg_url: str
+) -> None:
+    _backup(tmp_path, pg_url, sidecar=False)  # as the runbook's own script leaves them
+    out = _run(tmp_path, pg_url)
+    assert out.status is Severity.OK, [f.message for f in out.findings if f.severity != "ok"]
+    side = next(f for f in out.findings if f.code == "backup.checksum_mismatch")
+    assert side.severity is Severity.OK and "no .sha256 sidecar" in side.message
+    assert "backup.corrupt" in _codes(out, Severity.OK)
+    _assert_clean(tmp_path, pg_url)

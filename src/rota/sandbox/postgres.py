@@ -56,6 +56,8 @@ SERVER_SETTINGS: dict[str, str] = {
     "log_line_prefix": "'%m [%p] %q%u@%d '",
     "log_min_duration_statement": "'1s'",
     "max_connections": "50",
+    # Lets rehearsals (and tests) leave a prepared transaction holding the xmin horizon.
+    "max_prepared_transactions": "5",
 }
 
 LOG_NAME = "postgresql.log"

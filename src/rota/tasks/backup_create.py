@@ -162,7 +162,14 @@ def _dump(
         with open(tmp, "rb+") as f:
             os.fsync(f.fileno())
         digest = bf.sha256_file(tmp)
-        os.replace(tmp, target)
+        # link() fails if the name exists, where rename() would silently replace an
+        # earlier backup that happens to carry the same second in its name.
+        try:
+            os.link(tmp, target)
+        except FileExistsError:
+            raise FileExistsError(
+                f"{target.name} already exists; not overwriting a backup"
+            ) from None
     finally:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
