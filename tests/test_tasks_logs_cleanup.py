@@ -164,3 +164,15 @@ def test_a_dated_file_with_a_recent_mtime_is_kept_and_said_so(run: Run, month: P
     assert str(restored) not in steps(out, StepStatus.PLANNED)
     [plan] = [f for f in out.findings if f.code == "logs.cleanup.plan"]
     assert plan.evidence["kept_by_recent_mtime"] == [str(restored)]
+
+
+def test_a_missing_log_directory_is_unknown_not_ok(tmp_path: Path) -> None:
+    from rota.config import parse_config
+    from rota.engine import Engine
+    from rota.tasks.logs_cleanup import cleanup as cleanup_task
+
+    cfg = parse_config(f'[logs]\npaths = ["{tmp_path}/gone/*.log*"]\n')
+    out = Engine(cfg, None, lock_dir=tmp_path / "state").run([cleanup_task]).tasks[0]
+    assert out.status.value == "unknown"
+    missing = [f for f in out.findings if f.code == "logs.paths.missing"]
+    assert missing and missing[0].subject == f"{tmp_path}/gone/*.log*"

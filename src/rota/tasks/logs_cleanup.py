@@ -60,10 +60,21 @@ DAY = 86_400.0
         "logs.cleanup.removed",
         "logs.cleanup.skipped",
         "logs.cleanup.failed",
+        "logs.paths.missing",
     ),
 )
 def cleanup(ctx: Context) -> Iterator[Item]:
     files: Files = ctx.target("files")
+    for pattern in files.missing_patterns():
+        # Nothing to remove is not the same as nothing found: say the logs were not seen.
+        yield Finding(
+            "logs.paths.missing",
+            Severity.UNKNOWN,
+            f"the directory of {pattern} does not exist; nothing there can be cleaned up",
+            pattern,
+            {"pattern": pattern},
+            "Fix [logs] paths, or create the directory the service logs to.",
+        )
     days = ctx.config.logs.retention_days
     now = time.time()
     cutoff = now - days * DAY
