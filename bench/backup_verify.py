@@ -25,7 +25,7 @@ from pathlib import Path
 from rota.sandbox import dataset
 from rota.sandbox.backups import make_backup
 from rota.sandbox.postgres import Cluster
-from rota.tasks import backup_files as bf
+from rota.tasks.backup import files as bf
 
 
 def main() -> int:

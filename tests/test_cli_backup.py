@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from rota.sandbox.backups import make_backup
-from rota.tasks import backup_files as bf
+from rota.tasks.backup import files as bf
 
 BIN = Path("/usr/lib/postgresql/15/bin")
 

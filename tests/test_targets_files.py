@@ -216,7 +216,7 @@ def test_it_is_opened_by_the_engine_as_the_files_target_only_when_paths_are_set(
     from rota.config import parse_config
     from rota.targets import open_target
     from rota.task import Context
-    from rota.tasks.logs_rotation import rotation
+    from rota.tasks.logs.rotation import rotation
 
     cfg = parse_config(f'[logs]\npaths = ["{logs}/*.log*"]\n')
     target = open_target("files", Context(task=rotation, config=cfg))

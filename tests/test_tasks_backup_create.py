@@ -13,9 +13,9 @@ import psycopg
 from rota.config import parse_config
 from rota.engine import Engine
 from rota.model import Severity, StepStatus, TaskOutcome
-from rota.tasks import backup_files as bf
-from rota.tasks.backup_create import create
-from rota.tasks.backup_verify import verify
+from rota.tasks.backup import files as bf
+from rota.tasks.backup.create import create
+from rota.tasks.backup.verify import verify
 
 
 def _run(

@@ -20,15 +20,15 @@ from rota.config import parse_config
 from rota.engine import Engine
 from rota.model import Severity, TaskOutcome
 from rota.sandbox.backups import make_backup
-from rota.tasks import backup_files as bf
-from rota.tasks.backup_restore import (
+from rota.tasks.backup import files as bf
+from rota.tasks.backup.restore import (
     SCRATCH_PREFIX,
     Expectation,
     ExpectationError,
     set_unlogged,
     usable_options,
 )
-from rota.tasks.backup_verify import RESTORE_OPTIONS, verify
+from rota.tasks.backup.verify import RESTORE_OPTIONS, verify
 
 BIN = Path("/usr/lib/postgresql/15/bin")
 

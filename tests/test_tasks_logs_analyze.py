@@ -6,7 +6,7 @@ from rota.config import load_config
 from rota.engine import Engine
 from rota.history import open_history
 from rota.sandbox.logs import NEW_TEMPLATE, generate_logs
-from rota.tasks.logs_analyze import analyze
+from rota.tasks.logs.analyze import analyze
 
 
 @pytest.fixture

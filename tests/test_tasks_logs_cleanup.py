@@ -17,7 +17,7 @@ from rota.config import parse_config
 from rota.engine import Engine
 from rota.model import Severity, StepStatus, TaskOutcome
 from rota.sandbox.logs import generate_logs
-from rota.tasks.logs_cleanup import cleanup
+from rota.tasks.logs.cleanup import cleanup
 
 Run = Callable[..., TaskOutcome]
 RETENTION = 10
@@ -169,7 +169,7 @@ def test_a_dated_file_with_a_recent_mtime_is_kept_and_said_so(run: Run, month: P
 def test_a_missing_log_directory_is_unknown_not_ok(tmp_path: Path) -> None:
     from rota.config import parse_config
     from rota.engine import Engine
-    from rota.tasks.logs_cleanup import cleanup as cleanup_task
+    from rota.tasks.logs.cleanup import cleanup as cleanup_task
 
     cfg = parse_config(f'[logs]\npaths = ["{tmp_path}/gone/*.log*"]\n')
     out = Engine(cfg, None, lock_dir=tmp_path / "state").run([cleanup_task]).tasks[0]

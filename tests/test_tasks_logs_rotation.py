@@ -16,7 +16,7 @@ from rota.config import parse_config
 from rota.engine import Engine
 from rota.model import Finding, Severity, TaskOutcome
 from rota.sandbox.logs import generate_logs
-from rota.tasks.logs_rotation import rotation
+from rota.tasks.logs.rotation import rotation
 
 Run = Callable[..., TaskOutcome]
 

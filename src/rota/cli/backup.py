@@ -30,7 +30,7 @@ def list_(
     fmt: Annotated[str, typer.Option("--format", "-f", help="table or json.")] = "table",
 ) -> None:
     """Backups matching [backups] pattern, newest first, with the last backup.verify verdict."""
-    from rota.tasks import backup_files as bf
+    from rota.tasks.backup import files as bf
     from rota.units import format_duration, format_size
 
     if fmt not in ("table", "json"):

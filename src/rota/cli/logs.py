@@ -41,7 +41,7 @@ def _since(text: str | None, tz_name: str) -> float | None:
     """``today`` (midnight in [logs] timezone), a duration back from now (``1h``), or ISO."""
     if not text:
         return None
-    from rota.tasks.logs_analyze import midnight
+    from rota.tasks.logs.analyze import midnight
     from rota.units import parse_duration
 
     if text == "today":

@@ -21,7 +21,7 @@ from rota.errors import TargetUnavailable
 from rota.model import Finding, Metric, Severity, StepStatus
 from rota.targets.pgtools import PgTools, conninfo
 from rota.task import Context, Item, task
-from rota.tasks import backup_files as bf
+from rota.tasks.backup import files as bf
 from rota.units import format_duration, format_size
 
 # Measured on the sandbox (see bench/backup_verify.py): pg_dump -Fc writes ~130 MB/s of

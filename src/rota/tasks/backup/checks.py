@@ -17,11 +17,11 @@ from rota.model import Metric, Severity
 from rota.targets.pgtools import PgToolError
 from rota.targets.postgres import describe_url
 from rota.task import Item
-from rota.tasks import backup_files as bf
-from rota.tasks import backup_restore as br
-from rota.tasks.backup_drill import Drill, quote_ident
-from rota.tasks.backup_drill import finding as _f
-from rota.tasks.backup_scan import ScanError, gzip_isize, scan
+from rota.tasks.backup import files as bf
+from rota.tasks.backup import restore as br
+from rota.tasks.backup.drill import Drill, quote_ident
+from rota.tasks.backup.drill import finding as _f
+from rota.tasks.backup.scan import ScanError, gzip_isize, scan
 from rota.units import format_duration, format_size
 
 _TEMP_RE = re.compile(r"^rota_verify_(\d+)_[0-9a-f]+\.dump$")

@@ -26,12 +26,12 @@ from rota.model import Finding, Metric, Severity
 from rota.targets.pgtools import PgToolError, conninfo
 from rota.targets.postgres import Postgres, describe_url
 from rota.task import Context, Item, one_line, task
-from rota.tasks import backup_files as bf
-from rota.tasks import backup_restore as br
-from rota.tasks.backup_checks import freshness, integrity, sweep
-from rota.tasks.backup_drill import Drill
-from rota.tasks.backup_drill import finding as _f
-from rota.tasks.backup_drill import quote_ident as _quote
+from rota.tasks.backup import files as bf
+from rota.tasks.backup import restore as br
+from rota.tasks.backup.checks import freshness, integrity, sweep
+from rota.tasks.backup.drill import Drill
+from rota.tasks.backup.drill import finding as _f
+from rota.tasks.backup.drill import quote_ident as _quote
 from rota.units import format_duration
 
 _DRIFT_SHOWN = 10

@@ -1,0 +1,1 @@
+"""Backup tasks: the runbook's "Backup Verification", and the backups it verifies."""

@@ -1,0 +1,1 @@
+"""Log management tasks: the runbook's "Log Management" and weekly rotation check."""
