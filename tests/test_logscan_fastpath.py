@@ -124,3 +124,16 @@ def test_windows_line_endings_give_the_same_counts(tmp_path, crlf):
     log.write_bytes((sep.join(ADVERSARIAL) + sep).encode())
     fast, slow = _both(log)
     assert fast == slow
+
+
+def test_a_request_line_with_a_raw_control_character_is_unparsed_on_both_paths(tmp_path):
+    # JSON forbids a raw tab inside a string: json.loads rejects the line, so must the fast path.
+    line = (
+        '{"time":"2026-11-28T10:00:00.000Z","level":"info","msg":"API request","method":"GET",'
+        '"path":"/api/users/7","status":200,"duration":"3.1ms","request_id":"ab\tcd"}'
+    )
+    log = tmp_path / "tab.log"
+    log.write_text(line + "\n")
+    fast, slow = _both(log)
+    assert fast == slow
+    assert fast["unparsed"] == 1

@@ -48,11 +48,13 @@ LINE = re.compile(
     rb"\n(?:"
     rb'\{"time":"' + _TS + rb'","level":"(trace|debug|info|notice|warn|warning)",'
     rb'"msg":"API request","method":"([A-Z]{3,7})",'
+    # JSON forbids raw control characters in strings, so a line holding one is left to the
+    # per-line parser, which reports it unparsed as json.loads does.
     # the route part: the path up to its first digit, plus that digit if it starts the
     # last segment; the remaining digits must end the path
-    rb'"path":"(/[^"\\\n0-9@?#]*(?:(?<=/)\d)?)(?:(?<=\d)\d*)?",'
+    rb'"path":"(/[^"\\\x00-\x1f0-9@?#]*(?:(?<=/)\d)?)(?:(?<=\d)\d*)?",'
     rb'"status":[1-4]\d\d,"duration":"(\d{1,9}(?:\.\d{1,6})?)ms"'
-    rb'(?:,"request_id":"[^"\\\n]*")?\}(?=\n)'
+    rb'(?:,"request_id":"[^"\\\x00-\x1f]*")?\}(?=\n)'
     rb"|" + _TS + rb" (TRACE|DEBUG|INFO|NOTICE|WARN|WARNING) \["
     rb"|([^\n]*)"
     rb")"
