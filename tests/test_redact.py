@@ -25,3 +25,15 @@ def test_it_masks_passwords_in_urls_and_well_known_api_keys() -> None:
     )
     assert "postgresql://app:***@db:5432/x" in out
     assert "Bearer ***" in out
+
+
+def test_one_url_redactor_serves_history_targets_and_tool_messages() -> None:
+    from rota.redact import redact_url
+
+    assert redact_url("postgresql://u:p@ss@h/db") == "postgresql://u:***@h/db"
+    assert redact_url("postgresql://h/db?user=u&password=x&sslmode=require") == (
+        "postgresql://h/db?user=u&password=***&sslmode=require"
+    )
+    assert redact("pg_restore: error: connection to host=h password=s3cr3t failed") == (
+        "pg_restore: error: connection to host=h password=*** failed"
+    )

@@ -15,7 +15,8 @@ from rota.errors import TargetUnavailable
 from rota.history import open_history
 from rota.model import Finding, Metric, Severity
 from rota.readonly import assert_read_only
-from rota.targets.postgres import Postgres, describe_url, redact_url
+from rota.redact import redact_url
+from rota.targets.postgres import Postgres, describe_url
 from rota.task import Context, Item, task
 
 

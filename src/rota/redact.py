@@ -17,7 +17,13 @@ _PATTERNS = [
     re.compile(r"\bsk-(?:proj-)?[A-Za-z0-9_\-]{20,}"),  # OpenAI
     re.compile(r"\bSG\.[A-Za-z0-9_\-]{16,}\.[A-Za-z0-9_\-]{16,}"),  # SendGrid
     re.compile(r"(?i)\b(bearer)\s+[A-Za-z0-9._\-+/=]{8,}"),
+    re.compile(r"(?i)\b(password\s*=\s*)[^\s&#]+"),  # libpq conninfo, URL parameters
 ]
+# In a URL the password runs to the last "@" of the authority (an unencoded "@" is common).
+URL_USERINFO = re.compile(
+    r"(?i)^(?P<scheme>[a-z][a-z0-9+.-]*://)(?P<user>[^:@/?#]*):(?P<pw>[^/?#]*)@"
+)
+URL_PASSWORD_PARAM = re.compile(r"(?i)([?&]password=)[^&#]*")
 
 
 class Redactor:
@@ -49,8 +55,16 @@ def _mask_match(m: re.Match[str]) -> str:
         return f"{m.group(1)}:{MASK}"
     if text.lower().startswith("bearer"):
         return f"{m.group(1)} {MASK}"
+    if text.lower().startswith("password"):
+        return f"{m.group(1)}{MASK}"
     return MASK
 
 
 def redact(value: Any, secrets: Iterable[str] = ()) -> Any:
     return Redactor(secrets)(value)
+
+
+def redact_url(url: str) -> str:
+    """``url`` with its password (in the userinfo or a ``password=`` parameter) as ``***``."""
+    out = URL_USERINFO.sub(lambda m: f"{m['scheme']}{m['user']}:{MASK}@", url)
+    return URL_PASSWORD_PARAM.sub(rf"\1{MASK}", out)

@@ -15,6 +15,7 @@ import os
 from typing import TYPE_CHECKING, Any
 
 from rota.errors import HistoryError
+from rota.redact import redact_url
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -154,29 +155,17 @@ def _close_quietly(conn: Any) -> None:
         conn.close()
 
 
-# The password runs to the last "@" of the authority (an unencoded "@" in it is common).
-_USERINFO = r"(?i)^(?P<scheme>[a-z][a-z0-9+.-]*://)(?P<user>[^:@/?#]*):(?P<pw>[^/?#]*)@"
-_PW_PARAM = r"(?i)([?&]password=)[^&#]*"
-
-
-def redact_url(url: str) -> str:
-    """``url`` with its password (in the userinfo or a ``password=`` parameter) as ``***``."""
-    import re
-
-    out = re.sub(_USERINFO, lambda m: f"{m['scheme']}{m['user']}:***@", url)
-    return re.sub(_PW_PARAM, r"\1***", out)
-
-
 def _passwords(url: str) -> set[str]:
     """The password as written in ``url`` and decoded, and $PGPASSWORD if set."""
-    import re
     from urllib.parse import quote, unquote
 
+    from rota.redact import URL_PASSWORD_PARAM, URL_USERINFO
+
     found: list[str] = []
-    m = re.match(_USERINFO, url)
+    m = URL_USERINFO.match(url)
     if m:
         found.append(m["pw"])
-    found += [p.group(0).split("=", 1)[1] for p in re.finditer(_PW_PARAM, url)]
+    found += [p.group(0).split("=", 1)[1] for p in URL_PASSWORD_PARAM.finditer(url)]
     found.append(os.environ.get("PGPASSWORD", ""))
     forms = set()
     for pw in found:

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from rota.errors import RotaError, TargetUnavailable
+from rota.redact import Redactor
 
 __all__ = ["PgToolError", "PgTools", "Pipeline", "conninfo"]
 
@@ -69,12 +70,6 @@ def conninfo(url: str, dbname: str | None = None) -> tuple[str, dict[str, str]]:
     if dbname is not None:
         params["dbname"] = dbname
     return make_conninfo("", **{k: str(v) for k, v in params.items()}), env
-
-
-def redact(text: str) -> str:
-    """Drop anything that looks like a password from a tool's message."""
-    text = re.sub(r"(://[^:/@\s]+):[^@\s]*@", r"\1:***@", text)
-    return re.sub(r"(?i)(password\s*=\s*)\S+", r"\1***", text)
 
 
 @dataclass
@@ -310,7 +305,7 @@ def _head(stream: IO[bytes]) -> str:
     lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
     # pg_restore's summary line ("errors ignored on restore") says less than the error.
     lines = [ln for ln in lines if not ln.startswith("pg_restore: warning: errors ignored")]
-    return redact(" | ".join(lines[:_STDERR_LINES]))
+    return Redactor().text(" | ".join(lines[:_STDERR_LINES]))
 
 
 def _version_key(name: str) -> tuple[int, ...]:

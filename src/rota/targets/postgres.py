@@ -8,7 +8,6 @@ request). In check mode the session is read-only at the server
 
 from __future__ import annotations
 
-import re
 import threading
 import zlib
 from collections.abc import Iterator, Sequence
@@ -16,14 +15,10 @@ from contextlib import contextmanager
 from typing import Any
 
 from rota.errors import TargetUnavailable
+from rota.redact import redact_url
 
 # First key of rota's advisory locks: the bytes "rota" as a signed 32-bit integer.
 ADVISORY_NAMESPACE = 0x726F7461
-
-
-def redact_url(url: str) -> str:
-    """The URL with any password replaced by ``***``."""
-    return re.sub(r"(://[^:/@]+):[^@]*@", r"\1:***@", url)
 
 
 def describe_url(url: str) -> str:
