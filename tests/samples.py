@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 from rota.model import Finding, Metric, RunReport, Severity, Step, StepStatus, TaskOutcome
 from rota.task import Context, Item, Task, task
@@ -323,3 +324,26 @@ def analyze_task() -> Task:
 def registered_tasks() -> list[Task]:
     """In registry order: sections interleave, as plugins would add them."""
     return [vacuum_task(), health_task(), logs_task(), analyze_task()]
+
+
+def _nothing(ctx: Context) -> Iterator[Item]:
+    yield from ()
+
+
+def make_task(id: str = "demo.thing", run: Any = None, **overrides: Any) -> Task:
+    """A well-formed task with placeholder runbook fields; ``overrides`` change any field."""
+    fields: dict[str, Any] = dict(
+        id=id,
+        title=id,
+        section="Test",
+        frequency="daily",
+        priority="low",
+        purpose="p",
+        prerequisites=["x"],
+        procedure=["y"],
+        expected_outcome="z",
+        rollback="r",
+        time_estimate="1s",
+    )
+    fields.update(overrides)
+    return task(**fields)(run or _nothing)

@@ -12,25 +12,12 @@ from rota.config import parse_config
 from rota.engine import Engine
 from rota.history import History, open_history
 from rota.model import Finding, Metric, Severity, StepStatus, TaskOutcome
-from rota.task import Context, Item, task
+from rota.task import Context, Item
+from samples import make_task
 
 
 def make(id: str, run, **kw):  # type: ignore[no-untyped-def]
-    fields = dict(
-        id=id,
-        title=id,
-        section="Test",
-        frequency="daily",
-        priority="low",
-        purpose="p",
-        prerequisites=["x"],
-        procedure=["y"],
-        expected_outcome="z",
-        rollback="r",
-        time_estimate="1s",
-    )
-    fields.update(kw)
-    return task(**fields)(run)
+    return make_task(id, run, **kw)
 
 
 @pytest.fixture

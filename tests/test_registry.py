@@ -8,29 +8,12 @@ import pytest
 from rota.docs import missing_template_fields
 from rota.errors import RegistryError, UsageError
 from rota.registry import App, Registry, validate_task
-from rota.task import TEMPLATE_FIELDS, task
-
-
-def _noop(ctx):  # type: ignore[no-untyped-def]
-    yield from ()
+from rota.task import TEMPLATE_FIELDS
+from samples import make_task
 
 
 def make(id: str = "demo.thing", **kw: object):  # type: ignore[no-untyped-def]
-    fields = dict(
-        id=id,
-        title="A thing",
-        section="Demo",
-        frequency="weekly",
-        priority="medium",
-        purpose="Why.",
-        prerequisites=["access"],
-        procedure=["do it"],
-        expected_outcome="done",
-        rollback="undo",
-        time_estimate="10s",
-    )
-    fields.update(kw)
-    return task(**fields)(_noop)  # type: ignore[arg-type]
+    return make_task(id, **kw)
 
 
 def test_it_registers_the_builtins_through_the_entry_point() -> None:

@@ -5,26 +5,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from rota.schedule import Frequency, Window, due_info
-from rota.task import task
+from samples import make_task
 
-
-def _noop(ctx):  # type: ignore[no-untyped-def]
-    yield from ()
-
-
-T = task(
-    id="x.y",
-    title="t",
-    section="s",
-    frequency="weekly",
-    priority="low",
-    purpose="p",
-    prerequisites=["a"],
-    procedure=["b"],
-    expected_outcome="c",
-    rollback="d",
-    time_estimate="1s",
-)(_noop)
+T = make_task("x.y", frequency="weekly")
 
 
 class Rec:

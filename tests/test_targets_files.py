@@ -5,14 +5,13 @@ from __future__ import annotations
 import gzip
 import os
 import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 
 import pytest
 
+from conftest import hold_open
 from rota.errors import TargetUnavailable
 from rota.targets.files import (
     Files,
@@ -41,17 +40,8 @@ def logs(tmp_path: Path) -> Path:
 def holder(tmp_path: Path) -> Iterator[tuple[Path, subprocess.Popen[bytes]]]:
     """A real process holding a rotated file open until the test ends."""
     path = tmp_path / "logs" / "app.log-20261125.gz"
-    ready = tmp_path / "ready"
-    code = f"import time, pathlib; f = open({str(path)!r}); pathlib.Path({str(ready)!r}).touch(); time.sleep(30)"
-    proc = subprocess.Popen([sys.executable, "-c", code])
-    deadline = time.monotonic() + 10
-    while not ready.exists() and time.monotonic() < deadline:
-        time.sleep(0.02)
-    try:
+    with hold_open(path) as proc:
         yield path, proc
-    finally:
-        proc.kill()
-        proc.wait()
 
 
 @pytest.mark.parametrize(

@@ -17,7 +17,8 @@ from rota.model import Finding, Metric, Severity
 from rota.readonly import assert_read_only
 from rota.redact import redact_url
 from rota.targets.postgres import Postgres, describe_url
-from rota.task import Context, Item, task
+from rota.task import Context, Item
+from samples import make_task
 
 
 def test_check_mode_sessions_refuse_writes_at_the_server(pg_url: str) -> None:
@@ -67,20 +68,7 @@ def _hold_task(started: threading.Event, release: threading.Event):  # type: ign
         release.wait(15)
         yield Finding("db.hold", Severity.OK, "held")
 
-    return task(
-        id="db.hold",
-        title="Hold",
-        section="Test",
-        frequency="daily",
-        priority="low",
-        purpose="p",
-        prerequisites=["x"],
-        procedure=["y"],
-        expected_outcome="z",
-        rollback="r",
-        time_estimate="1s",
-        needs=("database",),
-    )(run)
+    return make_task("db.hold", run, needs=("database",))
 
 
 def test_the_advisory_lock_excludes_a_second_machine(pg_url: str, tmp_path: Path) -> None:
@@ -106,20 +94,7 @@ def test_a_read_only_task_passes_the_read_only_assertion(pg_url: str, tmp_path: 
         n = ctx.target("postgres").scalar("SELECT count(*) FROM users")
         yield Metric("users", n)
 
-    t = task(
-        id="db.count",
-        title="Count",
-        section="Test",
-        frequency="daily",
-        priority="low",
-        purpose="p",
-        prerequisites=["x"],
-        procedure=["y"],
-        expected_outcome="z",
-        rollback="r",
-        time_estimate="1s",
-        needs=("database",),
-    )(count)
+    t = make_task("db.count", count, needs=("database",))
     cfg = parse_config(f'[database]\nurl = "{pg_url}"\n')
     rep = assert_read_only(lambda: Engine(cfg, None, lock_dir=tmp_path).run([t]), urls=(pg_url,))
     assert rep.tasks[0].metrics[0].value > 0

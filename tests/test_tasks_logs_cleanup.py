@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import gzip
 import os
-import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -13,10 +11,10 @@ from typing import Any
 
 import pytest
 
+from conftest import hold_open
 from rota.config import parse_config
 from rota.engine import Engine
 from rota.model import Severity, StepStatus, TaskOutcome
-from rota.sandbox.logs import generate_logs
 from rota.tasks.logs.cleanup import cleanup
 
 Run = Callable[..., TaskOutcome]
@@ -25,10 +23,8 @@ PAST = 19  # days 11..29 back of a 30-day month ended more than 10 days ago
 
 
 @pytest.fixture
-def month(tmp_path: Path) -> Path:
-    d = tmp_path / "logs"
-    generate_logs(d, days=30, lines_per_day=100)
-    return d
+def month(log_month: Path) -> Path:
+    return log_month
 
 
 @pytest.fixture
@@ -47,20 +43,11 @@ def run(tmp_path: Path, month: Path) -> Run:
 
 
 @pytest.fixture
-def held(month: Path, tmp_path: Path) -> Iterator[Path]:
+def held(month: Path) -> Iterator[Path]:
     """The oldest rotated app.log, held open by a real process."""
     path = min(month.glob("app.log-*.gz"))
-    ready = tmp_path / "ready"
-    code = f"import time, pathlib; f = open({str(path)!r}); pathlib.Path({str(ready)!r}).touch(); time.sleep(30)"
-    proc = subprocess.Popen([sys.executable, "-c", code])
-    deadline = time.monotonic() + 10
-    while not ready.exists() and time.monotonic() < deadline:
-        time.sleep(0.02)
-    try:
+    with hold_open(path):
         yield path
-    finally:
-        proc.kill()
-        proc.wait()
 
 
 def steps(out: TaskOutcome, status: StepStatus) -> dict[str, dict[str, Any]]:

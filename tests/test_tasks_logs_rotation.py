@@ -15,17 +15,14 @@ import pytest
 from rota.config import parse_config
 from rota.engine import Engine
 from rota.model import Finding, Severity, TaskOutcome
-from rota.sandbox.logs import generate_logs
 from rota.tasks.logs.rotation import rotation
 
 Run = Callable[..., TaskOutcome]
 
 
 @pytest.fixture
-def month(tmp_path: Path) -> Path:
-    d = tmp_path / "logs"
-    generate_logs(d, days=30, lines_per_day=100)
-    return d
+def month(log_month: Path) -> Path:
+    return log_month
 
 
 @pytest.fixture
