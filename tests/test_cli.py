@@ -148,6 +148,8 @@ def test_check_mode_never_clears_the_cache_and_apply_does(
     assert step["status"] == "done" and step["detail"]["keys_after"] == 0
     assert platform.clears == ["/api/cache/clear"] and applied["tasks"][0]["changed"] is True
     assert platform.token not in json.dumps(applied)
+    week = json.loads(rota("-c", str(cfg), "report", "--format", "json").out)
+    assert week["mode"] == "apply"  # the latest cache.review run applied a change
 
 
 def test_due_history_and_report_follow_the_runs(rota, tmp_path: Path, platform: Platform) -> None:  # type: ignore[no-untyped-def]

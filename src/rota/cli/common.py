@@ -46,6 +46,15 @@ class State:
             self._history = open_history(self.config().history.url)
         return self._history
 
+    def for_config(self, path: Path) -> State:
+        """A state for another config file that shares this one's consoles (rota demo)."""
+        return State(config_path=path, debug=self.debug, _consoles=self._consoles)
+
+    def close(self) -> None:
+        if self._history is not None:
+            self._history.close()
+            self._history = None
+
     def console(self, *, stderr: bool = False) -> Console:
         if stderr not in self._consoles:
             from rich.console import Console

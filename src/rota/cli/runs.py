@@ -14,6 +14,7 @@ from rota.cli.common import State, state, write_output
 from rota.errors import UsageError
 
 if TYPE_CHECKING:
+    from rota.history import RunRecord
     from rota.model import RunReport
     from rota.schedule import DueInfo
     from rota.task import Task
@@ -338,8 +339,10 @@ def history(
         from rota.model import RunReport
         from rota.report.console import print_run
 
+        record = hist.run(run_id)
+        mode = record.mode if record is not None else "check"
         rep = RunReport(
-            st.config().target.name, "check", outcome.started_at, outcome.finished_at, [outcome]
+            st.config().target.name, mode, outcome.started_at, outcome.finished_at, [outcome]
         )
         print_run(st.console(), rep, verbose=True)
         return
@@ -423,12 +426,12 @@ def report(
     st = state(ctx)
     hist = st.history()
     start = datetime.now(UTC) - timedelta(seconds=period)
-    latest: dict[str, int] = {}
+    latest: dict[str, RunRecord] = {}
     for r in hist.runs(since=start, limit=100000):
         if r.status not in ("running", "abandoned") and r.task_id not in latest:
-            latest[r.task_id] = r.id
-    outcomes = [hist.outcome(rid) for rid in latest.values()]
-    outcomes.sort(key=lambda o: o.task_id)
-    rep = RunReport(st.config().target.name, "check", start, datetime.now(UTC), outcomes)
+            latest[r.task_id] = r
+    outcomes = sorted((hist.outcome(r.id) for r in latest.values()), key=lambda o: o.task_id)
+    mode = "apply" if any(r.mode == "apply" for r in latest.values()) else "check"
+    rep = RunReport(st.config().target.name, mode, start, datetime.now(UTC), outcomes)
     text, _ = render(rep, fmt)
     write_output(text, output, st.console(stderr=True))

@@ -127,7 +127,6 @@ def demo(
     """Sandbox up, every task in check mode, a report, sandbox down."""
     from rota import sandbox
     from rota.cli.runs import execute
-    from rota.config import load_config
     from rota.report import render
     from rota.report.console import print_run
 
@@ -140,10 +139,7 @@ def demo(
     )
     err.print(f"sandbox up in {time.monotonic() - t0:.1f}s: {info.dir}")
     try:
-        demo_state = State(config_path=Path(info.config), debug=st.debug)
-        demo_state._consoles = st._consoles
-        cfg = load_config(Path(info.config))
-        demo_state._config = cfg
+        demo_state = st.for_config(Path(info.config))
         tasks = list(demo_state.registry())
         rep = execute(demo_state, tasks, apply=False)
         print_run(out, rep)
@@ -157,8 +153,7 @@ def demo(
             p.write_text(text, encoding="utf-8")
             paths.append(p)
         out.print(f"report: {paths[1]}  (markdown: {paths[0]})")
-        if demo_state._history is not None:
-            demo_state._history.close()
+        demo_state.close()
     finally:
         if keep:
             err.print(

@@ -19,16 +19,17 @@ from pathlib import Path
 from typing import IO
 
 from rota.errors import SandboxError
+from rota.tasks.backup.files import DEFAULT_TEMPLATE, file_name
 
 __all__ = ["BACKUP_PREFIX", "backup_name", "make_backup", "make_history"]
 
-BACKUP_PREFIX = "rylie_full_"
+BACKUP_PREFIX = DEFAULT_TEMPLATE.split("{", 1)[0]
 _TIMEOUT = 3600
 
 
 def backup_name(when: datetime) -> str:
     """``rylie_full_YYYYmmddTHHMMSSZ.dump.gz`` for ``when`` (naive times are taken as UTC)."""
-    return f"{BACKUP_PREFIX}{_utc(when):%Y%m%dT%H%M%SZ}.dump.gz"
+    return file_name(DEFAULT_TEMPLATE, when, "custom-gzip")
 
 
 def make_backup(url: str, backups_dir: Path, when: datetime, bindir: Path) -> Path:

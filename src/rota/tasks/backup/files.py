@@ -18,8 +18,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from rota.sandbox.backups import BACKUP_PREFIX, backup_name
-
 SIDECAR = ".sha256"
 MANIFEST = ".manifest.json"
 _STAMP = re.compile(r"(\d{8}T\d{6}Z)")
@@ -40,16 +38,18 @@ class BackupFile:
         return self.when or self.mtime
 
 
+# The runbook's names: rylie_full_<UTC timestamp>.dump.gz.
+DEFAULT_TEMPLATE = "rylie_full_{timestamp}{ext}"
+
+
 def stamp(when: datetime) -> str:
-    """``YYYYmmddTHHMMSSZ``, exactly as the sandbox's (and the runbook's) names carry it."""
-    return backup_name(when).removeprefix(BACKUP_PREFIX).removesuffix(".dump.gz")
+    """``YYYYmmddTHHMMSSZ`` in UTC, as the runbook's names carry it (naive times are UTC)."""
+    utc = when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
+    return f"{utc:%Y%m%dT%H%M%SZ}"
 
 
 def file_name(template: str, when: datetime, fmt: str) -> str:
-    ext = EXTENSIONS[fmt]
-    if template == "rylie_full_{timestamp}{ext}" and fmt == "custom-gzip":
-        return backup_name(when)
-    return template.format(timestamp=stamp(when), ext=ext)
+    return template.format(timestamp=stamp(when), ext=EXTENSIONS[fmt])
 
 
 def name_time(name: str) -> datetime | None:
