@@ -190,7 +190,7 @@ class Context:
         return self.history.get_state(self.task.id, key, default)
 
     def save_state(self, key: str, value: Any) -> None:
-        """Saved only in apply mode or for read-only bookkeeping; never touches a target."""
+        """Kept in the history store (in check mode too): it is rota's bookkeeping, never the target's."""
         if self.history is not None:
             self.history.set_state(self.task.id, key, value)
 
