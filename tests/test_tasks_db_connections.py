@@ -277,3 +277,27 @@ def test_helpers_format_durations_and_percentiles() -> None:
     assert human_duration(90061) == "1d01h"
     assert percentile([1, 2, 3, 4, 100], 95) == 100
     assert percentile([5.0], 50) == 5.0
+
+
+def test_it_names_an_abandoned_replication_slot_holding_back_vacuum(
+    pg_url: str, tmp_path: Path
+) -> None:
+    slot = f"rota_test_{secrets.token_hex(4)}"
+    with psycopg.connect(pg_url, autocommit=True) as c:
+        c.execute("SELECT pg_create_logical_replication_slot(%s, 'test_decoding')", (slot,))
+        # Consume some transaction IDs so the slot's catalog_xmin has an age.
+        c.execute(
+            "DO $$ BEGIN FOR i IN 1..50 LOOP PERFORM pg_current_xact_id(); COMMIT; END LOOP; END $$"
+        )
+    try:
+        out = _run(pg_url, tmp_path, 'long_running = "100ms"')
+    finally:
+        with psycopg.connect(pg_url, autocommit=True) as c:
+            c.execute("SELECT pg_drop_replication_slot(%s)", (slot,))
+    found = [f for f in _by_code(out, "db.xmin.horizon") if slot in f.subject]
+    assert found, [f.subject for f in _by_code(out, "db.xmin.horizon")]
+    f = found[0]
+    assert f.subject == f"replication slot {slot}"
+    assert f.evidence["holder"]["kind"] == "replication slot"
+    assert f.evidence["xid_age"] >= 50
+    assert f"pg_drop_replication_slot('{slot}')" in f.remedy

@@ -195,3 +195,29 @@ def test_the_settings_review_says_why_each_warning_matters(
     buffers = next(x for x in out.findings if x.subject == "shared_buffers")
     assert buffers.evidence["ram_known"] is True
     assert buffers.evidence["value_bytes"] == 128 << 20
+
+
+def test_it_reports_a_table_past_its_multixact_freeze_limit(pg_url: str, tmp_path: Path) -> None:
+    with psycopg.connect(pg_url, autocommit=True) as c:
+        c.execute(
+            "CREATE TABLE shared_rows (id int PRIMARY KEY) WITH (autovacuum_enabled = false, "
+            "autovacuum_multixact_freeze_max_age = 10000)"
+        )
+        c.execute("INSERT INTO shared_rows VALUES (1)")
+    # Two lockers of one row make a multixact; a fresh second locker per transaction makes a
+    # new one each time, so 10,500 transactions age the table past its 10,000 limit.
+    holder = psycopg.connect(pg_url)
+    holder.execute("SELECT * FROM shared_rows WHERE id = 1 FOR SHARE")
+    with psycopg.connect(pg_url, autocommit=True) as c:
+        c.execute(
+            "DO $$ BEGIN FOR i IN 1..10500 LOOP "
+            "PERFORM 1 FROM shared_rows WHERE id = 1 FOR SHARE; COMMIT; END LOOP; END $$"
+        )
+    holder.rollback()
+    holder.close()
+    out = _run(pg_url, tmp_path)
+    found = {f.subject: f for f in _problems(out, "db.wraparound.mxid")}
+    table = found["public.shared_rows"]
+    assert table.severity is Severity.WARNING
+    assert table.evidence["freeze_max_age"] == 10000
+    assert table.evidence["age"] > 10000

@@ -58,6 +58,8 @@ SERVER_SETTINGS: dict[str, str] = {
     "max_connections": "50",
     # Lets rehearsals (and tests) leave a prepared transaction holding the xmin horizon.
     "max_prepared_transactions": "5",
+    # Lets them create a logical replication slot, the other classic xmin holder.
+    "wal_level": "logical",
 }
 
 LOG_NAME = "postgresql.log"
