@@ -1,3 +1,4 @@
+import random
 from dataclasses import fields
 from datetime import UTC, datetime
 from pathlib import Path
@@ -7,7 +8,7 @@ import pytest
 
 from rota.logscan import reader
 from rota.logscan.analyze import LineParser, ParseSettings, analyze_file
-from rota.logscan.fastpath import scan_chunk
+from rota.logscan.fastpath import COMPILED, scan_chunk
 from rota.logscan.results import Results
 from rota.sandbox.logs import generate_big_log, generate_logs
 
@@ -137,3 +138,65 @@ def test_a_request_line_with_a_raw_control_character_is_unparsed_on_both_paths(t
     fast, slow = _both(log)
     assert fast == slow
     assert fast["unparsed"] == 1
+
+
+def _chunk_view(data: bytes, compiled: bool) -> tuple[int | None, dict[str, Any]]:
+    parser = LineParser(Results(), ParseSettings(), "x.log")
+    n = scan_chunk(data, 0, parser, compiled=compiled)
+    return n, _view(parser.res)
+
+
+def _mutants(line: str, rng: random.Random, count: int) -> list[str]:
+    """Near misses of a fast shape: one character changed, dropped, doubled or inserted."""
+    alphabet = '0123456789"{}:,./?@#\\ -_TZazAZ\tms[]é'
+    out = []
+    for _ in range(count):
+        i = rng.randrange(len(line))
+        op = rng.randrange(4)
+        if op == 0:
+            out.append(line[:i] + rng.choice(alphabet) + line[i + 1 :])
+        elif op == 1:
+            out.append(line[:i] + line[i + 1 :])
+        elif op == 2:
+            out.append(line[:i] + line[i] + line[i:])
+        else:
+            out.append(line[:i] + rng.choice(alphabet) + line[i:])
+    return out
+
+
+@pytest.mark.skipif(not COMPILED, reason="the compiled classifier was not built")
+def test_the_compiled_classifier_agrees_with_the_regex_on_mutated_lines():
+    rng = random.Random(7)
+    shapes = [
+        '{"time":"2026-11-28T10:00:01.123Z","level":"info","msg":"API request","method":"GET",'
+        '"path":"/api/conversations/42","status":200,"duration":"12.3ms","request_id":"a-b"}',
+        '{"time":"2026-11-28T10:00:01Z","level":"warning","msg":"API request","method":"DELETE",'
+        '"path":"/api/v2/users/7/keys","status":404,"duration":"123456789.123456ms"}',
+        '{"time":"2026-11-28T23:59:59.123456789Z","level":"debug","msg":"API request",'
+        '"method":"PATCH","path":"/","status":100,"duration":"0ms"}',
+        "2026-11-28T10:00:02.000Z INFO [api] user 42 signed in",
+        "2026-11-28T10:00:02Z WARNING [db] slow",
+        "2026-11-28T10:00:02.5Z NOTICE [x]",
+    ]
+    lines = [*shapes, *ADVERSARIAL]
+    for shape in shapes:
+        lines += _mutants(shape, rng, 400)
+    rng.shuffle(lines)
+    data = ("\n".join(lines) + "\n").encode()
+    compiled = _chunk_view(data, compiled=True)
+    reference = _chunk_view(data, compiled=False)
+    assert compiled == reference
+    assert compiled[1]["requests"] > 100 and compiled[1]["unparsed"] > 100
+    # one line at a time, so a difference names its line
+    for line in lines:
+        one = (line + "\n").encode()
+        assert _chunk_view(one, True) == _chunk_view(one, False), line
+
+
+@pytest.mark.skipif(not COMPILED, reason="the compiled classifier was not built")
+def test_the_compiled_classifier_agrees_on_a_generated_day(tmp_path):
+    log = tmp_path / "day.log"
+    generate_big_log(log, 300_000, seed=5, now=NOW)
+    data = log.read_bytes()
+    data = data[: data.rfind(b"\n") + 1]
+    assert _chunk_view(data, compiled=True) == _chunk_view(data, compiled=False)

@@ -49,3 +49,26 @@ def test_it_turns_timestamps_into_utc_hours():
     assert t.hour("2026-11-28 10:59:59,5") == "2026-11-28T10"
     assert t.epoch("2026-11-28T00:00:00Z") == 1795824000.0
     assert t.hour("not a time") is None
+
+
+def test_epochs_of_utc_timestamps_are_exactly_what_datetime_gives():
+    import random
+    from datetime import datetime
+
+    from rota.logscan.formats import TimeReader
+
+    reader = TimeReader()
+    rng = random.Random(2)
+    for _ in range(20000):
+        ts = (
+            f"{rng.randint(1900, 2100):04d}-{rng.randint(1, 12):02d}-{rng.randint(1, 31):02d}T"
+            f"{rng.randint(0, 25):02d}:{rng.randint(0, 61):02d}:{rng.randint(0, 59):02d}"
+        )
+        if rng.random() < 0.8:
+            ts += "." + "".join(rng.choice("0123456789") for _ in range(rng.randint(1, 6)))
+        ts += "Z"
+        try:
+            want: float | None = datetime.fromisoformat(ts).timestamp()
+        except ValueError:
+            want = None  # Feb 30, hour 25, minute 61: not a time
+        assert reader.epoch(ts) == want, ts

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, tzinfo
+from functools import lru_cache
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -44,6 +45,11 @@ class ParseSettings:
 def error_template(component: str, message: str) -> tuple[str, str]:
     """Group id and template of an error: its component plus its masked message."""
     _, template = fingerprint(message)
+    return _with_component(component, template)
+
+
+@lru_cache(maxsize=16384)
+def _with_component(component: str, template: str) -> tuple[str, str]:
     if component:
         template = f"[{component}] {template}"
     return group_id(template), template

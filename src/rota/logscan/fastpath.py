@@ -23,6 +23,11 @@ Everything else (errors, 5xx, other layouts, blank-looking lines) is captured wh
 last alternative and handed, with its line number, to :class:`LineParser`. Whole chunks go
 to the per-line path when they hold ``\\r``, NUL or invalid UTF-8, and the fast path is off
 when a custom format is configured (it is tried first on every line).
+
+The same classification is compiled in ``rota.logscan._linescan`` (C, built at install when a
+compiler is there): it walks the lines with ``memchr`` and counts per hour and route as it
+goes, about 4x the regex's speed. The regex is the reference and the fallback; tests hold
+the two to the same results on adversarial lines.
 """
 
 from __future__ import annotations
@@ -31,16 +36,21 @@ import re
 from collections import Counter
 from itertools import compress
 from operator import itemgetter
-from typing import TYPE_CHECKING
 
-from rota.logscan.formats import parse_duration_ms
+from rota.logscan.analyze import SAMPLE_CHARS, LineParser, error_template
+from rota.logscan.formats import ERROR_LEVELS, parse_duration_ms
+from rota.logscan.results import Group
 from rota.logscan.route import template_path
 from rota.logscan.stats import Latency
 
-if TYPE_CHECKING:
-    from rota.logscan.analyze import LineParser
+try:
+    from rota.logscan import _linescan
+except ImportError:  # built without a C compiler: the regex path gives the same results
+    _linescan = None
 
-__all__ = ["LINE", "scan_chunk"]
+__all__ = ["COMPILED", "LINE", "scan_chunk"]
+
+COMPILED = _linescan is not None
 
 # Minutes and seconds are bounded so every timestamp taken here parses (its hour decides).
 _TS = rb"(\d{4}-\d\d-\d\dT\d\d):[0-5]\d:[0-5]\d(?:\.\d{1,9})?Z"
@@ -70,7 +80,7 @@ _LEVELS = {
 }
 
 
-def scan_chunk(data: bytes, n: int, parser: LineParser) -> int | None:
+def scan_chunk(data: bytes, n: int, parser: LineParser, *, compiled: bool = COMPILED) -> int | None:
     """Add the lines of ``data`` (complete lines, numbered from ``n + 1``) to the parser's
     results; the new line count, or None when the chunk must go line by line."""
     if b"\r" in data or b"\x00" in data:
@@ -80,6 +90,8 @@ def scan_chunk(data: bytes, n: int, parser: LineParser) -> int | None:
             data.decode()
         except UnicodeDecodeError:
             return None
+    if compiled and _linescan is not None:
+        return _scan_compiled(data, n, parser)
     rows = LINE.findall(b"\n" + data)
     rows.pop()  # the empty match at the chunk's final newline
     line = parser.line
@@ -134,3 +146,56 @@ def _count(counts: Counter[tuple[bytes, ...]], parser: LineParser) -> None:
         formats["json"] += json_lines
     if text_lines:
         formats["text"] += text_lines
+
+
+def _scan_compiled(data: bytes, n: int, parser: LineParser) -> int:
+    lines, blank, json_hours, text_hours, routes, other_index, other_items = _linescan.scan(data)
+    line = parser.line
+    res = parser.res
+    groups = res.groups
+    for i, item in zip(other_index, other_items, strict=True):
+        if type(item) is bytes:
+            line(item, n + i + 1)
+            continue
+        # a plain error line the classifier read: what LineParser.line does with it
+        level, start, end, component, message, epoch = item
+        gid, template = error_template(component, message)
+        g = groups.get(gid)
+        if g is None:
+            g = groups[gid] = Group(gid, template, component, level)
+            g.sample = data[start:end].decode()[:SAMPLE_CHARS]
+            g.sample_at = f"{parser.name}:{n + i + 1}"
+        g.add(epoch)
+    hour_of = parser.times.hour
+    levels = res.levels
+    json_lines = text_lines = 0
+    for (h, level), c in json_hours.items():
+        row = parser.row(hour_of(h.decode() + ":00:00Z"))
+        row[0] += c
+        row[1] += c
+        levels[level] += c
+        json_lines += c
+    for (h, level), c in text_hours.items():
+        row = parser.row(hour_of(h.decode() + ":00:00Z"))
+        row[0] += c
+        if level in ERROR_LEVELS:
+            row[2] += c
+            res.errors += c
+        levels[level] += c
+        text_lines += c
+    for (method, route), (requests, durations) in routes.items():
+        name = f"{method.decode()} {template_path(route.decode())}"
+        lat = res.routes.get(name)
+        if lat is None:
+            lat = res.routes[name] = Latency()
+        lat.requests += requests
+        values = lat.values
+        for ms, c in durations.items():
+            values[ms] += c
+    res.blank += blank
+    res.requests += json_lines
+    if json_lines:
+        res.formats["json"] += json_lines
+    if text_lines:
+        res.formats["text"] += text_lines
+    return n + lines

@@ -78,22 +78,102 @@ def group_id(template: str) -> str:
     return hashlib.sha1(template.encode("utf-8", "surrogateescape")).hexdigest()[:12]
 
 
-# Digits 2-9 → 1 leaves every masking decision unchanged (the patterns test digits only
-# as a class; the one literal digit, the 0 of 0x, is kept), so messages that differ only
-# in their numbers share one cached template. If a 1 survives into the template, a digit
-# was left as text and only the message's own template is exact.
-_DIGITS = str.maketrans("23456789", "11111111")
+# The template cache is keyed on the message with its variable parts made uniform, so the
+# thousands of messages that differ only in ids share one entry (a month of one error shape
+# is one mask, not one per line). Two steps, each leaving every masking decision unchanged:
+#
+# 1. Whole values whose fate is certain become one constant of their type: a uuid, an email,
+#    a url, a hex id, or a ``key=value`` value that starts with a letter and that no mask
+#    before VAL can start on (``evt_0mYu…``, ``req_1abc…``). "Certain" means: bounded by characters no
+#    mask reads across (start, space, ``=``, ``(``, ``[``, ``,`` before, the last two not
+#    after a digit: ``12,5`` is a number and ``5 ms`` a duration; end, space, ``)``,
+#    ``]``, ``,``, ``;``, or ``:``/``.`` then a space after), so the mask that takes the value
+#    is the one of its type, and any mask covering it from further left (a url, a value)
+#    reads its characters only as a class both the value and the constant belong to. Quoted
+#    strings are length-bounded, so a message with a quote keeps its values.
+# 2. Digits 1-9 → 1, and 0 too when the message has no ``0x``: the masks test digits only as
+#    a class (the one literal digit is the 0 of 0x). If a 1 survives into the template, a
+#    digit was left as text and only the message's own template is exact.
+# A test compares this with plain ``mask`` on random messages built from such values.
+# The pattern starts by consuming the character before the value (a character class, which
+# lets the regex engine skip ahead to candidates instead of trying every position); the
+# message gets a leading space so a value at its start has one too.
+_EDGE_AFTER = r"(?=[\s)\],;]|[:.](?:\s|$)|$)"
+_UNIFORM = re.compile(
+    r"(?P<pre>[\s,=(\[])(?<!\d[\s,])(?:(?:"
+    + "|".join(
+        f"(?P<{name}>{rx})"
+        for name, rx in (
+            ("UUID", dict(_PATTERNS)["UUID"]),
+            ("EMAIL", dict(_PATTERNS)["EMAIL"]),
+            # no ``&`` in it: a value covering the url from further left stops there
+            ("URL", dict(_PATTERNS)["URL"].replace("{},;]", "{},;&]")),
+            ("HEX", _PATTERNS[7][1]),
+        )
+    )
+    + ")"
+    + _EDGE_AFTER
+    # a value no mask before VAL can start on: a letter first, not 8 hex digits (uuid, hex),
+    # no ``:/@`` (url, email, ipv6, path), and none of ``<>([{`` where a url covering it
+    # from further left would stop
+    + r"|(?<==)(?=[A-Za-z_])(?![0-9a-fA-F]{8})[^\s,;)\]}&\"':/@<>(\[{]*(?=[\s,;)\]}&\"']|$))"
+)
+_CONSTANTS = {
+    "UUID": "abcdefab-cdef-abcd-efab-cdefabcdefab",
+    "EMAIL": "g@g.gg",
+    "URL": "g://g",
+    "HEX": "abcdef01",
+    "pre": "g",  # a key=value value (no group of its own)
+}
+
+
+def _constant(m: re.Match[str]) -> str:
+    return m.group("pre") + _CONSTANTS[m.lastgroup or "pre"]
+
+
+try:  # the same function compiled (ASCII messages; None for others)
+    from rota.logscan._linescan import uniform as _compiled_uniform
+except ImportError:
+    _compiled_uniform = None
+
+# Digits as bytes: bytes.translate is several times faster than str.translate, and only
+# ASCII digits change, so multi-byte UTF-8 sequences are left whole.
+_DIGITS = bytes.maketrans(b"23456789", b"11111111")
+_ALL_DIGITS = bytes.maketrans(b"023456789", b"111111111")
+
+
+def uniform(message: str) -> bytes:
+    """The cache key of a message: same template as the message itself (see above)."""
+    if _compiled_uniform is not None:
+        key = _compiled_uniform(message)
+        if key is not None:
+            return key
+    return uniform_py(message)
+
+
+def uniform_py(message: str) -> bytes:
+    """:func:`uniform` in Python: the reference, and the path for non-ASCII messages."""
+    if "'" not in message and '"' not in message:
+        message = _UNIFORM.sub(_constant, " " + message)[1:]
+    key = message.encode("utf-8", "surrogatepass")
+    return key.translate(_DIGITS if b"0x" in key or b"0X" in key else _ALL_DIGITS)
 
 
 @lru_cache(maxsize=65536)
-def _canonical(message: str) -> tuple[str, str]:
+def _template_of(key: bytes) -> tuple[str, str]:
+    template = mask(key.decode("utf-8", "surrogatepass"))
+    return group_id(template), template
+
+
+@lru_cache(maxsize=4096)
+def _exact(message: str) -> tuple[str, str]:
     template = mask(message)
     return group_id(template), template
 
 
 def fingerprint(message: str) -> tuple[str, str]:
     """``(group id, template)`` of one message; repeated shapes are answered from a cache."""
-    gid, template = _canonical(message.translate(_DIGITS))
+    gid, template = _template_of(uniform(message))
     if "1" in template:
-        return _canonical(message)
+        return _exact(message)
     return gid, template

@@ -267,6 +267,7 @@ class TimeReader:
         self.tz = tz
         self.year = year or datetime.now(UTC).year
         self._hours: dict[str, str | None] = {}
+        self._hour_epochs: dict[str, int] = {}
 
     def hour(self, ts: str | float | None) -> str | None:
         """``"2026-11-28T10"`` (UTC) or None."""
@@ -274,7 +275,7 @@ class TimeReader:
             return None
         if isinstance(ts, float):
             return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H")
-        key = ts[:13] + _offset(ts)
+        key = ts[:13] + ("Z" if ts[-1:] == "Z" else _offset(ts))
         hit = self._hours.get(key, "")
         if hit != "":
             return hit
@@ -286,6 +287,20 @@ class TimeReader:
     def epoch(self, ts: str | float | None) -> float | None:
         if ts is None or isinstance(ts, float):
             return ts
+        if _UTC_SECONDS.fullmatch(ts):
+            # "YYYY-MM-DDTHH:MM:SS[.ffffff]Z": the hour is parsed once, minutes and seconds
+            # added in whole microseconds: exactly what datetime.timestamp() gives
+            base = self._hour_epochs.get(ts[:13])
+            if base is None:
+                dt = self.parse(ts[:13] + ":00:00Z")
+                if dt is None:
+                    return None
+                if len(self._hour_epochs) > 100_000:  # decades of hours in one file
+                    self._hour_epochs.clear()
+                base = self._hour_epochs[ts[:13]] = int(dt.timestamp())
+            seconds = base + int(ts[14:16]) * 60 + int(ts[17:19])
+            micros = int(ts[20:-1].ljust(6, "0")) if len(ts) > 20 else 0
+            return (seconds * 1_000_000 + micros) / 1_000_000
         dt = self.parse(ts)
         return dt.timestamp() if dt else None
 
@@ -304,6 +319,7 @@ class TimeReader:
 
 
 _OFFSET = re.compile(r"(?:Z|[+-]\d{2}:?\d{2})$")
+_UTC_SECONDS = re.compile(r"\d{4}-\d\d-\d\dT\d\d:[0-5]\d:[0-5]\d(?:\.\d{1,6})?Z")
 
 
 def _offset(ts: str) -> str:
