@@ -657,8 +657,10 @@ static PyObject *uniform(PyObject *self, PyObject *arg) {
         if (m[i] >= 0x80) Py_RETURN_NONE;
         if (m[i] == '"' || m[i] == '\'') quoted = 1;
     }
-    /* the result is never longer than the message plus the longest constant per span */
-    unsigned char *out = PyMem_Malloc((size_t)n * 2 + 64);
+    /* a span of at least 3 characters becomes at most 8 (0x1 -> abcdef01): 3n bounds the
+       result; the copy below checks anyway */
+    size_t cap = (size_t)n * 3 + 64;
+    unsigned char *out = PyMem_Malloc(cap);
     if (!out) return PyErr_NoMemory();
     Py_ssize_t o = 0, i = 0;
     while (i < n) {
@@ -684,6 +686,10 @@ static PyObject *uniform(PyObject *self, PyObject *arg) {
         }
         if (constant) {
             size_t len = strlen(constant);
+            if ((size_t)o + len > cap) { /* cannot happen by the bound above; never overrun */
+                PyMem_Free(out);
+                Py_RETURN_NONE;
+            }
             memcpy(out + o, constant, len);
             o += (Py_ssize_t)len;
             i = end;
