@@ -10,7 +10,7 @@ from typing import Any
 import psycopg
 import pytest
 
-from rota.sandbox import dataset
+from rota.sandbox import dataset, traffic
 from rota.sandbox.postgres import Cluster
 from rota.testing import FAULTY_TEMPLATE, DatabaseTemplate
 
@@ -210,7 +210,7 @@ def test_it_records_the_slow_platform_query_in_pg_stat_statements(pg_faulty_url:
         ).fetchall()
     by_query = {query: calls for query, calls in top}
     slow = [q for q in by_query if "WHERE conversation_id = $1" in q]
-    assert slow and by_query[slow[0]] >= dataset.SLOW_CALLS
+    assert slow and by_query[slow[0]] >= traffic.SLOW_CALLS
 
 
 def test_a_plain_clone_keeps_the_stored_faults_but_not_the_statistics(
@@ -233,7 +233,7 @@ def test_a_plain_clone_keeps_the_stored_faults_but_not_the_statistics(
         assert (
             _one(url, "SELECT n_dead_tup FROM pg_stat_user_tables WHERE relname = 'messages'") == 0
         )
-        dataset.plant_runtime_faults(url)
+        traffic.plant_runtime_faults(url)
         assert _one(url, statements) > 0
         assert (
             _one(url, "SELECT n_dead_tup FROM pg_stat_user_tables WHERE relname = 'messages'") > 0
@@ -259,7 +259,7 @@ def _states(url: str, pids: list[int]) -> dict[int, str]:
 
 
 def test_it_holds_an_idle_and_an_idle_in_transaction_session(pg_url: str) -> None:
-    idle = dataset.idle_connection(pg_url, label="rota-test-idle")
+    idle = traffic.idle_connection(pg_url, label="rota-test-idle")
     try:
         in_tx, plain = idle.backend_pids
         assert _states(pg_url, idle.backend_pids) == {in_tx: "idle in transaction", plain: "idle"}
@@ -272,7 +272,7 @@ def test_it_holds_an_idle_and_an_idle_in_transaction_session(pg_url: str) -> Non
 
 
 def test_idle_sessions_end_by_themselves_after_the_given_time(pg_url: str) -> None:
-    idle = dataset.idle_connection(pg_url, seconds=0.5, detached=True)
+    idle = traffic.idle_connection(pg_url, seconds=0.5, detached=True)
     assert len(_states(pg_url, idle.backend_pids)) == 2
     deadline = time.monotonic() + 10
     while _states(pg_url, idle.backend_pids) and time.monotonic() < deadline:

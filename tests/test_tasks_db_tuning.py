@@ -12,7 +12,7 @@ from rota.engine import Engine
 from rota.history import History, open_history
 from rota.model import Finding, Severity, TaskOutcome
 from rota.readonly import assert_read_only
-from rota.sandbox.dataset import SLOW_CALLS
+from rota.sandbox.traffic import SLOW_CALLS
 from rota.tasks.db.tuning import tuning
 
 # What the test cluster's own configuration earns, each for a stated reason: the sandbox

@@ -11,7 +11,7 @@ project, or in a package that extends rota, can ask for:
     missing index, a sequence near its maximum).
 ``pg_url`` / ``pg_faulty_url``
     A fresh database per test, cloned from the matching template, dropped afterwards. The
-    faulty clone also gets :func:`rota.sandbox.dataset.plant_runtime_faults`, because
+    faulty clone also gets :func:`rota.sandbox.traffic.plant_runtime_faults`, because
     statistics and pg_stat_statements are not copied by ``CREATE DATABASE ... TEMPLATE``.
 
 ``rota_sandbox``
@@ -133,13 +133,13 @@ def _make_template(cluster: Cluster, name: str, *, faults: bool) -> DatabaseTemp
 
 
 def _clone(cluster: Cluster, template: DatabaseTemplate) -> Iterator[str]:
-    from rota.sandbox import dataset
+    from rota.sandbox import traffic
 
     name = f"t_{secrets.token_hex(6)}"
     url = cluster.create_database(name, template=template.name)
     try:
         if template.faults:
-            dataset.plant_runtime_faults(url, seed=TEST_SEED)
+            traffic.plant_runtime_faults(url, seed=TEST_SEED)
         yield url
     finally:
         cluster.drop_database(name)

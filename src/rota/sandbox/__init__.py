@@ -68,7 +68,7 @@ def up(
     progress: Progress | None = None,
 ) -> SandboxInfo:
     """Build and start a sandbox in ``directory``; raises SandboxError if one is there."""
-    from rota.sandbox import backups, dataset, logs, platform, surface, tls
+    from rota.sandbox import backups, dataset, logs, platform, surface, tls, traffic
     from rota.sandbox.postgres import Cluster, find_pg_bindir
 
     d = (directory or default_dir()).resolve()
@@ -132,7 +132,7 @@ def up(
 
         extra: list[int] = []
         if idle_connection:
-            handle = dataset.idle_connection(url, detached=True, label=str(d))
+            handle = traffic.idle_connection(url, detached=True, label=str(d))
             extra.append(int(handle.pid))
 
         config = d / "rota.toml"
