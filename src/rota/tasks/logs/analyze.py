@@ -6,11 +6,9 @@ from __future__ import annotations
 import statistics
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rota.errors import ConfigError
-from rota.logscan.results import Results
-from rota.logscan.runner import cache_file, scan_configured, settings_for
 from rota.model import Finding, Metric, Severity
 from rota.task import Context, Item, task
 from rota.units import format_duration
@@ -20,6 +18,9 @@ MIN_TIMED = 20  # routes with fewer timed requests get no latency verdict
 MAX_SEEN_GROUPS = 5000
 UNPARSED_WARNING = 0.01
 COMMAND = "rota logs top"
+
+if TYPE_CHECKING:
+    from rota.logscan.results import Results
 
 
 def midnight(tz_name: str, now: datetime | None = None) -> datetime:
@@ -94,6 +95,8 @@ def daily_rates(res: Results, start: datetime) -> tuple[float, int, int, list[fl
     ),
 )
 def analyze(ctx: Context) -> Iterator[Item]:
+    from rota.logscan.runner import cache_file, scan_configured, settings_for
+
     logs = ctx.config.logs
     try:
         settings_for(logs)
