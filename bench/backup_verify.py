@@ -6,6 +6,10 @@ no drop on failure). rota checks freshness, the sha256, gzip to the
 end, the TOC, restores with ``pg_restore -j N`` from a seekable copy, validates counts and
 schema against live, and drops its scratch database. Goal: rota ≤ 0.85× the pipeline.
 
+Both sides restore the same file, made by ``make_backup`` exactly as the runbook makes it
+(``pg_dump -Fc | gzip``). An archive dumped with ``-Z0`` and compressed once outside was
+measured too (see ``rota.sandbox.backups``): it restores no faster and verifies slower.
+
 Run: ``python bench/backup_verify.py [--scale 12] [--runs 3]`` (scale 12 ≈ 1.1 GB database).
 """
 

@@ -2,9 +2,12 @@
 
 The platform's runbook stores ``rylie_full_<UTC timestamp>.dump.gz``, made by
 ``pg_dump -Fc | gzip``; rota's backup tasks look for that pattern, check the newest file's
-age and restore it with ``gunzip -c | pg_restore``. (Dumping with ``-Z 0`` and letting gzip
-compress once was measured: no faster, and 7% larger, so the sandbox does what the runbook
-does.)
+age and restore it with ``gunzip -c | pg_restore``. The sandbox does what the runbook (and
+``backup.create``'s default) does. Dumping with ``-Z 0`` and compressing once outside was
+measured on a 1.04 GB database (2 cores): the dump is faster (2.8 s with isal level 1-3,
+6.8 s with ``gzip -1``, against 8.2 s) but 17-39% larger, restores no faster (the server's
+COPY is the critical path, pg_restore inflates on the other core), and makes verification
+~2.5 s slower, since the seekable copy it writes grows ninefold (99 MB to 837 MB).
 """
 
 from __future__ import annotations

@@ -15,6 +15,7 @@ import ctypes
 import glob
 import os
 import re
+import select
 import shutil
 import signal
 import subprocess
@@ -176,13 +177,16 @@ class PgTools:
         capture: bool = False,
         env: dict[str, str] | None = None,
         timeout: float | None = None,
+        reads_part: bool = False,
     ) -> Pipeline:
         """Run ``stages`` as one pipeline (stdout of each into stdin of the next).
 
         Every stage's exit status is checked: the first failing stage in pipeline order
         (a producer killed by SIGPIPE only because its consumer failed does not count) raises
         :class:`PgToolError` with its first stderr lines. ``stdout`` writes the last
-        stage's output to a file; ``capture`` returns it instead.
+        stage's output to a file; ``capture`` returns it instead. ``reads_part``: the last
+        stage may stop reading early (``pg_restore -l`` reads only the table of contents),
+        so a producer it leaves to SIGPIPE has not failed.
         """
         if not stages:
             raise ValueError("no stages")
@@ -245,8 +249,8 @@ class PgTools:
             stderr = {Path(a[0]).name: _head(e) for a, e in zip(stages, errs, strict=True)}
         took = time.monotonic() - t0
         for i, (argv, rc) in enumerate(zip(stages, rcs, strict=True)):
-            if rc in (-signal.SIGPIPE, 128 + signal.SIGPIPE) and any(rcs[i + 1 :]):
-                continue  # the consumer died first; its error is the one that explains
+            if rc in (-signal.SIGPIPE, 128 + signal.SIGPIPE) and (any(rcs[i + 1 :]) or reads_part):
+                continue  # the consumer died first (its error explains) or had read enough
             if rc != 0:
                 name = Path(argv[0]).name
                 raise PgToolError(name, rc, stderr.get(name, ""))
@@ -265,7 +269,7 @@ class PgTools:
                         Path(argv[0]).name, None, "no result within the timeout", timed_out=True
                     )
                 try:
-                    p.wait(min(left, 0.5))
+                    _wait_exit(p, min(left, 0.5))
                     break
                 except subprocess.TimeoutExpired:
                     continue
@@ -283,6 +287,25 @@ class PgTools:
 
     def close(self) -> None:
         self.cancel()
+
+
+def _wait_exit(p: subprocess.Popen[bytes], timeout: float) -> None:
+    """``p.wait(timeout)``, but woken the moment ``p`` exits: Popen.wait polls with sleeps
+    of up to 50 ms, which every stage of every restore would otherwise add."""
+    if p.poll() is not None:
+        return
+    try:
+        fd = os.pidfd_open(p.pid)
+    except (AttributeError, OSError):
+        p.wait(timeout)
+        return
+    try:
+        ready, _, _ = select.select([fd], [], [], timeout)
+    finally:
+        os.close(fd)
+    if not ready:
+        raise subprocess.TimeoutExpired(p.args, timeout)
+    p.wait(5)
 
 
 def _kill_group(pgid: int) -> None:

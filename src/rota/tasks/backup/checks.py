@@ -21,7 +21,7 @@ from rota.tasks.backup import files as bf
 from rota.tasks.backup import restore as br
 from rota.tasks.backup.drill import Drill, quote_ident
 from rota.tasks.backup.drill import finding as _f
-from rota.tasks.backup.scan import ScanError, gzip_isize, scan
+from rota.tasks.backup.scan import SPACE_RESERVE, ScanError, gzip_isize, scan
 from rota.units import format_duration, format_size
 
 _TEMP_RE = re.compile(r"^rota_verify_(\d+)_[0-9a-f]+\.dump$")
@@ -192,7 +192,9 @@ def integrity(d: Drill, b: bf.BackupFile, temp: Path) -> Generator[Item, None, A
     if b.path.is_dir():
         return (yield from _integrity_dir(d, b, t0))
     copy_to: Path | None = temp
-    need = max(b.size, gzip_isize(b.path)) * 1.1 + (64 << 20)
+    # gzip keeps the decompressed size modulo 4 GiB: an estimate, so the scan also watches
+    # free space while it writes and falls back to a pipe rather than fill the disk.
+    need = max(b.size, gzip_isize(b.path)) * 1.1 + SPACE_RESERVE
     try:
         free = shutil.disk_usage(d.temp_dir).free
     except OSError:
@@ -237,6 +239,8 @@ def integrity(d: Drill, b: bf.BackupFile, temp: Path) -> Generator[Item, None, A
         )
         return None
     d.receipt.update(sha256=s.sha256, format=s.format, gzip=s.gzip, content_bytes=s.content_bytes)
+    if s.copy_abandoned:
+        d.receipt["seekable_copy"].update(used=False, abandoned=s.copy_abandoned)
     ev = {
         "file": subject,
         "sha256": s.sha256,
@@ -335,6 +339,7 @@ def _toc(d: Drill, b: bf.BackupFile, archive: Path | None, t0: float) -> Generat
                 [shutil.which("gzip") or "gzip", "-dc", str(b.path)],
                 [str(pg_restore), "-l"],
                 capture=True,
+                reads_part=True,  # the gzip stream was read to its end by the scan already
             )
         else:
             res = d.tools.run([str(pg_restore), "-l", str(archive)], capture=True)

@@ -25,7 +25,9 @@ from rota.tasks.backup import files as bf
 from rota.units import format_duration, format_size
 
 # Measured on the sandbox (see bench/backup_verify.py): pg_dump -Fc writes ~130 MB/s of
-# database and the archive is ~9% of pg_database_size.
+# database and the archive is ~9% of pg_database_size. The default format stays the
+# runbook's pg_dump -Fc | gzip: an archive dumped with -Z0 and compressed once outside dumps
+# faster but restores no faster and verifies slower (measured; see rota.sandbox.backups).
 DUMP_BYTES_PER_S = 130e6
 ARCHIVE_RATIO = 0.09
 

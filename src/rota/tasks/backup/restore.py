@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from rota.errors import TargetUnavailable
 from rota.targets.postgres import Postgres
 from rota.task import one_line
 
@@ -176,16 +177,97 @@ def live_side(pg: Postgres) -> LiveSide:
     return LiveSide(names, fp, items, counts(pg, names))
 
 
-def newest_created_at(pg: Postgres) -> tuple[datetime | None, str]:
+SIZES_SQL = "SELECT t AS ident, pg_relation_size(t::regclass) AS bytes FROM unnest(%s::text[]) AS t"
+
+
+@dataclass(frozen=True)
+class Restored:
+    """Row counts of the restored tables and the newest ``created_at`` among them."""
+
+    counts: dict[str, int]
+    newest: datetime | None
+    newest_in: str
+
+
+def count_restored(
+    pg: Postgres, idents: dict[str, str], extra: Callable[[], Postgres] | None = None
+) -> Restored:
+    """Exact row counts of ``idents`` (name → quoted identifier) and the newest
+    ``created_at``, one scan per table (``count(*)`` and ``max(created_at)`` together).
+
+    With ``extra`` (a factory for a second session) the tables are split by size over two
+    sessions, so the largest table is counted while the others are."""
+    with_ts = {r["ident"] for r in pg.query(CREATED_AT_SQL)}
+    order = sorted(idents.items())
+    sizes: dict[str, int] = {}
+    if extra is not None and len(order) > 1:
+        sizes = {
+            r["ident"]: int(r["bytes"] or 0) for r in pg.query(SIZES_SQL, ([i for _, i in order],))
+        }
+        order.sort(key=lambda ni: sizes.get(ni[1], 0), reverse=True)
+    # Largest first, each to the lane with less to read so far.
+    lanes: list[list[tuple[str, str]]] = [[], []]
+    load = [0, 0]
+    for name, ident in order:
+        lane = 0 if extra is None or load[0] <= load[1] else 1
+        lanes[lane].append((name, ident))
+        load[lane] += sizes.get(ident, 0) + 1
+    results: list[Restored] = []
+    if extra is None or not lanes[1]:
+        results.append(_count_lane(pg, lanes[0] + lanes[1], with_ts))
+    else:
+        from concurrent.futures import ThreadPoolExecutor
+
+        def other() -> Restored | None:
+            second = extra()
+            try:
+                try:
+                    second.connect()
+                except TargetUnavailable:
+                    return None  # no second session (max_connections?): counted in the first
+                return _count_lane(second, lanes[1], with_ts)
+            finally:
+                second.close()
+
+        with ThreadPoolExecutor(1, thread_name_prefix="rota-count") as pool:
+            fut = pool.submit(other)
+            results.append(_count_lane(pg, lanes[0], with_ts))
+            results.append(fut.result() or _count_lane(pg, lanes[1], with_ts))
+    counted: dict[str, int] = {}
     best: datetime | None = None
     where = ""
-    for r in pg.query(CREATED_AT_SQL):
-        v = pg.scalar(f"SELECT max(created_at) FROM {r['ident']}")
-        if isinstance(v, datetime):
-            v = v if v.tzinfo else v.replace(tzinfo=UTC)
-            if best is None or v > best:
-                best, where = v, r["ident"]
-    return best, where
+    for r in results:
+        counted.update(r.counts)
+        if r.newest is not None and (best is None or r.newest > best):
+            best, where = r.newest, r.newest_in
+    # created_at outside the compared tables (views, tables live lacks) still bounds the RPO.
+    for ident in sorted(with_ts - set(idents.values())):
+        v = _aware(pg.scalar(f"SELECT max(created_at) FROM {ident}"))
+        if v is not None and (best is None or v > best):
+            best, where = v, ident
+    return Restored({n: counted[n] for n in sorted(counted)}, best, where)
+
+
+def _count_lane(pg: Postgres, tables: list[tuple[str, str]], with_ts: set[str]) -> Restored:
+    counted: dict[str, int] = {}
+    best: datetime | None = None
+    where = ""
+    for name, ident in tables:
+        if ident in with_ts:
+            row = pg.query(f"SELECT count(*) AS n, max(created_at) AS newest FROM {ident}")[0]
+            v = _aware(row["newest"])
+            if v is not None and (best is None or v > best):
+                best, where = v, ident
+        else:
+            row = {"n": pg.scalar(f"SELECT count(*) FROM {ident}")}
+        counted[name] = int(row["n"] or 0)
+    return Restored(counted, best, where)
+
+
+def _aware(v: Any) -> datetime | None:
+    if isinstance(v, datetime):
+        return v if v.tzinfo else v.replace(tzinfo=UTC)
+    return None
 
 
 def usable_options(url: str, options: str, connect_timeout: float = 10) -> tuple[str, str]:

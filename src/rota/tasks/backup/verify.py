@@ -17,8 +17,9 @@ import contextlib
 import os
 import shutil
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 
 from rota.errors import TargetUnavailable
@@ -116,14 +117,36 @@ def _verify(d: Drill) -> Iterator[Item]:
         return
     d.receipt.update(file=str(newest.path), size_bytes=newest.size)
     temp = d.temp_dir / f"rota_verify_{os.getpid()}_{os.urandom(4).hex()}.dump"
+    # The live side of validation (tables, fingerprint, counts) depends on nothing in the
+    # backup: it is read while the integrity pass, which keeps one core busy, and the
+    # restore run. Live is only read.
+    pool = ThreadPoolExecutor(1, thread_name_prefix="rota-live")
+    live: Live = Live(None, None)
+    try:
+        live = Live(str(d.live.scalar("SELECT current_database()")), None)
+        live = Live(live.name, pool.submit(br.live_side, d.live))
+    except TargetUnavailable:
+        pass  # raised again where the live side is needed, after T1 has had its say
+    archive = None
     try:
         archive = yield from integrity(d, newest, temp)
         if archive is not None:
-            yield from _restore_and_validate(d, newest, archive, expectations)
+            yield from _restore_and_validate(d, newest, archive, expectations, pool, live)
     finally:
         with contextlib.suppress(FileNotFoundError):
             temp.unlink()
+        if archive is None and live.side is not None and not live.side.done():
+            d.live.cancel()  # nothing to compare with: do not wait for live's counts
+        pool.shutdown(wait=True, cancel_futures=True)
     yield from _receipt(d, newest)
+
+
+@dataclass(frozen=True)
+class Live:
+    """The live database's name and its side of validation, being read in the background."""
+
+    name: str | None
+    side: Future[br.LiveSide] | None
 
 
 # -- T2 restore + T3 validation -----------------------------------------------------------------
@@ -132,23 +155,22 @@ def _restore_and_validate(
     b: bf.BackupFile,
     archive: tuple[str, Path, bool],
     expectations: list[tuple[str, br.Expectation]],
+    pool: ThreadPoolExecutor,
+    live: Live,
 ) -> Iterator[Item]:
     taken = {r["datname"] for r in d.admin.query("SELECT datname FROM pg_database")}
-    live_name = str(d.live.scalar("SELECT current_database()"))
+    live_name = live.name or str(d.live.scalar("SELECT current_database()"))
     name = br.scratch_name(taken | {live_name})
     ident = _quote(name)
     d.receipt["scratch_database"] = name
     created = False
-    # The live side of validation runs while pg_restore does: one of its jobs is often
-    # waiting on the largest table, and live is only read.
-    pool = ThreadPoolExecutor(1, thread_name_prefix="rota-live")
     try:
         d.admin.execute(f"CREATE DATABASE {ident} TEMPLATE template0")
         created = True
-        live = pool.submit(br.live_side, d.live)
+        side = live.side or pool.submit(br.live_side, d.live)
         yield from _restore(d, b, archive, name)
         if d.receipt.get("restored"):
-            yield from _validate(d, b, name, expectations, live)
+            yield from _validate(d, b, name, expectations, side)
     except TargetUnavailable as exc:
         yield _f(
             d,
@@ -177,7 +199,6 @@ def _restore_and_validate(
         with contextlib.suppress(Exception):
             d.admin.execute(f"DROP DATABASE IF EXISTS {ident} WITH (FORCE)")
         d.phase("drop", t0)
-        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _restore(
@@ -288,9 +309,21 @@ def _validate(
         application_name="rota:backup.verify",
     )
     d.ctx.on_cancel(scratch.cancel)
+
+    def second_session() -> Postgres:
+        pg = Postgres(
+            _with_db(d.server_url, name),
+            readonly=True,
+            connect_timeout=db.connect_timeout,
+            statement_timeout=max(db.statement_timeout, 600),
+            application_name="rota:backup.verify",
+        )
+        d.ctx.on_cancel(pg.cancel)
+        return pg
+
     try:
         yield from _queries(d, b, scratch, expectations)
-        yield from _compare(d, b, scratch, live.result())
+        yield from _compare(d, b, scratch, live.result(), second_session)
     finally:
         scratch.close()
         d.phase("validate", t0)
@@ -334,7 +367,13 @@ def _queries(
         )
 
 
-def _compare(d: Drill, b: bf.BackupFile, scratch: Postgres, ls: br.LiveSide) -> Iterator[Item]:
+def _compare(
+    d: Drill,
+    b: bf.BackupFile,
+    scratch: Postgres,
+    ls: br.LiveSide,
+    second_session: Callable[[], Postgres] | None = None,
+) -> Iterator[Item]:
     subject = str(b.path)
     live_tables = ls.tables
     restored_tables = br.tables(scratch)
@@ -380,7 +419,8 @@ def _compare(d: Drill, b: bf.BackupFile, scratch: Postgres, ls: br.LiveSide) -> 
             ev,
         )
     common = {n: restored_tables[n] for n in restored_tables if n in live_tables}
-    restored = br.counts(scratch, common)
+    counted = br.count_restored(scratch, common, second_session)
+    restored = counted.counts
     live = ls.counts
     d.receipt["counts"] = {n: {"live": live[n], "restored": restored[n]} for n in common}
     age_days = (d.now - b.time).total_seconds() / 86400
@@ -439,7 +479,7 @@ def _compare(d: Drill, b: bf.BackupFile, scratch: Postgres, ls: br.LiveSide) -> 
             subject,
             {"tables": len(common)},
         )
-    newest, where = br.newest_created_at(scratch)
+    newest, where = counted.newest, counted.newest_in
     if newest is not None:
         rpo = max(0.0, (d.now - newest).total_seconds())
         d.receipt["rpo_s"] = round(rpo)
