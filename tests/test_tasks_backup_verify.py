@@ -21,6 +21,7 @@ from rota.engine import Engine
 from rota.model import Severity, TaskOutcome
 from rota.sandbox.backups import make_backup
 from rota.tasks.backup import files as bf
+from rota.tasks.backup.drill import owner_tag, parse_owner
 from rota.tasks.backup.restore import (
     SCRATCH_PREFIX,
     Expectation,
@@ -298,6 +299,56 @@ def test_it_sweeps_the_scratch_database_of_a_killed_run(
     assert '"severity": "warning"' in r.out
     assert _scratch_databases(pg_url) == []
     assert list((tmp_path / "tmp").iterdir()) == []
+
+
+def test_another_runs_scratch_database_in_use_is_left_alone_and_a_dead_runs_is_swept(
+    tmp_path: Path, pg_url: str
+) -> None:
+    """Two rota setups verifying against one server: the sweep drops only what is abandoned."""
+    _backup(tmp_path, pg_url)
+    with psycopg.connect(pg_url, autocommit=True) as admin:
+        for name in ("rota_verify_otherhost", "rota_verify_alivehere", "rota_verify_deadhere"):
+            admin.execute(f"CREATE DATABASE {name}")
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    holders = [
+        psycopg.connect(
+            pg_url.rsplit("/", 1)[0] + f"/{name}", application_name=owner_tag(host, pid)
+        )
+        for name, host, pid in (
+            ("rota_verify_otherhost", "build-02", 4242),  # another machine: never ours to judge
+            ("rota_verify_alivehere", None, os.getpid()),  # a run on this machine, still alive
+            ("rota_verify_deadhere", None, dead.pid),  # a killed run's lingering session
+        )
+    ]
+    try:
+        out = _run(tmp_path, pg_url)
+        sweep = next(f for f in out.findings if f.code == "backup.leftover_scratch")
+        assert sweep.severity is Severity.WARNING
+        assert sweep.evidence["databases"] == ["rota_verify_deadhere"]
+        in_use = {u["database"] for u in sweep.evidence["in_use_by_other_runs"]}
+        assert in_use == {"rota_verify_otherhost", "rota_verify_alivehere"}
+        assert sorted(_scratch_databases(pg_url)) == [
+            "rota_verify_alivehere",
+            "rota_verify_otherhost",
+        ]
+        assert "backup.rto_exceeded" in _codes(out, Severity.OK)  # the drill itself ran
+        assert _codes(out, Severity.CRITICAL) == set()
+    finally:
+        for conn in holders:
+            conn.close()
+        with psycopg.connect(pg_url, autocommit=True) as admin:
+            for name in _scratch_databases(pg_url):
+                admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+def test_the_scratch_sessions_carry_the_runs_owner_tag() -> None:
+    tag = owner_tag("db-host.example", 1234)
+    assert tag == "rota-verify:db-host.example:1234"
+    assert parse_owner(tag) == ("db-host.example", 1234)
+    assert parse_owner("rota:backup.verify") is None
+    assert parse_owner("rota-verify:x:notapid") is None
+    assert len(owner_tag("h" * 200, 4_194_304)) <= 63  # PostgreSQL's application_name limit
 
 
 def test_it_drops_restore_settings_the_role_may_not_change(pg_url: str) -> None:

@@ -19,7 +19,7 @@ from rota.targets.postgres import describe_url
 from rota.task import Item
 from rota.tasks.backup import files as bf
 from rota.tasks.backup import restore as br
-from rota.tasks.backup.drill import Drill, quote_ident
+from rota.tasks.backup.drill import Drill, parse_owner, quote_ident
 from rota.tasks.backup.drill import finding as _f
 from rota.tasks.backup.scan import SPACE_RESERVE, ScanError, gzip_isize, scan
 from rota.units import format_duration, format_size
@@ -29,16 +29,36 @@ _MTIME_SLACK_S = 3600  # a dump takes a while; beyond this the mtime tells anoth
 
 
 # -- safety: leftovers of an earlier crashed run ------------------------------------------
+SWEEP_SQL = """
+SELECT d.datname, count(a.pid) AS sessions,
+       array_agg(DISTINCT coalesce(a.application_name, '')) FILTER (WHERE a.pid IS NOT NULL) AS apps
+FROM pg_database d LEFT JOIN pg_stat_activity a ON a.datid = d.oid
+WHERE d.datname LIKE %s
+GROUP BY d.datname ORDER BY 1
+"""
+
+
 def sweep(d: Drill) -> Iterator[Item]:
-    names = [
-        r["datname"]
-        for r in d.admin.query(
-            "SELECT datname FROM pg_database WHERE datname LIKE %s ORDER BY 1",
-            (br.SCRATCH_PREFIX.replace("_", r"\_") + "%",),
-        )
-    ]
-    for name in names:
-        d.admin.execute(f"DROP DATABASE IF EXISTS {quote_ident(name)} WITH (FORCE)")
+    """Drop scratch databases and temp files left by crashed runs, and only those.
+
+    A scratch database is a leftover when nobody is connected to it, or when every session
+    in it belongs to a rota run on this machine whose process is gone (backends of a killed
+    restore linger a moment). Anything else is another run's drill in progress (another
+    rota setup verifying against the same server): reported, never dropped."""
+    pattern = br.SCRATCH_PREFIX.replace("_", r"\_") + "%"
+    me = parse_owner(d.owner)
+    host = me[0] if me else ""
+    names: list[str] = []
+    in_use: list[dict[str, Any]] = []
+    for r in d.admin.query(SWEEP_SQL, (pattern,)):
+        owners = [parse_owner(app) for app in (r["apps"] or [])]
+        if r["sessions"] and not all(
+            o is not None and o[0] == host and not pid_alive(o[1]) for o in owners
+        ):
+            in_use.append({"database": r["datname"], "sessions": r["sessions"], "by": r["apps"]})
+            continue
+        d.admin.execute(f"DROP DATABASE IF EXISTS {quote_ident(r['datname'])} WITH (FORCE)")
+        names.append(r["datname"])
     files = []
     with contextlib.suppress(OSError):
         for entry in os.scandir(d.temp_dir):
@@ -48,6 +68,9 @@ def sweep(d: Drill) -> Iterator[Item]:
                     os.unlink(entry.path)
                     files.append(entry.path)
     where = describe_url(d.server_url)
+    evidence: dict[str, Any] = {"databases": names, "temp_files": files}
+    if in_use:
+        evidence["in_use_by_other_runs"] = in_use
     if names or files:
         yield _f(
             d,
@@ -55,16 +78,18 @@ def sweep(d: Drill) -> Iterator[Item]:
             Severity.WARNING,
             f"swept {len(names)} scratch database(s) and {len(files)} temp file(s) left by an earlier crashed verification",
             where,
-            {"databases": names, "temp_files": files, "sql": "DROP DATABASE <name> WITH (FORCE)"},
+            {**evidence, "sql": "DROP DATABASE <name> WITH (FORCE)"},
             "An earlier backup.verify was killed mid-restore; look at why (OOM killer, timeout, reboot).",
         )
     else:
+        more = f"; {len(in_use)} in use by another run, left alone" if in_use else ""
         yield _f(
             d,
             "backup.leftover_scratch",
             Severity.OK,
-            "no leftovers from earlier verifications",
+            f"no leftovers from earlier verifications{more}",
             where,
+            evidence,
         )
 
 

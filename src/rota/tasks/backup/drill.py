@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import socket
 import tempfile
 import time
 from datetime import UTC, datetime
@@ -47,6 +49,9 @@ class Drill:
         ctx.on_cancel(self.admin.cancel)
         self.tools: PgTools = ctx.target("pgtools")
         self.temp_dir = Path(self.cfg.temp_dir or tempfile.gettempdir())
+        # Every session in the scratch database carries this application_name, so another
+        # run's sweep can tell a database in use from one left by a crashed run.
+        self.owner = owner_tag()
 
     def close(self) -> None:
         self.live.close()
@@ -54,6 +59,23 @@ class Drill:
 
     def phase(self, name: str, t0: float) -> None:
         self.receipt["phases_s"][name] = round(time.monotonic() - t0, 3)
+
+
+def owner_tag(host: str | None = None, pid: int | None = None) -> str:
+    """``rota-verify:<host>:<pid>`` (within PostgreSQL's 63 characters of application_name)."""
+    host = (host or socket.gethostname())[:40].replace(":", "_")
+    return f"{OWNER_PREFIX}{host}:{pid or os.getpid()}"
+
+
+def parse_owner(application_name: str | None) -> tuple[str, int] | None:
+    """``(host, pid)`` of an :func:`owner_tag`, or None for any other name."""
+    if not application_name or not application_name.startswith(OWNER_PREFIX):
+        return None
+    host, _, pid = application_name[len(OWNER_PREFIX) :].rpartition(":")
+    return (host, int(pid)) if host and pid.isdigit() else None
+
+
+OWNER_PREFIX = "rota-verify:"
 
 
 def finding(

@@ -164,9 +164,14 @@ def _restore_and_validate(
     ident = _quote(name)
     d.receipt["scratch_database"] = name
     created = False
+    keeper: Postgres | None = None
     try:
         d.admin.execute(f"CREATE DATABASE {ident} TEMPLATE template0")
         created = True
+        # One idle session holds the database as this run's from now to the drop, so a
+        # concurrent run's sweep (another setup, same server) sees it in use.
+        keeper = _scratch_session(d, name)
+        keeper.scalar("SELECT 1")
         side = live.side or pool.submit(br.live_side, d.live)
         yield from _restore(d, b, archive, name)
         if d.receipt.get("restored"):
@@ -196,6 +201,8 @@ def _restore_and_validate(
             raise
     finally:
         t0 = time.monotonic()
+        if keeper is not None:
+            keeper.close()
         with contextlib.suppress(Exception):
             d.admin.execute(f"DROP DATABASE IF EXISTS {ident} WITH (FORCE)")
         d.phase("drop", t0)
@@ -216,7 +223,9 @@ def _restore(
     # foreign keys in fewer passes; nothing here needs to survive a crash.
     options, refused = br.usable_options(scratch_url, RESTORE_OPTIONS, connect_timeout)
     d.receipt["restore_settings"] = {"pgoptions": options, "refused": refused}
-    run_env = {**env, "PGOPTIONS": options} if options else env
+    run_env = {**env, "PGAPPNAME": d.owner}
+    if options:
+        run_env["PGOPTIONS"] = options
     if kind == "plain":
         psql = d.tools.find("psql")
         cmd = [str(psql), "-X", "-q", "-v", "ON_ERROR_STOP=1", "-o", os.devnull, f"--dbname={dsn}"]
@@ -300,33 +309,27 @@ def _validate(
     live: Future[br.LiveSide],
 ) -> Iterator[Item]:
     t0 = time.monotonic()
+    scratch = _scratch_session(d, name)
+    try:
+        yield from _queries(d, b, scratch, expectations)
+        yield from _compare(d, b, scratch, live.result(), lambda: _scratch_session(d, name))
+    finally:
+        scratch.close()
+        d.phase("validate", t0)
+
+
+def _scratch_session(d: Drill, name: str) -> Postgres:
+    """A read-only session in the scratch database, tagged as this run's, cancelled with it."""
     db = d.ctx.config.database
-    scratch = Postgres(
+    pg = Postgres(
         _with_db(d.server_url, name),
         readonly=True,
         connect_timeout=db.connect_timeout,
         statement_timeout=max(db.statement_timeout, 600),
-        application_name="rota:backup.verify",
+        application_name=d.owner,
     )
-    d.ctx.on_cancel(scratch.cancel)
-
-    def second_session() -> Postgres:
-        pg = Postgres(
-            _with_db(d.server_url, name),
-            readonly=True,
-            connect_timeout=db.connect_timeout,
-            statement_timeout=max(db.statement_timeout, 600),
-            application_name="rota:backup.verify",
-        )
-        d.ctx.on_cancel(pg.cancel)
-        return pg
-
-    try:
-        yield from _queries(d, b, scratch, expectations)
-        yield from _compare(d, b, scratch, live.result(), second_session)
-    finally:
-        scratch.close()
-        d.phase("validate", t0)
+    d.ctx.on_cancel(pg.cancel)
+    return pg
 
 
 def _with_db(url: str, name: str) -> str:
