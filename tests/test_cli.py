@@ -27,7 +27,7 @@ def test_a_usage_error_is_one_line_and_exit_4_never_2(rota) -> None:  # type: ig
     r = rota("run", "--format", "xml", "monitor.health")
     assert r.code == 4
     assert r.err.strip().splitlines() == [
-        "rota: --format 'xml': choose one of console, json, nagios, markdown, html"
+        "rota: --format 'xml': choose one of console, json, nagios, prometheus, markdown, html"
     ]
     r = rota("frobnicate")
     assert r.code == 4 and "Traceback" not in r.err and "No such command" in r.err
@@ -131,6 +131,24 @@ def test_run_gives_nagios_output_and_exit_codes(rota, tmp_path: Path, platform: 
     unk = rota("-c", str(down), "run", "monitor.health", "--format", "nagios")
     assert unk.code == 3 and unk.out.startswith("ROTA UNKNOWN - ")
     assert "Traceback" not in unk.err
+
+
+def test_run_writes_a_prometheus_textfile_in_one_piece(
+    rota, tmp_path: Path, platform: Platform
+) -> None:  # type: ignore[no-untyped-def]
+    from prometheus_client.parser import text_string_to_metric_families
+
+    cfg = write_config(tmp_path, platform)
+    prom = tmp_path / "textfile" / "rota.prom"
+    platform.health_status = 503
+    r = rota("-c", str(cfg), "run", "monitor.health", "--format", "prometheus", "-o", str(prom))
+    assert r.code == 2 and r.out == ""
+    families = {f.name: f for f in text_string_to_metric_families(prom.read_text())}
+    status = families["rota_task_status"].samples
+    assert [(s.labels, s.value) for s in status] == [({"task": "monitor.health"}, 2.0)]
+    latency = families["rota_http_latency_seconds"].samples  # "s" metrics end in _seconds
+    assert {s.labels["path"] for s in latency} >= {"/api/health"}
+    assert [p.name for p in prom.parent.iterdir()] == ["rota.prom"]  # no temp file left
 
 
 def test_check_mode_never_clears_the_cache_and_apply_does(

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from rota.schedule import DueInfo
     from rota.task import Task
 
-RUN_FORMATS = ("console", "json", "nagios", "markdown", "html")
+RUN_FORMATS = ("console", "json", "nagios", "prometheus", "markdown", "html")
 
 
 def register(app: typer.Typer) -> None:
@@ -45,7 +45,8 @@ def run(
         ),
     ] = False,
     fmt: Annotated[
-        str, typer.Option("--format", "-f", help="console, json, nagios, markdown or html.")
+        str,
+        typer.Option("--format", "-f", help="console, json, nagios, prometheus, markdown or html."),
     ] = "console",
     output: Annotated[
         Path | None, typer.Option("--output", "-o", help="Write the report to a file.")

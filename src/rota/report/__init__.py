@@ -1,7 +1,7 @@
 """Output writers: one run report, several formats, chosen at the edge (the CLI).
 
 ``render(report, fmt)`` gives the text and the exit code for ``json``, ``nagios``,
-``markdown`` and ``html``. The terminal writer lives in :mod:`rota.report.console` and is
+``prometheus``, ``markdown`` and ``html``. The terminal writer lives in :mod:`rota.report.console` and is
 imported only by whoever prints to a terminal, so importing this package never loads Rich.
 """
 
@@ -10,7 +10,7 @@ from __future__ import annotations
 from rota.errors import UsageError
 from rota.model import RunReport
 
-FORMATS = ("json", "nagios", "markdown", "html")
+FORMATS = ("json", "nagios", "prometheus", "markdown", "html")
 
 
 def render(report: RunReport, fmt: str) -> tuple[str, int]:
@@ -23,6 +23,10 @@ def render(report: RunReport, fmt: str) -> tuple[str, int]:
         from rota.report.nagios import render_nagios
 
         return render_nagios(report)
+    if fmt == "prometheus":
+        from rota.report.prometheus import render_prometheus
+
+        return render_prometheus(report), report.status.exit_code
     if fmt == "markdown":
         from rota.report.markdown import render_markdown
 
