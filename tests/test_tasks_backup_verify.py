@@ -225,6 +225,29 @@ def test_it_finds_a_backup_missing_a_table(tmp_path: Path, pg_url: str) -> None:
     _assert_clean(tmp_path, pg_url)
 
 
+def test_an_invalid_index_in_live_is_no_schema_drift_but_a_dropped_index_is(
+    tmp_path: Path, pg_url: str
+) -> None:
+    # pg_dump never dumps an invalid index (a failed CREATE INDEX CONCURRENTLY)
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        with pytest.raises(psycopg.errors.UniqueViolation):  # many users share a role
+            conn.execute("CREATE UNIQUE INDEX CONCURRENTLY users_role_unique ON users (role)")
+        valid = conn.execute(
+            "SELECT indisvalid FROM pg_index WHERE indexrelid = 'users_role_unique'::regclass"
+        ).fetchone()
+    assert valid == (False,)
+    _backup(tmp_path, pg_url)
+    out = _run(tmp_path, pg_url)
+    assert "backup.schema_drift" in _codes(out, Severity.OK)
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute("CREATE INDEX users_created_at_again ON users (created_at)")
+    out = _run(tmp_path, pg_url)
+    drift = next(f for f in out.findings if f.code == "backup.schema_drift")
+    assert drift.severity is not Severity.OK
+    assert any("users_created_at_again" in item for item in drift.evidence["only_live"])
+    _assert_clean(tmp_path, pg_url)
+
+
 def test_it_flags_a_backup_far_older_than_the_rpo(tmp_path: Path, pg_url: str) -> None:
     _backup(tmp_path, pg_url, when=datetime.now(UTC) - timedelta(days=10))
     out = _run(tmp_path, pg_url)

@@ -41,14 +41,19 @@ WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition
   AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg_toast%'
 ORDER BY 1
 """
+# Indexes as pg_indexes lists them, valid ones only: pg_dump never dumps an invalid index
+# (a failed CREATE INDEX CONCURRENTLY), so one in live is no drift (db.indexes reports it).
 FINGERPRINT_SQL = """
 SELECT 'column ' || table_schema || '.' || table_name || '.' || column_name || ' '
        || data_type || CASE WHEN is_nullable = 'NO' THEN ' not null' ELSE '' END AS item
 FROM information_schema.columns
 WHERE table_schema NOT IN ('pg_catalog', 'information_schema')
 UNION ALL
-SELECT 'index ' || schemaname || '.' || indexname || ' ' || indexdef
-FROM pg_indexes WHERE schemaname NOT IN ('pg_catalog', 'information_schema')
+SELECT 'index ' || n.nspname || '.' || ic.relname || ' ' || pg_get_indexdef(ic.oid)
+FROM pg_index x JOIN pg_class c ON c.oid = x.indrelid JOIN pg_class ic ON ic.oid = x.indexrelid
+JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE c.relkind IN ('r', 'm', 'p') AND ic.relkind IN ('i', 'I') AND x.indisvalid
+  AND n.nspname NOT IN ('pg_catalog', 'information_schema')
 UNION ALL
 SELECT 'constraint ' || n.nspname || '.' || cl.relname || '.' || co.conname || ' '
        || pg_get_constraintdef(co.oid)
