@@ -12,14 +12,15 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
-
-from psycopg import sql
+from typing import TYPE_CHECKING, Any
 
 from rota.model import Metric, Severity
 from rota.task import Context, Item, task
 from rota.tasks.db.common import USER_SCHEMA_FILTER, finding
 from rota.tasks.db.locking import locked_action
+
+if TYPE_CHECKING:
+    from psycopg import sql  # imported where used: loading the task list stays fast
 
 # A table this small is read whole by any plan and is cheap to analyze on the fly; the
 # autovacuum arithmetic means nothing for it. Both limits must hold for it to be ignored.
@@ -131,6 +132,8 @@ def total_bytes(pg: Any, t: TableStats) -> int:
 
 
 def ident(t: TableStats) -> sql.Identifier:
+    from psycopg import sql
+
     return sql.Identifier(t.schema, t.name)
 
 
@@ -164,6 +167,8 @@ def ident(t: TableStats) -> sql.Identifier:
     codes=("db.analyze.overdue", "db.lock.timeout"),
 )
 def analyze(ctx: Context) -> Iterator[Item]:
+    from psycopg import sql
+
     pg = ctx.target("postgres")
     tables, defaults = table_stats(pg)
     overdue: list[TableStats] = []

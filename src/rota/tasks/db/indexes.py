@@ -19,14 +19,15 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-
-from psycopg import sql
+from typing import TYPE_CHECKING, Any
 
 from rota.model import Finding, Metric, Severity
 from rota.task import Context, Item, task
 from rota.tasks.db.common import USER_SCHEMA_FILTER, finding
 from rota.tasks.db.locking import LockNotGranted, LockPolicy, lock_finding, run_locked
+
+if TYPE_CHECKING:
+    from psycopg import sql  # imported where used: loading the task list stays fast
 
 INDEXES_SQL = f"""
 SELECT i.indexrelid::bigint AS oid, n.nspname AS schema, c.relname AS name,
@@ -278,6 +279,8 @@ def _duplicate_values(pg: Any, oid: int) -> int | None:
 
 
 def _invalid(ctx: Context, pg: Any, rows: list[dict[str, Any]]) -> Iterator[Item]:
+    from psycopg import sql
+
     bad = [r for r in rows if not r["valid"] and not r["building"]]
     for r in bad:
         subject = f"{r['schema']}.{r['name']}"
@@ -358,6 +361,8 @@ def _index_action(
     creating: bool = False,
 ) -> Iterator[Item]:
     """Run one concurrent index statement: verify validity, clean up a failed build, ANALYZE."""
+    from psycopg import sql
+
     pg = ctx.target("postgres")
     policy = LockPolicy.from_context(ctx)
     schema, index = r["schema"], name or r["name"]
@@ -436,6 +441,8 @@ def _drop_failed(
 ) -> list[str]:
     """Drop the invalid indexes a failed concurrent build left: its ``_ccnew`` copies, and
     with ``itself`` the index it was creating."""
+    from psycopg import sql
+
     rows = pg.query(
         "SELECT c.relname FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid "
         "JOIN pg_namespace n ON n.oid = c.relnamespace "
@@ -537,6 +544,8 @@ def _unused(ctx: Context, pg: Any, rows: list[dict[str, Any]]) -> Iterator[Item]
 
 
 def _missing(ctx: Context, pg: Any, rows: list[dict[str, Any]]) -> Iterator[Item]:
+    from psycopg import sql
+
     path: Path | None = ctx.config.database.index_file
     if path is None:
         yield finding(
@@ -644,6 +653,8 @@ def _estimate(w: dict[str, Any] | None, r: dict[str, Any]) -> tuple[int, float] 
 
 
 def _bloat(ctx: Context, pg: Any, rows: list[dict[str, Any]]) -> Iterator[Item]:
+    from psycopg import sql
+
     th = ctx.config.database.thresholds
     has = bool(pg.scalar("SELECT count(*) FROM pg_extension WHERE extname = 'pgstattuple'"))
     over = 0

@@ -23,15 +23,16 @@ import os
 import shutil
 import time
 from collections.abc import Iterator
-from typing import Any
-
-from psycopg import sql
+from typing import TYPE_CHECKING, Any
 
 from rota.model import Metric, Severity, Step, StepStatus
 from rota.task import Context, Item, task
 from rota.tasks.db.analyze import TableStats, ident, table_stats, total_bytes
 from rota.tasks.db.common import SYSTEM_SCHEMAS, finding
 from rota.tasks.db.locking import locked_action, window_seconds_left
+
+if TYPE_CHECKING:
+    pass  # imported where used: loading the task list stays fast
 
 # Rough VACUUM and rewrite throughput, only for estimates and the window time box.
 VACUUM_BYTES_PER_S = 100e6
@@ -329,6 +330,8 @@ def _bloat(
 
 
 def _regclass(t: TableStats) -> str:
+    from psycopg import sql
+
     return sql.Identifier(t.schema, t.name).as_string()
 
 
@@ -345,6 +348,8 @@ def _resolve(tables: list[TableStats], names: list[str]) -> dict[str, TableStats
 def _ladder(
     ctx: Context, pg: Any, t: TableStats, measured: dict[str, Any] | None
 ) -> Iterator[Item]:
+    from psycopg import sql
+
     th = ctx.config.database.thresholds
     if measured is None:
         m = _measure_now(pg, t)
@@ -529,6 +534,8 @@ def _free_disk(ctx: Context, pg: Any) -> int | None:
 
 
 def _vacuum_overdue(ctx: Context, tables: list[TableStats]) -> Iterator[Item]:
+    from psycopg import sql
+
     left = window_seconds_left(ctx)
     t0 = time.monotonic()
     for t in tables:
@@ -557,6 +564,8 @@ def _vacuum_overdue(ctx: Context, tables: list[TableStats]) -> Iterator[Item]:
 
 
 def _tune(ctx: Context, t: TableStats, defaults: dict[str, str]) -> Iterator[Item]:
+    from psycopg import sql
+
     wanted = {k: v for k, v in CHURN_OPTIONS.items() if t.options.get(k) != v}
     if not wanted:
         return
