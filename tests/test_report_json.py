@@ -14,7 +14,7 @@ from uuid import UUID
 
 import pytest
 
-from rota.model import Finding, Metric, Severity, StepStatus
+from rota.model import AlertSent, Finding, Metric, Severity, StepStatus
 from rota.report.jsonout import render_json
 from rota.task import Context
 from samples import report_with, weekly_report
@@ -112,14 +112,18 @@ def objects() -> dict[str, list[Field]]:
 
 # -- doc and output agree --------------------------------------------------------------------
 def test_the_doc_documents_every_kind_of_object(objects: dict[str, list[Field]]) -> None:
-    assert list(objects) == ["Run", "Task", "Finding", "Metric", "Step"]
+    assert list(objects) == ["Run", "Task", "Finding", "Metric", "Step", "Alert"]
     assert all(objects.values())
 
 
 def test_it_documents_every_field_the_output_has_in_output_order(
     objects: dict[str, list[Field]],
 ) -> None:
-    out = json.loads(render_json(weekly_report()))
+    rep = weekly_report()
+    rep.tasks[0].alerts.append(
+        AlertSent("ops-slack", "sent", Severity.OK, Severity.CRITICAL, "HTTP 200")
+    )
+    out = json.loads(render_json(rep))
     task = out["tasks"][0]
     seen = {
         "Run": list(out),
@@ -127,6 +131,7 @@ def test_it_documents_every_field_the_output_has_in_output_order(
         "Finding": list(task["findings"][0]),
         "Metric": list(task["metrics"][0]),
         "Step": list(task["steps"][0]),
+        "Alert": list(task["alerts"][0]),
     }
     documented = {kind: [f.name for f in fields] for kind, fields in objects.items()}
     assert seen == documented

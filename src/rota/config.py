@@ -15,7 +15,7 @@ import re
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
@@ -26,6 +26,7 @@ from pydantic import (
     SecretStr,
     ValidationError,
     ValidationInfo,
+    model_validator,
 )
 
 from rota.errors import ConfigError
@@ -427,6 +428,65 @@ class ScheduleConfig(Section):
     )
 
 
+class AlertChannelConfig(Section):
+    name: str = Field(description="What the channel is called in output and history.")
+    type: Literal["webhook", "slack", "pagerduty", "sendgrid"] = Field(
+        description="webhook (JSON POST), slack (incoming webhook), pagerduty (Events API v2) or sendgrid (email)."
+    )
+    url: SecretStr | None = Field(
+        None,
+        description='Endpoint: required for webhook and slack (whose URL is its credential: "${SLACK_WEBHOOK_URL}"); pagerduty and sendgrid default to the vendor\'s API.',
+    )
+    routing_key: SecretStr | None = Field(
+        None, description='pagerduty: the service\'s integration key, "${PAGERDUTY_ROUTING_KEY}".'
+    )
+    api_key: SecretStr | None = Field(None, description='sendgrid: "${SENDGRID_API_KEY}".')
+    to: list[str] = Field(default_factory=list, description="sendgrid: recipients.")
+    sender: str | None = Field(None, description="sendgrid: the verified sender address.")
+    min_severity: Literal["warning", "unknown", "critical"] = Field(
+        "warning",
+        description="A state change alerts this channel when the old or the new state is at least this bad.",
+    )
+    tasks: list[str] = Field(
+        default_factory=lambda: ["*"], description='Task ids or globs: ["backup.*", "db.*"].'
+    )
+    timeout: Duration = Field(_as_written("10s"), description="How long one delivery may take.")
+
+    @model_validator(mode="after")
+    def _complete(self) -> AlertChannelConfig:
+        need = {
+            "webhook": ("url",),
+            "slack": ("url",),
+            "pagerduty": ("routing_key",),
+            "sendgrid": ("api_key", "to", "sender"),
+        }[self.type]
+        missing = [k for k in need if not getattr(self, k)]
+        if missing:
+            raise ValueError(f"a {self.type} channel needs {' and '.join(missing)}")
+        # The transport's own checks (a URL it can post to, a key without spaces), at load
+        # time rather than at the first alert. Only configs with channels pay the import.
+        from rota.alerts.channels import make_channel
+        from rota.alerts.dispatch import settings_of
+
+        make_channel(settings_of(self))
+        return self
+
+
+class AlertsConfig(Section):
+    channels: list[AlertChannelConfig] = Field(
+        default_factory=list,
+        description="Where state changes are sent: [[alerts.channels]] tables (none: no alerts).",
+    )
+
+    @model_validator(mode="after")
+    def _unique(self) -> AlertsConfig:
+        names = [c.name for c in self.channels]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"channel names must be unique: {', '.join(dupes)}")
+        return self
+
+
 class TaskOverride(Section):
     enabled: bool = Field(True, description="False removes the task from --all and --due runs.")
     frequency: FrequencyText | None = Field(None, description="Overrides the task's frequency.")
@@ -450,6 +510,7 @@ class Config(BaseModel):
     project: ProjectConfig = Field(default_factory=ProjectConfig)
     history: HistoryConfig = Field(default_factory=HistoryConfig)
     schedule: ScheduleConfig = Field(default_factory=ScheduleConfig)
+    alerts: AlertsConfig = Field(default_factory=AlertsConfig)
     tasks: dict[str, TaskOverride] = Field(
         default_factory=dict,
         description='Per-task overrides: [tasks."db.vacuum"] frequency = "daily".',
@@ -491,6 +552,10 @@ class Config(BaseModel):
         out: list[str] = []
         if self.http.admin_token:
             out.append(self.http.admin_token.get_secret_value())
+        for ch in self.alerts.channels:
+            for secret in (ch.url, ch.routing_key, ch.api_key):
+                if secret is not None:
+                    out.append(secret.get_secret_value())
         for url in (self.database.url, self.backups.restore_url):
             m = _PASSWORD_IN_URL.match(url or "")
             if m:
@@ -498,7 +563,12 @@ class Config(BaseModel):
         return [s for s in out if len(s) >= 4]
 
 
-SECRET_KEYS = {("http", "admin_token")}
+SECRET_KEYS = {
+    ("http", "admin_token"),
+    ("alerts", "channels", "url"),
+    ("alerts", "channels", "routing_key"),
+    ("alerts", "channels", "api_key"),
+}
 
 
 def config_path(cli_path: Path | None, env: Mapping[str, str] | None = None) -> Path:
@@ -591,7 +661,7 @@ def _interpolate(
         return ""
 
     result = _VAR.sub(sub, value)
-    if loc[:2] in SECRET_KEYS or (len(loc) == 2 and tuple(loc) in SECRET_KEYS):
+    if tuple(loc[:2]) in SECRET_KEYS or tuple(loc[:3]) in SECRET_KEYS:
         if value.startswith("file:"):
             secret_file = Path(value[5:]).expanduser()
             if not secret_file.is_absolute() and source is not None:

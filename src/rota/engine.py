@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from rota.errors import LockBusy, RotaError, TargetUnavailable
 from rota.locks import FileLock, lock_path, pid_alive, state_dir
-from rota.model import Finding, Metric, RunReport, Severity, Step, TaskOutcome
+from rota.model import AlertSent, Finding, Metric, RunReport, Severity, Step, TaskOutcome
 from rota.redact import Redactor
 from rota.task import Context, Task, one_line
 from rota.units import format_duration, parse_duration
@@ -117,8 +117,11 @@ class Engine:
             return outcome
 
         run_id = None
+        previous: Severity | None = None
         try:
             if self.history is not None:
+                if self.config.alerts.channels:
+                    previous = self.history.previous_status(task.id)
                 run_id = self.history.start_run(
                     task_id=task.id,
                     mode="apply" if apply else "check",
@@ -138,7 +141,29 @@ class Engine:
             if advisory is not None:
                 advisory.close()
             flock.release()
+        if self.history is not None and run_id is not None and self.config.alerts.channels:
+            self._alert(task, outcome, previous, run_id)  # after the locks: it may wait on I/O
         return outcome
+
+    def _alert(
+        self, task: Task, outcome: TaskOutcome, previous: Severity | None, run_id: int
+    ) -> None:
+        from rota.alerts.dispatch import notify
+
+        try:
+            outcome.alerts = notify(
+                self.config,
+                self.history,
+                outcome,
+                title=task.title,
+                previous=previous,
+                run_id=run_id,
+                redact=Redactor(self.config.secrets()).text,
+            )
+        except Exception as exc:  # alerting never takes the run's result down with it
+            outcome.alerts = [
+                AlertSent("(alerts)", "failed", previous, outcome.status, one_line(exc))
+            ]
 
     # -- pieces ------------------------------------------------------------------------
     def _not_runnable(self, task: Task, *, apply: bool, ignore_window: bool) -> str | None:

@@ -136,6 +136,26 @@ class Step:
         )
 
 
+@dataclass(frozen=True)
+class AlertSent:
+    """One delivery of a task's state change to one alert channel (see rota.alerts)."""
+
+    channel: str
+    status: str  # "sent" | "failed"
+    previous: Severity | None
+    current: Severity
+    detail: str  # "HTTP 202", or why it failed
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "channel": self.channel,
+            "status": self.status,
+            "previous": self.previous.value if self.previous is not None else None,
+            "current": self.current.value,
+            "detail": self.detail,
+        }
+
+
 @dataclass
 class TaskOutcome:
     """Everything one task produced in one run. Its status is its worst finding."""
@@ -150,6 +170,8 @@ class TaskOutcome:
     error: str | None = None
     # Set when the task was deliberately not run (not configured, outside the window).
     skip_reason: str | None = None
+    # Deliveries of this run's state change to the alert channels (none: no change).
+    alerts: list[AlertSent] = field(default_factory=list)
 
     @property
     def skipped(self) -> bool:
@@ -202,6 +224,7 @@ class TaskOutcome:
             "findings": [f.to_dict() for f in self.findings],
             "metrics": [m.to_dict() for m in self.metrics],
             "steps": [s.to_dict() for s in self.steps],
+            "alerts": [a.to_dict() for a in self.alerts],
         }
 
 

@@ -68,6 +68,7 @@ def _register() -> None:
         "rota.cli.sandbox",
         "rota.cli.backup",
         "rota.cli.logs",
+        "rota.cli.alerts",
     ):
         import_module(name).register(app)
 

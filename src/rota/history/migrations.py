@@ -118,6 +118,28 @@ MIGRATIONS: tuple[Migration, ...] = (
             )""",
         ),
     ),
+    Migration(
+        "0004_alerts",
+        (
+            # One row per delivery attempt, written as 'sending' before it and completed
+            # after. run_id is not a foreign key: test alerts have no run, and an alert's
+            # record outlives nothing it points to (pruned by its own age).
+            """CREATE TABLE rota_alerts (
+                id {id},
+                run_id INTEGER,
+                task_id TEXT NOT NULL,
+                channel TEXT NOT NULL,
+                previous TEXT,
+                current TEXT NOT NULL,
+                message TEXT NOT NULL,
+                status TEXT NOT NULL,
+                detail TEXT NOT NULL DEFAULT '',
+                attempted_at {ts} NOT NULL,
+                finished_at {ts}
+            )""",
+            "CREATE INDEX rota_alerts_attempted ON rota_alerts (attempted_at)",
+        ),
+    ),
 )
 
 

@@ -497,6 +497,89 @@ class History:
                 (task_id, key, text, d.ts_in(datetime.now(UTC))),
             )
 
+    # -- alerts ---------------------------------------------------------------------------
+    def previous_status(self, task_id: str) -> Severity | None:
+        """The state of the task's newest finished run (None: it never ran, or only skipped).
+
+        A run that errored counts (its state is unknown); abandoned and skipped ones do not."""
+        sql = (
+            "SELECT status FROM rota_runs WHERE task_id = ? AND finished_at IS NOT NULL "
+            "AND status IN ('ok', 'warning', 'critical', 'unknown') AND skip_reason IS NULL "
+            "ORDER BY started_at DESC, id DESC LIMIT 1"
+        )
+        with self._db("read the last state") as conn:
+            row = self._q(conn, sql, (task_id,)).fetchone()
+        return None if row is None else Severity(row[0])
+
+    def alert_attempt(
+        self,
+        *,
+        run_id: int | None,
+        task_id: str,
+        channel: str,
+        previous: Severity | None,
+        current: Severity,
+        message: str,
+        at: datetime,
+    ) -> int:
+        """Record a delivery as ``sending`` before it is tried; returns the row's id."""
+        with self._db("record an alert") as conn:
+            rows = self._q(
+                conn,
+                "INSERT INTO rota_alerts (run_id, task_id, channel, previous, current, message, "
+                "status, attempted_at) VALUES (?, ?, ?, ?, ?, ?, 'sending', ?) RETURNING id",
+                (
+                    run_id,
+                    task_id,
+                    channel,
+                    previous.value if previous is not None else None,
+                    current.value,
+                    message,
+                    self._dialect.ts_in(at),
+                ),
+            ).fetchall()
+            return int(rows[0][0])
+
+    def alert_result(self, alert_id: int, *, ok: bool, detail: str) -> None:
+        """Complete a delivery's row: ``sent`` or ``failed`` and why."""
+        with self._db("record an alert's delivery") as conn:
+            self._q(
+                conn,
+                "UPDATE rota_alerts SET status = ?, detail = ?, finished_at = ? WHERE id = ?",
+                (
+                    "sent" if ok else "failed",
+                    detail,
+                    self._dialect.ts_in(datetime.now(UTC)),
+                    alert_id,
+                ),
+            )
+
+    def alerts(self, *, limit: int = 50, task_id: str | None = None) -> list[dict[str, Any]]:
+        """Delivery records, newest first."""
+        sql = (
+            "SELECT id, run_id, task_id, channel, previous, current, message, status, detail, "
+            "attempted_at, finished_at FROM rota_alerts"
+        )
+        params: list[Any] = []
+        if task_id is not None:
+            sql += " WHERE task_id = ?"
+            params.append(task_id)
+        sql += " ORDER BY attempted_at DESC, id DESC LIMIT ?"
+        keys = (
+            *("id", "run_id", "task_id", "channel", "previous", "current", "message"),
+            *("status", "detail", "attempted_at", "finished_at"),
+        )
+        d = self._dialect
+        with self._db("read alerts") as conn:
+            rows = self._q(conn, sql, [*params, limit]).fetchall()
+        out = []
+        for r in rows:
+            rec = dict(zip(keys, r, strict=True))
+            rec["attempted_at"] = d.ts_out(rec["attempted_at"])
+            rec["finished_at"] = d.ts_out(rec["finished_at"]) if rec["finished_at"] else None
+            out.append(rec)
+        return out
+
     # -- housekeeping --------------------------------------------------------------------
     def prune(self, *, older_than: datetime) -> int:
         """Delete runs started before ``older_than``, with their findings, metrics and steps.
@@ -517,6 +600,7 @@ class History:
                 "DELETE FROM rota_runs WHERE started_at < ? AND status <> 'running'",
                 (cutoff,),
             )
+            self._q(conn, "DELETE FROM rota_alerts WHERE attempted_at < ?", (cutoff,))
             return int(cur.rowcount)
 
     def close(self) -> None:

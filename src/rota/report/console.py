@@ -176,6 +176,12 @@ def _task_details(outcome: TaskOutcome, *, verbose: bool) -> list[RenderableType
             if block:
                 items.append(_code(block, indent=6))
             items.extend(_kv(key, value, indent=6) for key, value in step_extras(step))
+    for a in outcome.alerts:
+        was = a.previous.value if a.previous is not None else "first run"
+        ok = a.status == "sent"
+        mark = Text("alert ", style="dim" if ok else STYLE["critical"])
+        line = f"{'sent to' if ok else 'NOT delivered to'} {a.channel} ({was} → {a.current.value})"
+        items.append(_hang(2, mark, Text(line + ("" if ok else f": {a.detail}"))))
     return items
 
 

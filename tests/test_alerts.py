@@ -1,0 +1,223 @@
+"""Alerts end to end: real runs through the engine, real history, a real HTTP receiver."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from rota.config import parse_config
+from rota.engine import Engine
+from rota.history import open_history
+from rota.model import Finding, Severity
+from samples import make_task
+
+SECRET = "hook-secret-7f3a9c2e51"
+
+
+class Receiver:
+    """A webhook endpoint on 127.0.0.1 that records every JSON body it is sent."""
+
+    def __init__(self) -> None:
+        self.bodies: list[dict[str, Any]] = []
+        self.paths: list[str] = []
+        self.status = 200
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                raw = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                outer.paths.append(self.path)
+                outer.bodies.append(json.loads(raw))
+                self.send_response(outer.status)
+                self.end_headers()
+                self.wfile.write(b"ok")
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_port}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    r = Receiver()
+    yield r
+    r.close()
+
+
+class Switch:
+    """A task whose state the test sets before each run."""
+
+    def __init__(self) -> None:
+        self.severity = Severity.OK
+        self.message = "all good"
+
+    def task(self, task_id: str = "demo.switch") -> Any:
+        def run(ctx: Any) -> Iterator[Finding]:
+            yield Finding("demo.state", self.severity, self.message, "thing")
+
+        return make_task(task_id, run, title="Switchable")
+
+
+def _engine(tmp_path: Path, channels: str, env: dict[str, str]) -> Engine:
+    cfg = parse_config(
+        f'[target]\nname = "prod"\n[history]\nurl = "sqlite:///{tmp_path / "h.db"}"\n' + channels,
+        env=env,
+    )
+    return Engine(cfg, open_history(cfg.history.url), lock_dir=tmp_path / "locks")
+
+
+def _webhook(name: str, **extra: str) -> str:
+    lines = [f'[[alerts.channels]]\nname = "{name}"\ntype = "webhook"\nurl = "${{HOOK_{name}}}"']
+    lines += [f"{k} = {v}" for k, v in extra.items()]
+    return "\n".join(lines) + "\n"
+
+
+def test_it_alerts_on_state_changes_only_and_resolves(tmp_path: Path, receiver: Receiver) -> None:
+    env = {"HOOK_ops": f"{receiver.url}/hooks/{SECRET}"}
+    engine = _engine(tmp_path, _webhook("ops"), env)
+    switch = Switch()
+    task = switch.task()
+    runs = []
+    for severity in (
+        Severity.OK,
+        Severity.CRITICAL,
+        Severity.CRITICAL,
+        Severity.WARNING,
+        Severity.OK,
+    ):
+        switch.severity = severity
+        switch.message = f"state is {severity.value}"
+        runs.append(engine.run([task]).tasks[0])
+    # first run ok: nothing; ok→critical; critical again: nothing; →warning; →ok (resolved)
+    assert [len(o.alerts) for o in runs] == [0, 1, 0, 1, 1]
+    assert [(b["previous"], b["status"], b["resolved"]) for b in receiver.bodies] == [
+        ("ok", "critical", False),
+        ("critical", "warning", False),
+        ("warning", "ok", True),
+    ]
+    first = receiver.bodies[0]
+    assert first["task"] == "demo.switch" and first["target"] == "prod"
+    assert first["summary"] == "state is critical" and first["findings"][0]["code"] == "demo.state"
+    assert runs[1].alerts[0].status == "sent" and runs[1].alerts[0].detail.startswith("HTTP 2")
+    recorded = engine.history.alerts() if engine.history else []
+    assert [(r["previous"], r["current"], r["status"]) for r in reversed(recorded)] == [
+        ("ok", "critical", "sent"),
+        ("critical", "warning", "sent"),
+        ("warning", "ok", "sent"),
+    ]
+    assert all(r["run_id"] is not None and r["finished_at"] is not None for r in recorded)
+
+
+def test_a_failing_task_alerts_on_its_first_run(tmp_path: Path, receiver: Receiver) -> None:
+    engine = _engine(tmp_path, _webhook("ops"), {"HOOK_ops": receiver.url})
+    switch = Switch()
+    switch.severity = Severity.CRITICAL
+    out = engine.run([switch.task()]).tasks[0]
+    assert [a.previous for a in out.alerts] == [None]
+    assert receiver.bodies[0]["previous"] is None
+
+
+def test_an_unreachable_channel_is_recorded_and_never_changes_the_run(
+    tmp_path: Path, receiver: Receiver
+) -> None:
+    env = {"HOOK_down": f"http://127.0.0.1:9/hooks/{SECRET}", "HOOK_ops": receiver.url}
+    engine = _engine(tmp_path, _webhook("down", timeout='"2s"') + _webhook("ops"), env)
+    switch = Switch()
+    switch.severity = Severity.WARNING
+    report = engine.run([switch.task()])
+    out = report.tasks[0]
+    assert report.status is Severity.WARNING  # the failed delivery does not make it worse
+    by_channel = {a.channel: a for a in out.alerts}
+    assert by_channel["ops"].status == "sent"
+    assert by_channel["down"].status == "failed"
+    assert "127.0.0.1:9" in by_channel["down"].detail and SECRET not in by_channel["down"].detail
+    recorded = {r["channel"]: r for r in engine.history.alerts()} if engine.history else {}
+    assert recorded["down"]["status"] == "failed" and SECRET not in recorded["down"]["detail"]
+
+
+def test_min_severity_and_task_globs_choose_the_channels(
+    tmp_path: Path, receiver: Receiver
+) -> None:
+    channels = _webhook("pager", min_severity='"critical"') + _webhook(
+        "backups", tasks='["backup.*"]'
+    )
+    env = {"HOOK_pager": f"{receiver.url}/pager", "HOOK_backups": f"{receiver.url}/backups"}
+    engine = _engine(tmp_path, channels, env)
+    switch = Switch()
+    db, backup = switch.task("db.thing"), switch.task("backup.thing")
+    for severity in (Severity.OK, Severity.WARNING, Severity.CRITICAL, Severity.OK):
+        switch.severity = severity
+        engine.run([db, backup])
+    # pager: only changes touching critical (warning→critical, critical→ok), for both tasks;
+    # backups: every change of backup.* only
+    assert sorted(p for p in receiver.paths if p == "/pager") == ["/pager"] * 4
+    backups = [b for p, b in zip(receiver.paths, receiver.bodies, strict=True) if p == "/backups"]
+    assert [b["task"] for b in backups] == ["backup.thing"] * 3
+    assert [b["status"] for b in backups] == ["warning", "critical", "ok"]
+
+
+def test_no_secret_leaves_in_an_alert_or_its_record(tmp_path: Path, receiver: Receiver) -> None:
+    env = {"HOOK_ops": f"{receiver.url}/hooks/{SECRET}"}
+    engine = _engine(tmp_path, _webhook("ops"), env)
+    switch = Switch()
+    switch.severity = Severity.CRITICAL
+    switch.message = f"posting to {receiver.url}/hooks/{SECRET} failed"  # a task echoing a secret
+    out = engine.run([switch.task()]).tasks[0]
+    assert out.alerts and out.alerts[0].status == "sent"
+    assert SECRET not in json.dumps(receiver.bodies)
+    assert (
+        SECRET not in json.dumps(engine.history.alerts(), default=str) if engine.history else True
+    )
+    assert receiver.paths == [f"/hooks/{SECRET}"]  # the channel itself still gets its URL
+
+
+def test_a_skipped_run_is_no_state_change(tmp_path: Path, receiver: Receiver) -> None:
+    engine = _engine(
+        tmp_path,
+        _webhook("ops") + '[tasks."demo.switch"]\nenabled = true\n',
+        {"HOOK_ops": receiver.url},
+    )
+    switch = Switch()
+    switch.severity = Severity.CRITICAL
+    engine.run([switch.task()])
+    skipped = make_task("demo.switch", needs=("database",))  # not configured: skipped
+    out = engine.run([skipped]).tasks[0]
+    assert out.skipped and out.alerts == []
+    switch.severity = Severity.OK
+    resolved = engine.run([switch.task()]).tasks[0]
+    assert [(a.previous, a.current) for a in resolved.alerts] == [(Severity.CRITICAL, Severity.OK)]
+
+
+def test_rota_alerts_test_and_history_at_the_command_line(
+    rota: Any, tmp_path: Path, receiver: Receiver
+) -> None:
+    cfg = tmp_path / "rota.toml"
+    cfg.write_text(
+        f'[history]\nurl = "sqlite:///{tmp_path / "h.db"}"\n'
+        + _webhook("ops")
+        + _webhook("down", timeout='"1s"')
+    )
+    env = {"HOOK_ops": f"{receiver.url}/{SECRET}", "HOOK_down": f"http://127.0.0.1:9/{SECRET}"}
+    r = rota("-c", str(cfg), "alerts", "test", "--channel", "ops", extra_env=env)
+    assert r.code == 0 and "sent" in r.out and "ops" in r.out
+    assert receiver.bodies[0]["test"] is True
+    r = rota("-c", str(cfg), "alerts", "test", extra_env=env)
+    assert r.code == 1 and "FAILED" in r.out and SECRET not in r.out
+    r = rota("-c", str(cfg), "alerts", "history", "--format", "json", extra_env=env)
+    rows = json.loads(r.out)
+    assert [(x["channel"], x["status"]) for x in rows][:2] == [("down", "failed"), ("ops", "sent")]
+    r = rota("-c", str(cfg), "alerts", "test", "--channel", "nope", extra_env=env)
+    assert r.code == 4 and "no alert channel named nope" in r.err
