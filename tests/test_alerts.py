@@ -34,6 +34,13 @@ class Receiver:
                 raw = self.rfile.read(int(self.headers.get("Content-Length", 0)))
                 outer.paths.append(self.path)
                 outer.bodies.append(json.loads(raw))
+                if self.path.endswith("/v2/enqueue"):  # PagerDuty's Events API v2 answer
+                    body = json.dumps({"status": "success", "message": "Event processed"})
+                    self.send_response(202)
+                    self.send_header("Content-Type", "application/json")
+                    self.end_headers()
+                    self.wfile.write(body.encode())
+                    return
                 self.send_response(outer.status)
                 self.end_headers()
                 self.wfile.write(b"ok")
@@ -221,3 +228,55 @@ def test_rota_alerts_test_and_history_at_the_command_line(
     assert [(x["channel"], x["status"]) for x in rows][:2] == [("down", "failed"), ("ops", "sent")]
     r = rota("-c", str(cfg), "alerts", "test", "--channel", "nope", extra_env=env)
     assert r.code == 4 and "no alert channel named nope" in r.err
+
+
+def test_the_alert_drill_plans_in_check_mode_and_sends_with_apply(
+    tmp_path: Path, receiver: Receiver
+) -> None:
+    from rota.tasks.monitor import alert_drill
+
+    channels = _webhook("ops") + (
+        '[[alerts.channels]]\nname = "pager"\ntype = "pagerduty"\n'
+        'routing_key = "${PD_KEY}"\nurl = "${PD_URL}"\n'
+    )
+    env = {
+        "HOOK_ops": receiver.url,
+        "PD_KEY": "R0UTINGKEY0123456789",
+        "PD_URL": f"{receiver.url}/v2/enqueue",
+    }
+    engine = _engine(tmp_path, channels, env)
+    check = engine.run([alert_drill]).tasks[0]
+    assert receiver.bodies == []  # check mode sends nothing
+    assert [s.status.value for s in check.steps] == ["planned", "planned"]
+    assert {f.severity for f in check.findings} == {Severity.OK}
+    done = engine.run([alert_drill], apply=True).tasks[0]
+    assert done.status is Severity.OK, [f.message for f in done.findings]
+    webhook = [b for p, b in zip(receiver.paths, receiver.bodies, strict=True) if p == "/"]
+    assert webhook[0]["test"] is True and webhook[0]["task"] == "monitor.alert_drill"
+    pager = [
+        b for p, b in zip(receiver.paths, receiver.bodies, strict=True) if p.endswith("enqueue")
+    ]
+    assert [b["event_action"] for b in pager] == ["trigger", "resolve"]
+    assert pager[0]["dedup_key"] == pager[1]["dedup_key"]
+    assert "R0UTINGKEY0123456789" not in json.dumps([f.evidence for f in done.findings])
+
+
+def test_the_alert_drill_reports_a_channel_that_cannot_be_reached(
+    tmp_path: Path, receiver: Receiver
+) -> None:
+    from rota.tasks.monitor import alert_drill
+
+    env = {"HOOK_ops": receiver.url, "HOOK_down": "http://127.0.0.1:9/x"}
+    engine = _engine(tmp_path, _webhook("ops") + _webhook("down", timeout='"1s"'), env)
+    done = engine.run([alert_drill], apply=True).tasks[0]
+    by_channel = {f.subject: f for f in done.findings}
+    assert by_channel["ops"].severity is Severity.OK
+    assert by_channel["down"].severity is Severity.CRITICAL
+    assert "127.0.0.1:9" in by_channel["down"].message
+    # the next check-mode run remembers it from history and sends no drill (what it may
+    # send is the task's own state change, critical -> warning, like any task's)
+    sent_before = len(receiver.bodies)
+    check = engine.run([alert_drill]).tasks[0]
+    assert [b["test"] for b in receiver.bodies[sent_before:]] == [False]
+    down = next(f for f in check.findings if f.subject == "down")
+    assert down.severity is Severity.WARNING and "not delivered" in down.message

@@ -529,6 +529,7 @@ class Config(BaseModel):
             "env": ("file",),
             "project": ("dir",),
             "process": ("pattern",),
+            "alerts": ("channels",),
         }.get(section, ())
         sect = getattr(self, section, None)
         for key in required:

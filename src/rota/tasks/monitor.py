@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from typing import Any
 
 from rota.model import Finding, Metric, Severity
 from rota.targets.http import HttpResult
@@ -115,4 +116,140 @@ def _body(path: str, r: HttpResult, evidence: dict[str, object]) -> Iterator[Ite
                 )
 
 
-TASKS = [health]
+@task(
+    id="monitor.alert_drill",
+    title="Alert drill",
+    section="Monitoring and alerting",
+    frequency="monthly",
+    priority="medium",
+    needs=("alerts",),
+    purpose="Prove that an alert reaches the people it should, end to end, before a real "
+    "outage finds a revoked webhook or an expired API key: the runbook's alert test, "
+    "without editing a threshold by hand and forgetting to put it back.",
+    prerequisites=[
+        "[[alerts.channels]] configured (webhook, slack, pagerduty, sendgrid)",
+        "the people on those channels told that a drill alert will arrive",
+    ],
+    procedure=[
+        "Check mode: list the channels and each one's last recorded delivery; a channel "
+        "whose last delivery failed is a finding. Nothing is sent.",
+        "--apply: send each channel a drill alert (a warning, marked as a test) through the "
+        "same transport real alerts use, and record the delivery.",
+        "PagerDuty: resolve the drill incident right after triggering it.",
+        "A delivery the channel refuses or cannot be reached is a critical finding.",
+    ],
+    expected_outcome="Every channel accepts the drill alert (HTTP 2xx) and its people see it.",
+    rollback="Nothing to roll back: no threshold is changed; PagerDuty drill incidents are "
+    "resolved by the drill itself.",
+    time_estimate="30s",
+    manual_time="30 minutes",
+    timeout="5m",
+    codes=("monitor.alert_drill.delivery",),
+)
+def alert_drill(ctx: Context) -> Iterator[Item]:
+    from dataclasses import replace
+    from datetime import UTC, datetime
+
+    from rota.alerts import Alert
+    from rota.alerts.dispatch import send
+    from rota.redact import Redactor
+
+    cfg = ctx.config
+    last = _last_deliveries(ctx)
+    redact = Redactor(cfg.secrets()).text
+    for ch in cfg.alerts.channels:
+        drill = Alert(
+            target=cfg.target.name,
+            task_id="monitor.alert_drill",
+            title="Alert drill",
+            previous=Severity.OK,
+            current=Severity.WARNING,
+            summary="alert drill: if you read this, alerts reach you; nothing is wrong",
+            at=datetime.now(UTC),
+            test=True,
+        )
+        outcome: dict[str, str] = {}
+
+        def deliver(
+            ch: Any = ch, drill: Alert = drill, outcome: dict[str, str] = outcome
+        ) -> dict[str, Any]:
+            [sent] = send(drill, [ch], ctx.history, redact=redact)
+            outcome.update(status=sent.status, detail=sent.detail)
+            if sent.status != "sent":
+                raise RuntimeError(sent.detail)
+            if ch.type == "pagerduty":  # close the drill's incident at once
+                resolve = replace(drill, previous=Severity.WARNING, current=Severity.OK)
+                [closed] = send(resolve, [ch], ctx.history, redact=redact)
+                outcome.update(resolved=closed.detail)
+            return {"delivery": sent.detail}
+
+        step = ctx.action(
+            f"send a drill alert to {ch.name} ({ch.type})",
+            deliver,
+            reason="prove the alert path end to end",
+            estimate_s=2.0,
+        )
+        yield step
+        evidence: dict[str, Any] = {
+            "channel": ch.name,
+            "type": ch.type,
+            "last_delivery": last.get(ch.name),
+        }
+        if not ctx.apply:
+            previous = last.get(ch.name)
+            if previous is not None and previous["status"] == "failed":
+                yield Finding(
+                    "monitor.alert_drill.delivery",
+                    Severity.WARNING,
+                    f"{ch.name}: the last alert was not delivered ({previous['detail']})",
+                    ch.name,
+                    evidence,
+                    "Fix the channel (endpoint, key), then `rota alerts test --channel "
+                    f"{ch.name}` or run this drill with --apply.",
+                )
+            else:
+                when = previous["attempted_at"] if previous else "never"
+                yield Finding(
+                    "monitor.alert_drill.delivery",
+                    Severity.OK,
+                    f"{ch.name}: drill planned (--apply sends it); last delivery: {when}",
+                    ch.name,
+                    evidence,
+                )
+            continue
+        if outcome.get("status") == "sent":
+            yield Finding(
+                "monitor.alert_drill.delivery",
+                Severity.OK,
+                f"{ch.name}: drill alert accepted ({outcome['detail']})",
+                ch.name,
+                {**evidence, **outcome},
+            )
+        else:
+            yield Finding(
+                "monitor.alert_drill.delivery",
+                Severity.CRITICAL,
+                f"{ch.name}: the drill alert was not delivered: {outcome.get('detail') or step.detail.get('error')}",
+                ch.name,
+                {**evidence, **outcome},
+                "Alerts on this channel would be lost: check its endpoint and key "
+                "(environment), the vendor's status, and rota's network path to it.",
+            )
+
+
+def _last_deliveries(ctx: Context) -> dict[str, dict[str, Any]]:
+    """Each channel's newest recorded delivery (status, detail, when)."""
+    if ctx.history is None:
+        return {}
+    last: dict[str, dict[str, Any]] = {}
+    for r in ctx.history.alerts(limit=500):
+        if r["channel"] not in last:
+            last[r["channel"]] = {
+                "status": r["status"],
+                "detail": r["detail"],
+                "attempted_at": r["attempted_at"].isoformat(timespec="seconds"),
+            }
+    return last
+
+
+TASKS = [health, alert_drill]
