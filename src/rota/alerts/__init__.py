@@ -80,6 +80,22 @@ class Alert:
         }
 
     @classmethod
+    def drill(cls, *, target: str, task_id: str, title: str, summary: str) -> Alert:
+        """A marked test alert (a warning raised from ok), as a drill or a channel test sends."""
+        from datetime import UTC
+
+        return cls(
+            target=target,
+            task_id=task_id,
+            title=title,
+            previous=Severity.OK,
+            current=Severity.WARNING,
+            summary=summary,
+            at=datetime.now(UTC),
+            test=True,
+        )
+
+    @classmethod
     def of(
         cls,
         outcome: TaskOutcome,

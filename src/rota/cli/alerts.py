@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
 from typing import Annotated
 
 import typer
@@ -31,7 +30,6 @@ def test_(
     """Send a test alert to every [[alerts.channels]] entry; exit 1 if any delivery failed."""
     from rota.alerts import Alert
     from rota.alerts.dispatch import send
-    from rota.model import Severity
     from rota.redact import Redactor
 
     if fmt not in ("table", "json"):
@@ -47,15 +45,11 @@ def test_(
             names = ", ".join(c.name for c in channels)
             raise UsageError(f"no alert channel named {', '.join(unknown)} (configured: {names})")
         channels = [c for c in channels if c.name in channel]
-    alert = Alert(
+    alert = Alert.drill(
         target=cfg.target.name,
         task_id="rota.alerts.test",
         title="Alert channel test",
-        previous=Severity.OK,
-        current=Severity.WARNING,
         summary="a test alert from `rota alerts test`; nothing is wrong",
-        at=datetime.now(UTC),
-        test=True,
     )
     sent = send(alert, channels, st.history(), redact=Redactor(cfg.secrets()).text)
     if fmt == "json":

@@ -148,7 +148,6 @@ def _body(path: str, r: HttpResult, evidence: dict[str, object]) -> Iterator[Ite
 )
 def alert_drill(ctx: Context) -> Iterator[Item]:
     from dataclasses import replace
-    from datetime import UTC, datetime
 
     from rota.alerts import Alert
     from rota.alerts.dispatch import send
@@ -158,15 +157,11 @@ def alert_drill(ctx: Context) -> Iterator[Item]:
     last = _last_deliveries(ctx)
     redact = Redactor(cfg.secrets()).text
     for ch in cfg.alerts.channels:
-        drill = Alert(
+        drill = Alert.drill(
             target=cfg.target.name,
             task_id="monitor.alert_drill",
             title="Alert drill",
-            previous=Severity.OK,
-            current=Severity.WARNING,
             summary="alert drill: if you read this, alerts reach you; nothing is wrong",
-            at=datetime.now(UTC),
-            test=True,
         )
         outcome: dict[str, str] = {}
 
