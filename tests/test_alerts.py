@@ -280,3 +280,26 @@ def test_the_alert_drill_reports_a_channel_that_cannot_be_reached(
     assert [b["test"] for b in receiver.bodies[sent_before:]] == [False]
     down = next(f for f in check.findings if f.subject == "down")
     assert down.severity is Severity.WARNING and "not delivered" in down.message
+
+
+def test_remind_every_repeats_a_state_that_stays_bad_at_most_that_often(
+    tmp_path: Path, receiver: Receiver
+) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    engine = _engine(tmp_path, _webhook("ops", remind_every='"6h"'), {"HOOK_ops": receiver.url})
+    clock = [datetime(2026, 11, 28, 8, 0, tzinfo=UTC)]
+    engine.now = lambda: clock[0]
+    switch = Switch()
+    task = switch.task()
+    sent = []
+    for hours, severity in ((0, Severity.CRITICAL), (1, Severity.CRITICAL), (7, Severity.CRITICAL),
+                            (8, Severity.CRITICAL), (9, Severity.OK), (20, Severity.OK)):  # fmt: skip
+        clock[0] = datetime(2026, 11, 28, 8, 0, tzinfo=UTC) + timedelta(hours=hours)
+        switch.severity = severity
+        sent.append(len(engine.run([task]).tasks[0].alerts))
+    # the change at 0h; a reminder after 7h (>= 6h since); none at 8h; the resolve at 9h;
+    # an ok state is never repeated
+    assert sent == [1, 0, 1, 0, 1, 0]
+    assert [b["reminder"] for b in receiver.bodies] == [False, True, False]
+    assert receiver.bodies[2]["resolved"] is True

@@ -451,6 +451,10 @@ class AlertChannelConfig(Section):
         default_factory=lambda: ["*"], description='Task ids or globs: ["backup.*", "db.*"].'
     )
     timeout: Duration = Field(_as_written("10s"), description="How long one delivery may take.")
+    remind_every: Duration | None = Field(
+        None,
+        description='Send again while a task stays this bad, at most this often: "24h" (default: only on changes).',
+    )
 
     @model_validator(mode="after")
     def _complete(self) -> AlertChannelConfig:

@@ -8,7 +8,8 @@ is already failing.
 
 Each channel (``[[alerts.channels]]``) has a ``min_severity``: a change alerts it when the
 old or the new state is at least that bad, so it hears both the problem and its
-resolution. Deliveries are audited in history (``rota_alerts``): the row is written as
+resolution; with ``remind_every`` it is sent the state again while it stays that bad.
+Deliveries are audited in history (``rota_alerts``): the row is written as
 ``sending`` before the attempt and completed after, so a crash mid-send leaves a trace.
 A channel that cannot be reached never changes the run's status: the failure is recorded,
 shown with the run, and listed by ``rota alerts history``.
@@ -45,6 +46,7 @@ class Alert:
     run_id: int | None = None
     findings: list[dict[str, Any]] = field(default_factory=list)  # up to MAX_FINDINGS non-ok
     test: bool = False  # sent by ``rota alerts test``
+    reminder: bool = False  # no change: the task is still in this state (remind_every)
 
     @property
     def resolved(self) -> bool:
@@ -59,6 +61,8 @@ class Alert:
         """``[rota] CRITICAL db.vacuum on production: <summary> (was ok)``."""
         was = f" (was {self.previous.value})" if self.previous is not None else ""
         state = "RESOLVED" if self.resolved else self.current.value.upper()
+        if self.reminder:
+            state, was = f"still {state}", ""
         test = "[test] " if self.test else ""
         return f"{test}[rota] {state} {self.task_id} on {self.target}: {self.summary}{was}"
 
@@ -77,6 +81,7 @@ class Alert:
             "run_id": self.run_id,
             "at": self.at.isoformat(),
             "test": self.test,
+            "reminder": self.reminder,
         }
 
     @classmethod

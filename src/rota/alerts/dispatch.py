@@ -55,12 +55,27 @@ def notify(
 ) -> list[AlertSent]:
     """Alert the channels that want this run's state change; nothing when there is none."""
     channels = config.alerts.channels
-    if not channels or outcome.skipped or not changed(previous, outcome.status):
+    if not channels or outcome.skipped:
         return []
     alert = Alert.of(
         outcome, target=config.target.name, title=title, previous=previous, run_id=run_id
     )
-    return send(alert, channels, history, redact=redact)
+    if changed(previous, outcome.status):
+        return send(alert, channels, history, redact=redact)
+    due = [c for c in channels if _reminder_due(c, alert, history)]
+    if not due:
+        return []
+    return send(replace(alert, reminder=True), due, history, redact=redact)
+
+
+def _reminder_due(cfg: AlertChannelConfig, alert: Alert, history: History | None) -> bool:
+    """A channel with ``remind_every`` hears a state that stays bad, at most that often."""
+    if cfg.remind_every is None or history is None or alert.resolved:
+        return False
+    if alert.current.rank < Severity(cfg.min_severity).rank:
+        return False
+    last = history.last_alert_sent(alert.task_id, cfg.name)
+    return last is None or (alert.at - last).total_seconds() >= cfg.remind_every
 
 
 def send(

@@ -554,6 +554,16 @@ class History:
                 ),
             )
 
+    def last_alert_sent(self, task_id: str, channel: str) -> datetime | None:
+        """When ``channel`` was last sent an alert about ``task_id`` (None: never)."""
+        sql = (
+            "SELECT attempted_at FROM rota_alerts WHERE task_id = ? AND channel = ? "
+            "AND status = 'sent' ORDER BY attempted_at DESC, id DESC LIMIT 1"
+        )
+        with self._db("read alerts") as conn:
+            row = self._q(conn, sql, (task_id, channel)).fetchone()
+        return None if row is None else self._dialect.ts_out(row[0])
+
     def alerts(self, *, limit: int = 50, task_id: str | None = None) -> list[dict[str, Any]]:
         """Delivery records, newest first."""
         sql = (
