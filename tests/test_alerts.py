@@ -119,7 +119,8 @@ def test_it_alerts_on_state_changes_only_and_resolves(tmp_path: Path, receiver: 
     assert first["task"] == "demo.switch" and first["target"] == "prod"
     assert first["summary"] == "state is critical" and first["findings"][0]["code"] == "demo.state"
     assert runs[1].alerts[0].status == "sent" and runs[1].alerts[0].detail.startswith("HTTP 2")
-    recorded = engine.history.alerts() if engine.history else []
+    assert engine.history is not None
+    recorded = engine.history.alerts()
     assert [(r["previous"], r["current"], r["status"]) for r in reversed(recorded)] == [
         ("ok", "critical", "sent"),
         ("critical", "warning", "sent"),
@@ -151,7 +152,8 @@ def test_an_unreachable_channel_is_recorded_and_never_changes_the_run(
     assert by_channel["ops"].status == "sent"
     assert by_channel["down"].status == "failed"
     assert "127.0.0.1:9" in by_channel["down"].detail and SECRET not in by_channel["down"].detail
-    recorded = {r["channel"]: r for r in engine.history.alerts()} if engine.history else {}
+    assert engine.history is not None
+    recorded = {r["channel"]: r for r in engine.history.alerts()}
     assert recorded["down"]["status"] == "failed" and SECRET not in recorded["down"]["detail"]
 
 
@@ -185,9 +187,8 @@ def test_no_secret_leaves_in_an_alert_or_its_record(tmp_path: Path, receiver: Re
     out = engine.run([switch.task()]).tasks[0]
     assert out.alerts and out.alerts[0].status == "sent"
     assert SECRET not in json.dumps(receiver.bodies)
-    assert (
-        SECRET not in json.dumps(engine.history.alerts(), default=str) if engine.history else True
-    )
+    assert engine.history is not None
+    assert SECRET not in json.dumps(engine.history.alerts(), default=str)
     assert receiver.paths == [f"/hooks/{SECRET}"]  # the channel itself still gets its URL
 
 

@@ -17,6 +17,8 @@ from rota.alerts import Alert, Delivery, changed, wants
 from rota.model import AlertSent, Severity, TaskOutcome
 
 if TYPE_CHECKING:
+    from pydantic import SecretStr
+
     from rota.alerts.channels import AlertChannelSettings
     from rota.config import AlertChannelConfig, Config
     from rota.history import History
@@ -28,8 +30,8 @@ def settings_of(cfg: AlertChannelConfig) -> AlertChannelSettings:
     """The transport settings of a configured channel (secrets unwrapped here only)."""
     from rota.alerts.channels import AlertChannelSettings
 
-    def secret(v: object) -> str | None:
-        return None if v is None else v.get_secret_value()  # type: ignore[attr-defined]
+    def secret(v: SecretStr | None) -> str | None:
+        return None if v is None else v.get_secret_value()
 
     return AlertChannelSettings(
         name=cfg.name,

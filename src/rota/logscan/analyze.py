@@ -122,12 +122,26 @@ class LineParser:
             if server_error and rec.format != "text" and ": " not in message:
                 route = template_path(rec.path) if rec.path else ""
                 message = f"{message} {rec.method or ''} {route} HTTP {status}"
-            gid, template = error_template(rec.component, message)
-            g = res.groups.get(gid)
-            if g is None:
-                g = res.groups[gid] = Group(gid, template, rec.component, level or "error")
-                g.sample, g.sample_at = line[:SAMPLE_CHARS], f"{self.name}:{n}"
-            g.add(self.times.epoch(rec.ts))
+            self.error(rec.component, message, level or "error", self.times.epoch(rec.ts), n, line)
+
+    def error(
+        self,
+        component: str,
+        message: str,
+        level: str,
+        epoch: float | None,
+        n: int,
+        line: str | bytes,
+    ) -> None:
+        """Add error line ``n`` to its group (``line`` becomes the sample of a new group)."""
+        gid, template = error_template(component, message)
+        groups = self.res.groups
+        g = groups.get(gid)
+        if g is None:
+            g = groups[gid] = Group(gid, template, component, level)
+            text = line.decode() if isinstance(line, bytes) else line
+            g.sample, g.sample_at = text[:SAMPLE_CHARS], f"{self.name}:{n}"
+        g.add(epoch)
 
 
 def analyze_file(

@@ -36,10 +36,10 @@ import re
 from collections import Counter
 from itertools import compress
 from operator import itemgetter
+from typing import Any
 
-from rota.logscan.analyze import SAMPLE_CHARS, LineParser, error_template
+from rota.logscan.analyze import LineParser
 from rota.logscan.formats import ERROR_LEVELS, parse_duration_ms
-from rota.logscan.results import Group
 from rota.logscan.route import template_path
 from rota.logscan.stats import Latency
 
@@ -102,70 +102,57 @@ def scan_chunk(data: bytes, n: int, parser: LineParser, *, compiled: bool = COMP
 
 
 def _count(counts: Counter[tuple[bytes, ...]], parser: LineParser) -> None:
-    res = parser.res
-    hour_of = parser.times.hour
-    hours: dict[bytes, list[int]] = {}
+    """The regex path's tuples, as the per-hour and per-route tallies :func:`_fold` takes."""
+    json_hours: Counter[tuple[bytes, str]] = Counter()
+    text_hours: Counter[tuple[bytes, str]] = Counter()
+    routes: dict[tuple[bytes, bytes], list[Any]] = {}
     durations: dict[bytes, float | None] = {}
-    routes: dict[tuple[bytes, bytes], Latency] = {}
-    formats = res.formats
-    levels = res.levels
-    json_lines = text_lines = 0
+    blank = 0
     for key, c in counts.items():
         h, level, method, route, duration, th, tlevel, other = key
         if other:
             continue  # taken line by line
         if h:
-            row = hours.get(h)
-            if row is None:
-                row = hours[h] = parser.row(hour_of(h.decode() + ":00:00Z"))
-            row[0] += c
-            row[1] += c
-            json_lines += c
-            levels[_LEVELS[level]] += c
-            lat = routes.get((method, route))
-            if lat is None:
-                name = f"{method.decode()} {template_path(route.decode())}"
-                lat = routes[(method, route)] = res.routes.setdefault(name, Latency())
-            lat.requests += c
+            json_hours[(h, _LEVELS[level])] += c
+            entry = routes.setdefault((method, route), [0, Counter()])
+            entry[0] += c
             ms = durations.get(duration, -1.0)
             if ms == -1.0:
                 ms = durations[duration] = parse_duration_ms(duration.decode() + "ms")
             if ms is not None:
-                lat.values[ms] += c
+                entry[1][ms] += c
         elif th:
-            row = hours.get(th)
-            if row is None:
-                row = hours[th] = parser.row(hour_of(th.decode() + ":00:00Z"))
-            row[0] += c
-            text_lines += c
-            levels[_LEVELS[tlevel.lower()]] += c
+            text_hours[(th, _LEVELS[tlevel.lower()])] += c
         else:
-            res.blank += c  # empty lines (whitespace-only ones went line by line)
-    res.requests += json_lines
-    if json_lines:
-        formats["json"] += json_lines
-    if text_lines:
-        formats["text"] += text_lines
+            blank += c  # empty lines (whitespace-only ones went line by line)
+    _fold(parser, blank, json_hours, text_hours, routes)
 
 
 def _scan_compiled(data: bytes, n: int, parser: LineParser) -> int:
     lines, blank, json_hours, text_hours, routes, other_index, other_items = _linescan.scan(data)
     line = parser.line
-    res = parser.res
-    groups = res.groups
     for i, item in zip(other_index, other_items, strict=True):
         if type(item) is bytes:
             line(item, n + i + 1)
             continue
-        # a plain error line the classifier read: what LineParser.line does with it
+        # a plain error line the classifier read (its counts are in text_hours)
         level, start, end, component, message, epoch = item
-        gid, template = error_template(component, message)
-        g = groups.get(gid)
-        if g is None:
-            g = groups[gid] = Group(gid, template, component, level)
-            g.sample = data[start:end].decode()[:SAMPLE_CHARS]
-            g.sample_at = f"{parser.name}:{n + i + 1}"
-        g.add(epoch)
+        parser.error(component, message, level, epoch, n + i + 1, data[start:end])
+    _fold(parser, blank, json_hours, text_hours, routes)
+    return n + lines
+
+
+def _fold(
+    parser: LineParser,
+    blank: int,
+    json_hours: dict[tuple[bytes, str], int],
+    text_hours: dict[tuple[bytes, str], int],
+    routes: dict[tuple[bytes, bytes], Any],
+) -> None:
+    """Add the fast path's tallies to the results: JSON request lines per (hour, level),
+    plain lines per (hour, level) (errors among them), requests and durations per
+    (method, route prefix)."""
+    res = parser.res
     hour_of = parser.times.hour
     levels = res.levels
     json_lines = text_lines = 0
@@ -198,4 +185,3 @@ def _scan_compiled(data: bytes, n: int, parser: LineParser) -> int:
         res.formats["json"] += json_lines
     if text_lines:
         res.formats["text"] += text_lines
-    return n + lines

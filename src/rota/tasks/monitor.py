@@ -6,7 +6,7 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
-from rota.model import Finding, Metric, Severity
+from rota.model import Finding, Metric, Severity, StepStatus
 from rota.targets.http import HttpResult
 from rota.task import Context, Item, task
 from rota.units import format_duration
@@ -163,20 +163,17 @@ def alert_drill(ctx: Context) -> Iterator[Item]:
             title="Alert drill",
             summary="alert drill: if you read this, alerts reach you; nothing is wrong",
         )
-        outcome: dict[str, str] = {}
 
-        def deliver(
-            ch: Any = ch, drill: Alert = drill, outcome: dict[str, str] = outcome
-        ) -> dict[str, Any]:
+        def deliver(ch: Any = ch, drill: Alert = drill) -> dict[str, Any]:
             [sent] = send(drill, [ch], ctx.history, redact=redact)
-            outcome.update(status=sent.status, detail=sent.detail)
             if sent.status != "sent":
-                raise RuntimeError(sent.detail)
+                raise RuntimeError(sent.detail)  # the step fails with the channel's reason
+            done = {"delivery": sent.detail}
             if ch.type == "pagerduty":  # close the drill's incident at once
                 resolve = replace(drill, previous=Severity.WARNING, current=Severity.OK)
                 [closed] = send(resolve, [ch], ctx.history, redact=redact)
-                outcome.update(resolved=closed.detail)
-            return {"delivery": sent.detail}
+                done["resolved"] = closed.detail
+            return done
 
         step = ctx.action(
             f"send a drill alert to {ch.name} ({ch.type})",
@@ -185,50 +182,48 @@ def alert_drill(ctx: Context) -> Iterator[Item]:
             estimate_s=2.0,
         )
         yield step
-        evidence: dict[str, Any] = {
-            "channel": ch.name,
-            "type": ch.type,
-            "last_delivery": last.get(ch.name),
-        }
-        if not ctx.apply:
-            previous = last.get(ch.name)
-            if previous is not None and previous["status"] == "failed":
-                yield Finding(
-                    "monitor.alert_drill.delivery",
-                    Severity.WARNING,
-                    f"{ch.name}: the last alert was not delivered ({previous['detail']})",
-                    ch.name,
-                    evidence,
-                    "Fix the channel (endpoint, key), then `rota alerts test --channel "
-                    f"{ch.name}` or run this drill with --apply.",
-                )
-            else:
-                when = previous["attempted_at"] if previous else "never"
-                yield Finding(
-                    "monitor.alert_drill.delivery",
-                    Severity.OK,
-                    f"{ch.name}: drill planned (--apply sends it); last delivery: {when}",
-                    ch.name,
-                    evidence,
-                )
-            continue
-        if outcome.get("status") == "sent":
+        previous = last.get(ch.name)
+        evidence: dict[str, Any] = {"channel": ch.name, "type": ch.type, "last_delivery": previous}
+        code = "monitor.alert_drill.delivery"
+        if step.status is StepStatus.DONE:
+            outcome: dict[str, Any] = {
+                k: step.detail[k] for k in ("delivery", "resolved") if k in step.detail
+            }
             yield Finding(
-                "monitor.alert_drill.delivery",
+                code,
                 Severity.OK,
-                f"{ch.name}: drill alert accepted ({outcome['detail']})",
+                f"{ch.name}: drill alert accepted ({step.detail['delivery']})",
                 ch.name,
                 {**evidence, **outcome},
             )
-        else:
+        elif step.status is not StepStatus.PLANNED:
             yield Finding(
-                "monitor.alert_drill.delivery",
+                code,
                 Severity.CRITICAL,
-                f"{ch.name}: the drill alert was not delivered: {outcome.get('detail') or step.detail.get('error')}",
+                f"{ch.name}: the drill alert was not delivered: {step.detail.get('error')}",
                 ch.name,
-                {**evidence, **outcome},
+                evidence,
                 "Alerts on this channel would be lost: check its endpoint and key "
                 "(environment), the vendor's status, and rota's network path to it.",
+            )
+        elif previous is not None and previous["status"] == "failed":
+            yield Finding(
+                code,
+                Severity.WARNING,
+                f"{ch.name}: the last alert was not delivered ({previous['detail']})",
+                ch.name,
+                evidence,
+                f"Fix the channel (endpoint, key), then `rota alerts test --channel {ch.name}` "
+                "or run this drill with --apply.",
+            )
+        else:
+            when = previous["attempted_at"] if previous else "never"
+            yield Finding(
+                code,
+                Severity.OK,
+                f"{ch.name}: drill planned (--apply sends it); last delivery: {when}",
+                ch.name,
+                evidence,
             )
 
 
