@@ -91,3 +91,29 @@ def test_cancel_kills_a_running_pipeline() -> None:
     with pytest.raises(PgToolError, match="cancelled"):
         tools.run(["sleep", "30"])
     assert time.monotonic() - t0 < 5
+
+
+def test_it_streams_stderr_lines_and_keeps_the_ones_not_taken_for_the_error() -> None:
+    seen: list[str] = []
+
+    def progress(line: str) -> bool:
+        seen.append(line)
+        return line.startswith("step ")
+
+    script = "echo 'step 1' >&2; sleep 0.2; echo 'step 2' >&2; echo 'disk full' >&2; exit 4"
+    with pytest.raises(PgToolError) as err:
+        PgTools().run(["sh", "-c", script], on_stderr=progress)
+    assert seen == ["step 1", "step 2", "disk full"]  # every line, in order
+    assert err.value.returncode == 4
+    assert err.value.stderr == "disk full"  # progress kept out of the error
+    ok = PgTools().run(["sh", "-c", "echo 'step 1' >&2; echo note >&2"], on_stderr=progress)
+    assert ok.returncodes == [0] and ok.stderr == {"sh": "note"}
+
+
+def test_a_broken_stderr_observer_hides_nothing() -> None:
+    def broken(line: str) -> bool:
+        raise RuntimeError("observer bug")
+
+    with pytest.raises(PgToolError) as err:
+        PgTools().run(["sh", "-c", "echo 'real cause' >&2; exit 2"], on_stderr=broken)
+    assert err.value.stderr == "real cause"

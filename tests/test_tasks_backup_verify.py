@@ -103,6 +103,10 @@ def test_it_passes_a_good_backup_through_every_tier(
     )
     assert {"integrity", "restore", "validate"} <= set(receipt["phases_s"])
     assert receipt["jobs"] == 2
+    # Every table was counted while pg_restore still checked foreign keys, and agrees with live.
+    assert receipt["counted_during_restore"] == sorted(receipt["counts"])
+    assert len(receipt["counts"]) == 7
+    assert all(c["live"] == c["restored"] for c in receipt["counts"].values())
     settings = receipt["restore_settings"]
     assert settings["pgoptions"] == RESTORE_OPTIONS and settings["refused"] == ""
     assert settings["unlogged_tables"] == 7, settings  # the platform's seven tables
@@ -163,6 +167,10 @@ def test_it_fails_a_damaged_backup_and_leaves_nothing_behind(
     out = _run(tmp_path, pg_url)
     assert code in _codes(out, Severity.CRITICAL), [f.message for f in out.findings]
     assert out.status is Severity.CRITICAL
+    failed = [f for f in out.findings if f.code == "backup.restore_failed"]
+    if damage == "corrupt_archive":
+        # pg_restore's own error, not the progress lines it prints for early counting
+        assert "error:" in failed[0].message and "finished item" not in failed[0].message
     _assert_clean(tmp_path, pg_url)
 
 
@@ -497,3 +505,64 @@ def test_counting_in_two_sessions_gives_the_counts_and_newest_row_of_one(pg_url:
         assert split.counts[name] == n
     assert split.newest == single.newest and split.newest is not None
     assert split.newest_in == single.newest_in
+
+
+def test_early_counts_wait_for_constraints_then_count_what_the_restore_committed(
+    pg_url: str,
+) -> None:
+    from rota.targets.postgres import Postgres
+    from rota.tasks.backup.restore import EarlyCounts
+
+    listing = "\n".join(
+        [
+            ";",
+            "; Selected TOC Entries:",
+            "201; 0 16487 TABLE DATA public users postgres",
+            "202; 0 16516 TABLE DATA public messages postgres",
+            "203; 0 16999 TABLE DATA public ghost postgres",
+            "301; 2606 16500 CONSTRAINT public users users_pkey postgres",
+            "302; 2606 16524 CONSTRAINT public messages messages_pkey postgres",
+            "401; 2606 16583 FK CONSTRAINT public messages messages_user_id_fkey postgres",
+            "501; 1259 16604 INDEX public messages_user_id_idx postgres",
+        ]
+    )
+    sessions: list[Postgres] = []
+
+    def session() -> Postgres:
+        sessions.append(Postgres(pg_url, readonly=True, application_name="rota-early-test"))
+        return sessions[-1]
+
+    early = EarlyCounts(listing, session)
+    try:
+        assert early.line("pg_restore: entering main parallel loop")
+        assert early.line("pg_restore: finished item 201 TABLE DATA users")
+        assert early.line("pg_restore: finished item 203 TABLE DATA ghost")
+        assert early.line("pg_restore: finished item 301 CONSTRAINT users users_pkey")
+        assert early.line("pg_restore: finished item 202 TABLE DATA messages")
+        # messages_pkey (ALTER TABLE ... ADD CONSTRAINT, ACCESS EXCLUSIVE) is still to run:
+        # nothing is counted yet, so no count can hold it up.
+        assert early.result().counts == {} and sessions == []
+        # pg_restore's problems are never taken as progress: they stay in its error message.
+        assert not early.line("pg_restore: error: could not execute query: ERROR:  boom")
+        assert not early.line("pg_restore: from TOC entry 302; 2606 16524 CONSTRAINT x")
+        assert not early.line("Command was: ALTER TABLE ONLY public.messages")
+        assert early.line("pg_restore: launching item 302 CONSTRAINT messages messages_pkey")
+        assert early.line("pg_restore: finished item 302 CONSTRAINT messages messages_pkey")
+        assert early.line(
+            "pg_restore: finished item 401 FK CONSTRAINT messages messages_user_id_fkey"
+        )
+        got = early.result()
+    finally:
+        early.close()
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        users, messages, newest = conn.execute(
+            "SELECT (SELECT count(*) FROM users), (SELECT count(*) FROM messages),"
+            " greatest((SELECT max(created_at) FROM users), (SELECT max(created_at) FROM messages))"
+        ).fetchone()  # type: ignore[misc]
+        left = conn.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'rota-early-test'"
+        ).fetchone()
+    # Both tables, counted once in one session; the table no one can name is left for later.
+    assert got.counts == {"public.users": users, "public.messages": messages}
+    assert got.newest == newest
+    assert len(sessions) == 1 and left == (0,)  # and closed with the counter

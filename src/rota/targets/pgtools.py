@@ -22,7 +22,7 @@ import subprocess
 import tempfile
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -178,6 +178,7 @@ class PgTools:
         env: dict[str, str] | None = None,
         timeout: float | None = None,
         reads_part: bool = False,
+        on_stderr: Callable[[str], bool] | None = None,
     ) -> Pipeline:
         """Run ``stages`` as one pipeline (stdout of each into stdin of the next).
 
@@ -186,7 +187,9 @@ class PgTools:
         :class:`PgToolError` with its first stderr lines. ``stdout`` writes the last
         stage's output to a file; ``capture`` returns it instead. ``reads_part``: the last
         stage may stop reading early (``pg_restore -l`` reads only the table of contents),
-        so a producer it leaves to SIGPIPE has not failed.
+        so a producer it leaves to SIGPIPE has not failed. ``on_stderr`` sees each stderr
+        line of the last stage as it is written (``pg_restore -v`` progress); a line it
+        returns True for was progress and is kept out of the error message.
         """
         if not stages:
             raise ValueError("no stages")
@@ -196,6 +199,7 @@ class PgTools:
         full_env = {**os.environ, **(env or {})}
         procs: list[subprocess.Popen[bytes]] = []
         errs: list[IO[bytes]] = []
+        reader: threading.Thread | None = None
         t0 = time.monotonic()
         with contextlib.ExitStack() as stack:
             src: Any = stack.enter_context(open(stdin, "rb")) if stdin else subprocess.DEVNULL
@@ -211,12 +215,13 @@ class PgTools:
                     err = stack.enter_context(tempfile.TemporaryFile())
                     errs.append(err)
                     last = i == len(stages) - 1
+                    streamed = last and on_stderr is not None
                     try:
                         p = subprocess.Popen(
                             list(argv),
                             stdin=src,
                             stdout=sink if last else subprocess.PIPE,
-                            stderr=err,
+                            stderr=subprocess.PIPE if streamed else err,
                             env=full_env,
                             process_group=pgid,
                             preexec_fn=_die_with_parent,
@@ -233,6 +238,11 @@ class PgTools:
                         procs[-1].stdout.close()
                     procs.append(p)
                     src = p.stdout
+                    if streamed and on_stderr is not None and p.stderr is not None:
+                        reader = threading.Thread(
+                            target=_follow, args=(p.stderr, err, on_stderr), daemon=True
+                        )
+                        reader.start()
                 rcs = self._wait(procs, t0 + limit, stages)
             finally:
                 for p in procs:
@@ -242,6 +252,8 @@ class PgTools:
                             p.wait(5)
                 with self._lock:
                     self._groups.discard(pgid)
+                if reader is not None:
+                    reader.join(5)  # the pipe closes with the last process that holds it
             out = b""
             if capture and stdout is None:
                 sink.seek(0)
@@ -287,6 +299,18 @@ class PgTools:
 
     def close(self) -> None:
         self.cancel()
+
+
+def _follow(stream: IO[bytes], keep: IO[bytes], on_line: Callable[[str], bool]) -> None:
+    """Hand each line of ``stream`` to ``on_line``; write the ones it does not take to ``keep``."""
+    with stream:
+        for raw in stream:
+            try:
+                taken = on_line(raw.decode(errors="replace").rstrip("\r\n"))
+            except Exception:
+                taken = False  # a broken observer must not hide the tool's own words
+            if not taken:
+                keep.write(raw)
 
 
 def _wait_exit(p: subprocess.Popen[bytes], timeout: float) -> None:

@@ -8,11 +8,14 @@ which is the recovery point the backup actually achieves.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import operator
 import re
 import secrets
+import threading
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -195,15 +198,20 @@ class Restored:
 
 
 def count_restored(
-    pg: Postgres, idents: dict[str, str], extra: Callable[[], Postgres] | None = None
+    pg: Postgres,
+    idents: dict[str, str],
+    extra: Callable[[], Postgres] | None = None,
+    early: Restored | None = None,
 ) -> Restored:
     """Exact row counts of ``idents`` (name → quoted identifier) and the newest
     ``created_at``, one scan per table (``count(*)`` and ``max(created_at)`` together).
 
     With ``extra`` (a factory for a second session) the tables are split by size over two
-    sessions, so the largest table is counted while the others are."""
+    sessions, so the largest table is counted while the others are. Tables in ``early``
+    (counted while pg_restore was still working, see :class:`EarlyCounts`) are not read again."""
     with_ts = {r["ident"] for r in pg.query(CREATED_AT_SQL)}
-    order = sorted(idents.items())
+    done = early or Restored({}, None, "")
+    order = sorted((n, i) for n, i in idents.items() if n not in done.counts)
     sizes: dict[str, int] = {}
     if extra is not None and len(order) > 1:
         sizes = {
@@ -217,7 +225,7 @@ def count_restored(
         lane = 0 if extra is None or load[0] <= load[1] else 1
         lanes[lane].append((name, ident))
         load[lane] += sizes.get(ident, 0) + 1
-    results: list[Restored] = []
+    results: list[Restored] = [done]
     if extra is None or not lanes[1]:
         results.append(_count_lane(pg, lanes[0] + lanes[1], with_ts))
     else:
@@ -242,7 +250,7 @@ def count_restored(
     best: datetime | None = None
     where = ""
     for r in results:
-        counted.update(r.counts)
+        counted.update({n: c for n, c in r.counts.items() if n in idents})
         if r.newest is not None and (best is None or r.newest > best):
             best, where = r.newest, r.newest_in
     # created_at outside the compared tables (views, tables live lacks) still bounds the RPO.
@@ -251,6 +259,104 @@ def count_restored(
         if v is not None and (best is None or v > best):
             best, where = v, ident
     return Restored({n: counted[n] for n in sorted(counted)}, best, where)
+
+
+# Post-data items whose statement takes ACCESS EXCLUSIVE on its table (ALTER TABLE ... ADD
+# CONSTRAINT, CREATE RULE/POLICY, ENABLE ROW LEVEL SECURITY). A count holding ACCESS SHARE would
+# hold them up, so early counts wait until none is left; CREATE INDEX and foreign key checks
+# (SHARE, SHARE ROW EXCLUSIVE) run beside a count. On two cores the key checks leave one idle.
+_EXCLUSIVE = ("CONSTRAINT ", "CHECK CONSTRAINT ", "RULE ", "POLICY ", "ROW SECURITY ")
+_TOC_ITEM = re.compile(r"^(\d+); \d+ \d+ (.*)$")
+_FINISHED = re.compile(r"^pg_restore: finished item (\d+) (.*)$")
+# pg_restore's own problems: never taken as progress, so they stay in its error message.
+_PROBLEM = re.compile(r"^pg_restore: (error|warning|detail|hint|while|from TOC|fatal)|rror", re.I)
+
+
+class EarlyCounts:
+    """Counts restored tables while ``pg_restore -j`` is still indexing and checking keys.
+
+    Fed ``pg_restore -v``'s stderr, line by line. A TABLE DATA item it reports finished has
+    been committed, and nothing later in a restore adds or removes rows, so its count is the
+    count validation would read after the restore. Each table is counted once no
+    constraint, rule or policy item is left to run (see ``_EXCLUSIVE``), in one read-only
+    session of its own, one table at a time. Whatever is not counted here (a failed
+    session, a table it cannot name) is counted after the restore as before.
+    """
+
+    def __init__(self, listing: str, session: Callable[[], Postgres]) -> None:
+        self._data: dict[int, str] = {}  # TABLE DATA dump id → "<schema> <table> <owner>"
+        self._exclusive: set[int] = set()
+        for line in listing.splitlines():
+            m = _TOC_ITEM.match(line)
+            if not m:
+                continue
+            dump_id, rest = int(m.group(1)), m.group(2)
+            if rest.startswith("TABLE DATA "):
+                self._data[dump_id] = rest.removeprefix("TABLE DATA ")
+            elif rest.startswith(_EXCLUSIVE):
+                self._exclusive.add(dump_id)
+        self._session = session
+        self._pg: Postgres | None = None
+        self._names: dict[str, str] = {}
+        self._with_ts: set[str] = set()
+        self._waiting: list[tuple[int, str]] = []
+        self._lock = threading.Lock()
+        self._pool = ThreadPoolExecutor(1, thread_name_prefix="rota-early-count")
+        self._jobs: list[Future[Restored]] = []
+
+    def line(self, text: str) -> bool:
+        """One stderr line of ``pg_restore -v``; True when it was progress, not a problem."""
+        if not text.startswith("pg_restore: ") or _PROBLEM.search(text):
+            return False
+        m = _FINISHED.match(text)
+        if m:
+            dump_id = int(m.group(1))
+            with self._lock:
+                self._exclusive.discard(dump_id)
+                if dump_id in self._data:
+                    self._waiting.append((dump_id, m.group(2).removeprefix("TABLE DATA ")))
+                if self._waiting and not self._exclusive:
+                    batch, self._waiting = self._waiting, []
+                    self._jobs.append(self._pool.submit(self._count, batch))
+        return True
+
+    def _count(self, batch: list[tuple[int, str]]) -> Restored:
+        if self._pg is None:
+            self._pg = self._session()
+            # Fill the idle core; parallel workers would take the key checks' one too.
+            self._pg.query("SELECT set_config('max_parallel_workers_per_gather', '0', false)")
+            self._names = tables(self._pg)
+            self._with_ts = {r["ident"] for r in self._pg.query(CREATED_AT_SQL)}
+        wanted: list[tuple[str, str]] = []
+        for dump_id, table in batch:
+            rest = self._data[dump_id]
+            cut = rest.find(f" {table} ")
+            name = f"{rest[:cut]}.{table}" if cut > 0 else ""
+            if name in self._names:
+                wanted.append((name, self._names[name]))
+        return _count_lane(self._pg, wanted, self._with_ts)
+
+    def result(self) -> Restored:
+        """What was counted (call after pg_restore ended); counts that failed are left out."""
+        counted: dict[str, int] = {}
+        best: datetime | None = None
+        where = ""
+        for job in self._jobs:
+            try:
+                r = job.result()
+            except Exception:
+                continue
+            counted.update(r.counts)
+            if r.newest is not None and (best is None or r.newest > best):
+                best, where = r.newest, r.newest_in
+        return Restored(counted, best, where)
+
+    def close(self) -> None:
+        """Stop counting and close the session (before the scratch database is dropped)."""
+        self._pool.shutdown(wait=True, cancel_futures=True)
+        if self._pg is not None:
+            with contextlib.suppress(Exception):
+                self._pg.close()
 
 
 def _count_lane(pg: Postgres, tables: list[tuple[str, str]], with_ts: set[str]) -> Restored:

@@ -165,6 +165,7 @@ def _restore_and_validate(
     d.receipt["scratch_database"] = name
     created = False
     keeper: Postgres | None = None
+    early: br.EarlyCounts | None = None
     try:
         d.admin.execute(f"CREATE DATABASE {ident} TEMPLATE template0")
         created = True
@@ -173,9 +174,10 @@ def _restore_and_validate(
         keeper = _scratch_session(d, name)
         keeper.scalar("SELECT 1")
         side = live.side or pool.submit(br.live_side, d.live)
-        yield from _restore(d, b, archive, name)
+        early = _early_counts(d, archive, name)
+        yield from _restore(d, b, archive, name, early)
         if d.receipt.get("restored"):
-            yield from _validate(d, b, name, expectations, side)
+            yield from _validate(d, b, name, expectations, side, early)
     except TargetUnavailable as exc:
         yield _f(
             d,
@@ -201,6 +203,8 @@ def _restore_and_validate(
             raise
     finally:
         t0 = time.monotonic()
+        if early is not None:
+            early.close()
         if keeper is not None:
             keeper.close()
         with contextlib.suppress(Exception):
@@ -208,8 +212,36 @@ def _restore_and_validate(
         d.phase("drop", t0)
 
 
+def _early_counts(d: Drill, archive: tuple[str, Path, bool], name: str) -> br.EarlyCounts | None:
+    """Counting during the restore's tail needs ``pg_restore -j`` from a seekable archive
+    and the list of what it will run; without them every table is counted afterwards."""
+    kind, path, piped = archive
+    if kind != "custom" or piped:
+        return None
+    try:
+        listing = d.tools.run(
+            [
+                str(d.tools.find("pg_restore")),
+                "-l",
+                "--section=data",
+                "--section=post-data",
+                str(path),
+            ],
+            capture=True,
+        )
+    except (PgToolError, TargetUnavailable):
+        return None
+    return br.EarlyCounts(
+        listing.stdout.decode(errors="replace"), lambda: _scratch_session(d, name)
+    )
+
+
 def _restore(
-    d: Drill, b: bf.BackupFile, archive: tuple[str, Path, bool], name: str
+    d: Drill,
+    b: bf.BackupFile,
+    archive: tuple[str, Path, bool],
+    name: str,
+    early: br.EarlyCounts | None = None,
 ) -> Iterator[Item]:
     kind, path, piped = archive
     dsn, env = conninfo(d.server_url, dbname=name)
@@ -242,7 +274,8 @@ def _restore(
             stages = []
             sections = ["--section=data", "--section=post-data"]
             pre = [str(pg_restore), "--section=pre-data", *opts, str(path)]
-            rest = [str(pg_restore), f"--jobs={jobs}", *sections, *opts, str(path)]
+            verbose = ["--verbose"] if early is not None else []  # progress for early counts
+            rest = [str(pg_restore), f"--jobs={jobs}", *verbose, *sections, *opts, str(path)]
             shown = (
                 f"pg_restore --section=pre-data; ALTER TABLE ... SET UNLOGGED; pg_restore -j {jobs} "
                 f"--section=data --section=post-data --no-owner --no-privileges --exit-on-error -d {name} {path.name}"
@@ -255,7 +288,12 @@ def _restore(
             d.tools.run(pre, env=run_env, timeout=deadline - time.monotonic())
             unlogged, why = br.set_unlogged(scratch_url, connect_timeout)
             d.receipt["restore_settings"].update(unlogged_tables=unlogged, logged_because=why)
-            d.tools.run(rest, env=run_env, timeout=deadline - time.monotonic())
+            d.tools.run(
+                rest,
+                env=run_env,
+                timeout=deadline - time.monotonic(),
+                on_stderr=early.line if early is not None else None,
+            )
     except PgToolError as exc:
         d.phase("restore", t0)
         yield _f(
@@ -307,12 +345,16 @@ def _validate(
     name: str,
     expectations: list[tuple[str, br.Expectation]],
     live: Future[br.LiveSide],
+    early: br.EarlyCounts | None = None,
 ) -> Iterator[Item]:
     t0 = time.monotonic()
     scratch = _scratch_session(d, name)
     try:
         yield from _queries(d, b, scratch, expectations)
-        yield from _compare(d, b, scratch, live.result(), lambda: _scratch_session(d, name))
+        counted = early.result() if early is not None else None
+        yield from _compare(
+            d, b, scratch, live.result(), lambda: _scratch_session(d, name), counted
+        )
     finally:
         scratch.close()
         d.phase("validate", t0)
@@ -376,6 +418,7 @@ def _compare(
     scratch: Postgres,
     ls: br.LiveSide,
     second_session: Callable[[], Postgres] | None = None,
+    early: br.Restored | None = None,
 ) -> Iterator[Item]:
     subject = str(b.path)
     live_tables = ls.tables
@@ -422,7 +465,9 @@ def _compare(
             ev,
         )
     common = {n: restored_tables[n] for n in restored_tables if n in live_tables}
-    counted = br.count_restored(scratch, common, second_session)
+    counted = br.count_restored(scratch, common, second_session, early)
+    if early is not None:
+        d.receipt["counted_during_restore"] = sorted(set(early.counts) & set(common))
     restored = counted.counts
     live = ls.counts
     d.receipt["counts"] = {n: {"live": live[n], "restored": restored[n]} for n in common}
