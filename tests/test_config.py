@@ -4,7 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from rota.config import Config, load_config, locate, parse_config, reference_markdown
+from rota.config import Config, load_config, locate, parse_config
+from rota.config_reference import reference_markdown
 from rota.errors import ConfigError
 
 BAD = """\
@@ -156,3 +157,7 @@ def test_its_reference_documents_every_section() -> None:
         if section != "source":
             assert f"[{section}" in ref
     assert '`lock_timeout` | `"5s"`' in ref
+    # Arrays of tables are documented key by key too.
+    assert "## [[alerts.channels]]" in ref and "| `remind_every` |" in ref
+    assert "## [[backups.validate]]" in ref and "| `expect` |" in ref
+    assert "## [logs.format]" in ref and "| `regex` |" in ref

@@ -67,7 +67,7 @@ def docs(
     ] = Path("runbook"),
 ) -> None:
     """Write every task's runbook page (the spec's template), an index, and the config reference."""
-    from rota.config import reference_markdown
+    from rota.config_reference import reference_markdown
     from rota.docs import write_docs
 
     st = state(ctx)
