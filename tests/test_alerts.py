@@ -304,3 +304,50 @@ def test_remind_every_repeats_a_state_that_stays_bad_at_most_that_often(
     assert sent == [1, 0, 1, 0, 1, 0]
     assert [b["reminder"] for b in receiver.bodies] == [False, True, False]
     assert receiver.bodies[2]["resolved"] is True
+
+
+def test_after_waits_out_a_flapping_check_and_resolves_only_what_it_announced(
+    tmp_path: Path, receiver: Receiver
+) -> None:
+    channels = _webhook("pager", after="3") + _webhook("ops")
+    env = {"HOOK_pager": f"{receiver.url}/pager", "HOOK_ops": f"{receiver.url}/ops"}
+    engine = _engine(tmp_path, channels, env)
+    switch = Switch()
+    task = switch.task()
+    C, W, K = Severity.CRITICAL, Severity.WARNING, Severity.OK
+    runs = []
+    for severity in (C, K, C, C, W, C, C, K, C):
+        switch.severity = severity
+        switch.message = f"state is {severity.value}"
+        runs.append({a.channel: a for a in engine.run([task]).tasks[0].alerts})
+    pager = [
+        (b["previous"], b["status"])
+        for p, b in zip(receiver.paths, receiver.bodies, strict=True)
+        if p == "/pager"
+    ]
+    # A flap (C, ok) never reaches the pager; C, C, W is three bad runs in a row: it hears
+    # the warning, then the critical it turned into, then the resolve. The last C is 1 of 3.
+    assert pager == [("critical", "warning"), ("warning", "critical"), ("critical", "ok")]
+    assert [r["pager"].status if "pager" in r else None for r in runs] == [
+        "held", None, "held", "held", "sent", "sent", None, "sent", "held",
+    ]  # fmt: skip
+    assert runs[3]["pager"].detail == "2 of 3 runs in a row at warning or worse"
+    # The plain channel keeps alerting on every change, the flap included.
+    assert sum(p == "/ops" for p in receiver.paths) == 7
+
+
+def test_after_retries_a_delivery_that_failed_on_the_next_run(
+    tmp_path: Path, receiver: Receiver
+) -> None:
+    engine = _engine(tmp_path, _webhook("pager", after="2"), {"HOOK_pager": receiver.url})
+    switch = Switch()
+    switch.severity = Severity.CRITICAL
+    task = switch.task()
+    assert engine.run([task]).tasks[0].alerts[0].status == "held"
+    receiver.status = 503  # the receiver is down when the streak is reached
+    assert engine.run([task]).tasks[0].alerts[0].status == "failed"
+    receiver.status = 200
+    again = engine.run([task]).tasks[0].alerts
+    assert [a.status for a in again] == ["sent"]  # not lost with the state change
+    assert engine.run([task]).tasks[0].alerts == []  # told once: nothing more
+    assert [b["status"] for b in receiver.bodies] == ["critical", "critical"]

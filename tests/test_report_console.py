@@ -135,3 +135,24 @@ def test_it_says_so_when_no_task_is_registered() -> None:
     console = Console(record=True, width=80, file=io.StringIO())
     print_tasks(console, [])
     assert console.export_text().strip() == "No tasks registered."
+
+
+def test_it_shows_each_alert_delivery_and_the_ones_held_back() -> None:
+    from rota.model import AlertSent
+
+    report = report_with(Finding("health.down", Severity.CRITICAL, "HTTP 503", "web"))
+    report.tasks[0].alerts = [
+        AlertSent("ops", "sent", Severity.OK, Severity.CRITICAL, "HTTP 200"),
+        AlertSent("mail", "failed", Severity.OK, Severity.CRITICAL, "cannot reach smtp: refused"),
+        AlertSent(
+            "pager",
+            "held",
+            Severity.OK,
+            Severity.CRITICAL,
+            "1 of 3 runs in a row at warning or worse",
+        ),
+    ]
+    text = render(report)
+    assert "sent to ops (ok → critical)" in text
+    assert "NOT delivered to mail (ok → critical): cannot reach smtp: refused" in text
+    assert "held for pager: 1 of 3 runs in a row at warning or worse" in text

@@ -455,6 +455,12 @@ class AlertChannelConfig(Section):
         None,
         description='Send again while a task stays this bad, at most this often: "24h" (default: only on changes).',
     )
+    after: int = Field(
+        1,
+        ge=1,
+        le=100,
+        description="Runs in a row a task must be at least min_severity before this channel is told (3 waits out a flapping check); the resolve then goes only to channels that were told, and a failed delivery is retried on the next run.",
+    )
 
     @model_validator(mode="after")
     def _complete(self) -> AlertChannelConfig:

@@ -141,7 +141,7 @@ class AlertSent:
     """One delivery of a task's state change to one alert channel (see rota.alerts)."""
 
     channel: str
-    status: str  # "sent" | "failed"
+    status: str  # "sent" | "failed" | "held" (not yet: fewer bad runs in a row than ``after``)
     previous: Severity | None
     current: Severity
     detail: str  # "HTTP 202", or why it failed

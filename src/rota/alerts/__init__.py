@@ -9,6 +9,8 @@ is already failing.
 Each channel (``[[alerts.channels]]``) has a ``min_severity``: a change alerts it when the
 old or the new state is at least that bad, so it hears both the problem and its
 resolution; with ``remind_every`` it is sent the state again while it stays that bad.
+With ``after`` N it hears a bad state only once the task has been that bad N runs in a
+row (a flapping check stays quiet), and the resolve only if it heard the problem.
 Deliveries are audited in history (``rota_alerts``): the row is written as
 ``sending`` before the attempt and completed after, so a crash mid-send leaves a trace.
 A channel that cannot be reached never changes the run's status: the failure is recorded,
@@ -27,7 +29,7 @@ from typing import Any
 
 from rota.model import Severity, TaskOutcome
 
-__all__ = ["Alert", "Delivery", "changed", "wants"]
+__all__ = ["Alert", "Delivery", "changed", "covers", "wants"]
 
 MAX_FINDINGS = 5
 
@@ -157,9 +159,14 @@ def changed(previous: Severity | None, current: Severity) -> bool:
     return previous is not current
 
 
+def covers(task_globs: list[str], task_id: str) -> bool:
+    """Whether a channel's ``tasks`` globs take in ``task_id``."""
+    return any(fnmatchcase(task_id, g) for g in task_globs)
+
+
 def wants(min_severity: Severity, task_globs: list[str], task_id: str, alert: Alert) -> bool:
     """Whether a channel with these settings is sent ``alert``."""
-    if not any(fnmatchcase(task_id, g) for g in task_globs):
+    if not covers(task_globs, task_id):
         return False
     if alert.test:
         return True

@@ -9,11 +9,12 @@ or stored.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Iterable
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
-from rota.alerts import Alert, Delivery, changed, wants
+from rota.alerts import Alert, Delivery, changed, covers, wants
 from rota.model import AlertSent, Severity, TaskOutcome
 
 if TYPE_CHECKING:
@@ -55,19 +56,54 @@ def notify(
     run_id: int | None,
     redact: Callable[[str], str] = str,
 ) -> list[AlertSent]:
-    """Alert the channels that want this run's state change; nothing when there is none."""
+    """Alert the channels that want this run's news: a state change, a reminder, or (for
+    a channel with ``after``) a bad state that has now lasted long enough."""
     channels = config.alerts.channels
     if not channels or outcome.skipped:
         return []
     alert = Alert.of(
         outcome, target=config.target.name, title=title, previous=previous, run_id=run_id
     )
+    streaks = [c for c in channels if c.after > 1 and history is not None]
+    plain = [c for c in channels if c not in streaks]
+    sent: list[AlertSent] = []
     if changed(previous, outcome.status):
-        return send(alert, channels, history, redact=redact)
-    due = [c for c in channels if _reminder_due(c, alert, history)]
-    if not due:
+        sent += send(alert, plain, history, redact=redact)
+    else:
+        due = [c for c in plain if _reminder_due(c, alert, history)]
+        if due:
+            sent += send(replace(alert, reminder=True), due, history, redact=redact)
+    if history is not None:
+        for cfg in streaks:
+            sent += _after_streak(cfg, alert, history, redact)
+    return sent
+
+
+def _after_streak(
+    cfg: AlertChannelConfig, alert: Alert, history: History, redact: Callable[[str], str]
+) -> list[AlertSent]:
+    """A channel with ``after`` N hears a bad state once the task has been at least its
+    ``min_severity`` for N runs in a row, and the end of it only if it heard the start.
+    What it was last told (history, delivered ones only) decides, so a delivery that failed
+    is tried again on the next run instead of being lost with the state change."""
+    if not covers(cfg.tasks, alert.task_id):
         return []
-    return send(replace(alert, reminder=True), due, history, redact=redact)
+    floor = Severity(cfg.min_severity).rank
+    told = history.last_state_told(alert.task_id, cfg.name)
+    if alert.current.rank >= floor:
+        recent = history.recent_statuses(alert.task_id, cfg.after)
+        run = len(list(itertools.takewhile(lambda s: s.rank >= floor, recent)))
+        if run < cfg.after:
+            why = f"{run} of {cfg.after} runs in a row at {cfg.min_severity} or worse"
+            return [AlertSent(cfg.name, "held", alert.previous, alert.current, why)]
+        if told is alert.current:
+            if _reminder_due(cfg, alert, history):
+                return send(replace(alert, reminder=True), [cfg], history, redact=redact)
+            return []
+        return send(alert, [cfg], history, redact=redact)
+    if told is not None and told.rank >= floor:
+        return send(replace(alert, previous=told), [cfg], history, redact=redact)
+    return []
 
 
 def _reminder_due(cfg: AlertChannelConfig, alert: Alert, history: History | None) -> bool:

@@ -511,6 +511,28 @@ class History:
             row = self._q(conn, sql, (task_id,)).fetchone()
         return None if row is None else Severity(row[0])
 
+    def recent_statuses(self, task_id: str, limit: int) -> list[Severity]:
+        """States of the task's newest finished runs, newest first (skipped runs left out,
+        as in :meth:`previous_status`)."""
+        sql = (
+            "SELECT status FROM rota_runs WHERE task_id = ? AND finished_at IS NOT NULL "
+            "AND status IN ('ok', 'warning', 'critical', 'unknown') AND skip_reason IS NULL "
+            "ORDER BY started_at DESC, id DESC LIMIT ?"
+        )
+        with self._db("read recent states") as conn:
+            rows = self._q(conn, sql, (task_id, limit)).fetchall()
+        return [Severity(r[0]) for r in rows]
+
+    def last_state_told(self, task_id: str, channel: str) -> Severity | None:
+        """The state ``channel`` was last told about ``task_id`` (None: never told)."""
+        sql = (
+            "SELECT current FROM rota_alerts WHERE task_id = ? AND channel = ? "
+            "AND status = 'sent' ORDER BY attempted_at DESC, id DESC LIMIT 1"
+        )
+        with self._db("read alerts") as conn:
+            row = self._q(conn, sql, (task_id, channel)).fetchone()
+        return None if row is None else Severity(row[0])
+
     def alert_attempt(
         self,
         *,

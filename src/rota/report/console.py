@@ -177,6 +177,10 @@ def _task_details(outcome: TaskOutcome, *, verbose: bool) -> list[RenderableType
                 items.append(_code(block, indent=6))
             items.extend(_kv(key, value, indent=6) for key, value in step_extras(step))
     for a in outcome.alerts:
+        if a.status == "held":
+            line = f"held for {a.channel}: {a.detail}"
+            items.append(_hang(2, Text("alert ", style="dim"), Text(line, style="dim")))
+            continue
         was = a.previous.value if a.previous is not None else "first run"
         ok = a.status == "sent"
         mark = Text("alert ", style="dim" if ok else STYLE["critical"])
