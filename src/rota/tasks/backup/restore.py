@@ -267,9 +267,18 @@ def count_restored(
 # (SHARE, SHARE ROW EXCLUSIVE) run beside a count. On two cores the key checks leave one idle.
 _EXCLUSIVE = ("CONSTRAINT ", "CHECK CONSTRAINT ", "RULE ", "POLICY ", "ROW SECURITY ")
 _TOC_ITEM = re.compile(r"^(\d+); \d+ \d+ (.*)$")
-_FINISHED = re.compile(r"^pg_restore: finished item (\d+) (.*)$")
-# pg_restore's own problems: never taken as progress, so they stay in its error message.
-_PROBLEM = re.compile(r"^pg_restore: (error|warning|detail|hint|while|from TOC|fatal)|rror", re.I)
+_FINISHED = re.compile(r"^finished item (\d+) (.*)$")
+# pg_restore writes a message in pieces ("pg_restore:", " ", "error: " for a problem, then
+# the text and its newline), and the leader and its workers share stderr, so one process's
+# pieces can land at the start of another's line; the text itself always stays whole.
+_PIECES = re.compile(r"^(?:pg_restore:| |error: |warning: |detail: |hint: )*")
+# What pg_restore --verbose says as it goes; anything else is kept for the error message.
+_PROGRESS = re.compile(
+    r"^(?:connecting to database|creating |entering |executing |finished item |finished main"
+    r"|launching item |processing item |processing data for table |implied data-only"
+    r"|setting owner and privileges|skipping item|transferring dependency|reducing dependencies"
+    r"|restoring large object|restored \d+ large object)"
+)
 
 
 class EarlyCounts:
@@ -303,12 +312,17 @@ class EarlyCounts:
         self._lock = threading.Lock()
         self._pool = ThreadPoolExecutor(1, thread_name_prefix="rota-early-count")
         self._jobs: list[Future[Restored]] = []
+        self.problems: list[str] = []  # why some tables were left to count afterwards
 
     def line(self, text: str) -> bool:
-        """One stderr line of ``pg_restore -v``; True when it was progress, not a problem."""
-        if not text.startswith("pg_restore: ") or _PROBLEM.search(text):
+        """One stderr line of ``pg_restore -v``; True when it was progress, not a problem.
+
+        A problem's level ("error: ") that another process's progress text ended up behind
+        is dropped with that line; the problem's own text comes on a line of its own."""
+        message = _PIECES.sub("", text, count=1)
+        if not _PROGRESS.match(message):
             return False
-        m = _FINISHED.match(text)
+        m = _FINISHED.match(message)
         if m:
             dump_id = int(m.group(1))
             with self._lock:
@@ -344,7 +358,8 @@ class EarlyCounts:
         for job in self._jobs:
             try:
                 r = job.result()
-            except Exception:
+            except Exception as exc:
+                self.problems.append(one_line(exc))
                 continue
             counted.update(r.counts)
             if r.newest is not None and (best is None or r.newest > best):

@@ -255,7 +255,7 @@ def _restore(
     # foreign keys in fewer passes; nothing here needs to survive a crash.
     options, refused = br.usable_options(scratch_url, RESTORE_OPTIONS, connect_timeout)
     d.receipt["restore_settings"] = {"pgoptions": options, "refused": refused}
-    run_env = {**env, "PGAPPNAME": d.owner}
+    run_env = {**env, "PGAPPNAME": d.owner, "PG_COLOR": "never"}
     if options:
         run_env["PGOPTIONS"] = options
     if kind == "plain":
@@ -352,6 +352,8 @@ def _validate(
     try:
         yield from _queries(d, b, scratch, expectations)
         counted = early.result() if early is not None else None
+        if early is not None and early.problems:
+            d.receipt["early_count_problems"] = early.problems[:3]
         yield from _compare(
             d, b, scratch, live.result(), lambda: _scratch_session(d, name), counted
         )
