@@ -127,6 +127,9 @@ def test_it_alerts_on_state_changes_only_and_resolves(tmp_path: Path, receiver: 
         ("warning", "ok", "sent"),
     ]
     assert all(r["run_id"] is not None and r["finished_at"] is not None for r in recorded)
+    # A report rebuilt from history shows each run's deliveries as the run did.
+    rebuilt = [engine.history.outcome(r.id) for r in reversed(engine.history.runs("demo.switch"))]
+    assert [o.alerts for o in rebuilt] == [o.alerts for o in runs]
 
 
 def test_a_failing_task_alerts_on_its_first_run(tmp_path: Path, receiver: Receiver) -> None:
@@ -155,6 +158,10 @@ def test_an_unreachable_channel_is_recorded_and_never_changes_the_run(
     assert engine.history is not None
     recorded = {r["channel"]: r for r in engine.history.alerts()}
     assert recorded["down"]["status"] == "failed" and SECRET not in recorded["down"]["detail"]
+    (run,) = engine.history.runs("demo.switch")
+    assert sorted(engine.history.outcome(run.id).alerts, key=lambda a: a.channel) == sorted(
+        out.alerts, key=lambda a: a.channel
+    )
 
 
 def test_min_severity_and_task_globs_choose_the_channels(

@@ -26,7 +26,7 @@ from typing import Any
 from rota.errors import HistoryError
 from rota.history import migrations
 from rota.history.dialect import Dialect
-from rota.model import Finding, Metric, Severity, Step, StepStatus, TaskOutcome
+from rota.model import AlertSent, Finding, Metric, Severity, Step, StepStatus, TaskOutcome
 
 RUN_STATUSES = ("running", "ok", "warning", "critical", "unknown", "abandoned")
 
@@ -405,6 +405,22 @@ class History:
                     (run_id,),
                 ).fetchall()
             ]
+            # A delivery still "sending" was cut off (rota was killed mid-send): not sent.
+            alerts = [
+                AlertSent(
+                    channel=r[0],
+                    status="sent" if r[3] == "sent" else "failed",
+                    previous=Severity(r[1]) if r[1] else None,
+                    current=Severity(r[2]),
+                    detail=r[4] or ("interrupted before an answer" if r[3] == "sending" else ""),
+                )
+                for r in self._q(
+                    conn,
+                    "SELECT channel, previous, current, status, detail FROM rota_alerts "
+                    "WHERE run_id = ? ORDER BY id",
+                    (run_id,),
+                ).fetchall()
+            ]
         return TaskOutcome(
             task_id=run.task_id,
             started_at=run.started_at,
@@ -414,6 +430,7 @@ class History:
             steps=steps,
             error=run.error,
             skip_reason=run.skip_reason,
+            alerts=alerts,
         )
 
     # -- metrics and findings across runs ------------------------------------------------
