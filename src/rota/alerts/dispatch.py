@@ -89,7 +89,8 @@ def _after_streak(
     if not covers(cfg.tasks, alert.task_id):
         return []
     floor = Severity(cfg.min_severity).rank
-    told = history.last_state_told(alert.task_id, cfg.name)
+    last = history.last_sent(alert.task_id, cfg.name)
+    told = last[1] if last is not None else None
     if alert.current.rank >= floor:
         recent = history.recent_statuses(alert.task_id, cfg.after)
         run = len(list(itertools.takewhile(lambda s: s.rank >= floor, recent)))
@@ -112,8 +113,8 @@ def _reminder_due(cfg: AlertChannelConfig, alert: Alert, history: History | None
         return False
     if alert.current.rank < Severity(cfg.min_severity).rank:
         return False
-    last = history.last_alert_sent(alert.task_id, cfg.name)
-    return last is None or (alert.at - last).total_seconds() >= cfg.remind_every
+    last = history.last_sent(alert.task_id, cfg.name)
+    return last is None or (alert.at - last[0]).total_seconds() >= cfg.remind_every
 
 
 def send(

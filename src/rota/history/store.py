@@ -540,16 +540,6 @@ class History:
             rows = self._q(conn, sql, (task_id, limit)).fetchall()
         return [Severity(r[0]) for r in rows]
 
-    def last_state_told(self, task_id: str, channel: str) -> Severity | None:
-        """The state ``channel`` was last told about ``task_id`` (None: never told)."""
-        sql = (
-            "SELECT current FROM rota_alerts WHERE task_id = ? AND channel = ? "
-            "AND status = 'sent' ORDER BY attempted_at DESC, id DESC LIMIT 1"
-        )
-        with self._db("read alerts") as conn:
-            row = self._q(conn, sql, (task_id, channel)).fetchone()
-        return None if row is None else Severity(row[0])
-
     def alert_attempt(
         self,
         *,
@@ -593,15 +583,16 @@ class History:
                 ),
             )
 
-    def last_alert_sent(self, task_id: str, channel: str) -> datetime | None:
-        """When ``channel`` was last sent an alert about ``task_id`` (None: never)."""
+    def last_sent(self, task_id: str, channel: str) -> tuple[datetime, Severity] | None:
+        """When ``channel`` was last sent an alert about ``task_id`` and the state it was
+        told then (None: never; failed deliveries do not count)."""
         sql = (
-            "SELECT attempted_at FROM rota_alerts WHERE task_id = ? AND channel = ? "
+            "SELECT attempted_at, current FROM rota_alerts WHERE task_id = ? AND channel = ? "
             "AND status = 'sent' ORDER BY attempted_at DESC, id DESC LIMIT 1"
         )
         with self._db("read alerts") as conn:
             row = self._q(conn, sql, (task_id, channel)).fetchone()
-        return None if row is None else self._dialect.ts_out(row[0])
+        return None if row is None else (self._dialect.ts_out(row[0]), Severity(row[1]))
 
     def alerts(self, *, limit: int = 50, task_id: str | None = None) -> list[dict[str, Any]]:
         """Delivery records, newest first."""
