@@ -66,6 +66,24 @@ def head_format(head: bytes) -> str:
     return "unknown"
 
 
+def sniff(path: Path) -> tuple[str, bool]:
+    """The format the first bytes announce ("custom", "plain" or "unknown"; a directory is
+    "custom", as pg_dump -Fd) and whether it is gzipped. Only a guess until :func:`scan`
+    has read the whole file: it lets the scratch database be made ready meanwhile."""
+    if path.is_dir():
+        return "custom", False
+    try:
+        with open(path, "rb") as f:
+            first = f.read(64 * 1024)
+        gz = first.startswith(_GZIP_MAGIC)
+        head = isal_zlib.decompressobj(wbits=31).decompress(first, 512) if gz else first
+    except OSError:
+        return "unknown", False
+    except _INFLATE_ERRORS:
+        return "unknown", False
+    return head_format(head[:512]), gz
+
+
 def scan(path: Path, copy_custom_to: Path | None) -> Scan:
     """Read ``path`` once. ``copy_custom_to`` receives the decompressed custom archive
     (only written when the file is gzip'd and holds one). Raises ScanError."""

@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from rota.errors import TargetUnavailable
 from rota.model import Finding, Metric, Severity
@@ -33,6 +34,7 @@ from rota.tasks.backup.checks import freshness, integrity, sweep
 from rota.tasks.backup.drill import Drill
 from rota.tasks.backup.drill import finding as _f
 from rota.tasks.backup.drill import quote_ident as _quote
+from rota.tasks.backup.scan import sniff
 from rota.units import format_duration
 
 _DRIFT_SHOWN = 10
@@ -57,10 +59,12 @@ RESTORE_OPTIONS = "-c maintenance_work_mem=512MB -c synchronous_commit=off -c wo
     procedure=[
         "Sweep scratch databases and temp files left by a crashed earlier run.",
         "T0: newest backup by the timestamp in its name; cross-check mtime; age and size.",
-        "T1: sha256 against the sidecar, gzip read to its end, format, pg_restore -l.",
-        "T2: pg_restore -j N --no-owner --no-privileges --exit-on-error into rota_verify_<random> "
-        "(plain SQL through psql -v ON_ERROR_STOP=1).",
-        "T3: validation queries, row counts and schema fingerprint against live, newest created_at.",
+        "T1: sha256 against the sidecar, gzip read to its end, format, pg_restore -l. Meanwhile "
+        "rota_verify_<random> is created and the schema (pre-data) restored into it, tables UNLOGGED.",
+        "T2: pg_restore -j N --section=data --section=post-data --no-owner --no-privileges "
+        "--exit-on-error (plain SQL through psql -v ON_ERROR_STOP=1).",
+        "T3: validation queries, row counts (taken while pg_restore checks foreign keys) and schema "
+        "fingerprint against live, newest created_at.",
         "T4: receipt with hash, versions, phase durations, counts and verdict; drop the scratch database.",
     ],
     expected_outcome="The newest backup is fresh, intact, restores within the RTO target and "
@@ -127,17 +131,24 @@ def _verify(d: Drill) -> Iterator[Item]:
         live = Live(live.name, pool.submit(br.live_side, d.live))
     except TargetUnavailable:
         pass  # raised again where the live side is needed, after T1 has had its say
+    # The scratch database is made ready (created, held, the backup's schema restored
+    # into it) while T1 reads the file; nothing of it is reported or used before T1 passed.
+    preparing = ThreadPoolExecutor(1, thread_name_prefix="rota-scratch")
+    ready = preparing.submit(_prepare, d, newest, live.name)
     archive = None
     try:
         archive = yield from integrity(d, newest, temp)
         if archive is not None:
-            yield from _restore_and_validate(d, newest, archive, expectations, pool, live)
+            scratch = ready.result()
+            yield from _restore_and_validate(d, newest, archive, expectations, pool, live, scratch)
     finally:
         with contextlib.suppress(FileNotFoundError):
             temp.unlink()
         if archive is None and live.side is not None and not live.side.done():
             d.live.cancel()  # nothing to compare with: do not wait for live's counts
         pool.shutdown(wait=True, cancel_futures=True)
+        preparing.shutdown(wait=True)
+        _discard(d, ready.result())
     yield from _receipt(d, newest)
 
 
@@ -150,6 +161,99 @@ class Live:
 
 
 # -- T2 restore + T3 validation -----------------------------------------------------------------
+@dataclass
+class Scratch:
+    """The scratch database, made ready while T1 reads the backup (see :func:`_prepare`)."""
+
+    name: str = ""
+    created: bool = False
+    keeper: Postgres | None = None  # holds the database as this run's until the drop
+    options: str = ""  # PGOPTIONS the scratch sessions accept (RESTORE_OPTIONS or "")
+    refused: str = ""  # why not, when the server refused them
+    error: Exception | None = None  # the database could not be made
+    pre_data: PgToolError | None = None  # the schema did not restore
+    pre_data_s: float = 0.0
+    unlogged: tuple[int, str] | None = None  # set_unlogged's answer, after a schema restore
+    early: br.EarlyCounts | None = None
+
+
+def _prepare(d: Drill, b: bf.BackupFile, live_name: str | None) -> Scratch:
+    """Create the scratch database, hold it, probe the restore settings and, for a custom
+    archive, restore its schema (pre-data) and make the tables UNLOGGED: all of it while T1
+    reads the file, from the file itself. Failures are kept for :func:`_restore_and_validate`
+    to report once T1 has passed; the database is dropped in every outcome (:func:`_discard`)."""
+    s = Scratch()
+    try:
+        taken = {r["datname"] for r in d.admin.query("SELECT datname FROM pg_database")}
+        live_name = live_name or str(d.live.scalar("SELECT current_database()"))
+        s.name = br.scratch_name(taken | {live_name})
+        d.admin.execute(f"CREATE DATABASE {_quote(s.name)} TEMPLATE template0")
+        s.created = True
+        # One idle session holds the database as this run's from now to the drop, so a
+        # concurrent run's sweep (another setup, same server) sees it in use.
+        s.keeper = _scratch_session(d, s.name)
+        s.keeper.scalar("SELECT 1")
+        # The scratch sessions only: bigger sort memory builds the indexes and checks the
+        # foreign keys in fewer passes; nothing here needs to survive a crash.
+        url = _with_db(d.server_url, s.name)
+        timeout = d.ctx.config.database.connect_timeout
+        s.options, s.refused = br.usable_options(url, RESTORE_OPTIONS, timeout)
+        kind, gz = sniff(b.path)
+        if kind == "custom":  # plain SQL goes through psql whole
+            _restore_schema(d, s, b.path, gz)
+    except Exception as exc:
+        s.error = exc
+    return s
+
+
+def _restore_schema(d: Drill, s: Scratch, path: Path, gz: bool) -> None:
+    """pre-data into the scratch database, then its tables UNLOGGED (all or none)."""
+    t0 = time.monotonic()
+    pre = [str(d.tools.find("pg_restore")), "--section=pre-data", *_restore_opts(d, s.name)]
+    env = _restore_env(d, s)
+    try:
+        if gz:  # pg_restore reads the table of contents only: gzip may end on SIGPIPE
+            gunzip = [shutil.which("gzip") or "gzip", "-dc", str(path)]
+            d.tools.run(gunzip, pre, env=env, reads_part=True)
+        else:
+            d.tools.run([*pre, str(path)], env=env)
+    except PgToolError as exc:
+        s.pre_data = exc
+        return
+    finally:
+        s.pre_data_s = time.monotonic() - t0
+    url = _with_db(d.server_url, s.name)
+    s.unlogged = br.set_unlogged(url, d.ctx.config.database.connect_timeout)
+    s.pre_data_s = time.monotonic() - t0
+
+
+def _discard(d: Drill, s: Scratch) -> None:
+    """Close every session in the scratch database and drop it (any outcome)."""
+    if not s.name:
+        return
+    t0 = time.monotonic()
+    if s.early is not None:
+        s.early.close()
+    if s.keeper is not None:
+        s.keeper.close()
+    with contextlib.suppress(Exception):
+        d.admin.execute(f"DROP DATABASE IF EXISTS {_quote(s.name)} WITH (FORCE)")
+    d.phase("drop", t0)
+
+
+def _restore_opts(d: Drill, name: str) -> list[str]:
+    dsn, _ = conninfo(d.server_url, dbname=name)
+    return ["--no-owner", "--no-privileges", "--exit-on-error", f"--dbname={dsn}"]
+
+
+def _restore_env(d: Drill, s: Scratch) -> dict[str, str]:
+    _, env = conninfo(d.server_url, dbname=s.name)
+    run_env = {**env, "PGAPPNAME": d.owner, "PG_COLOR": "never"}
+    if s.options:
+        run_env["PGOPTIONS"] = s.options
+    return run_env
+
+
 def _restore_and_validate(
     d: Drill,
     b: bf.BackupFile,
@@ -157,59 +261,38 @@ def _restore_and_validate(
     expectations: list[tuple[str, br.Expectation]],
     pool: ThreadPoolExecutor,
     live: Live,
+    s: Scratch,
 ) -> Iterator[Item]:
-    taken = {r["datname"] for r in d.admin.query("SELECT datname FROM pg_database")}
-    live_name = live.name or str(d.live.scalar("SELECT current_database()"))
-    name = br.scratch_name(taken | {live_name})
-    ident = _quote(name)
-    d.receipt["scratch_database"] = name
-    created = False
-    keeper: Postgres | None = None
-    early: br.EarlyCounts | None = None
-    try:
-        d.admin.execute(f"CREATE DATABASE {ident} TEMPLATE template0")
-        created = True
-        # One idle session holds the database as this run's from now to the drop, so a
-        # concurrent run's sweep (another setup, same server) sees it in use.
-        keeper = _scratch_session(d, name)
-        keeper.scalar("SELECT 1")
-        side = live.side or pool.submit(br.live_side, d.live)
-        early = _early_counts(d, archive, name)
-        yield from _restore(d, b, archive, name, early)
-        if d.receipt.get("restored"):
-            yield from _validate(d, b, name, expectations, side, early)
-    except TargetUnavailable as exc:
+    d.receipt["scratch_database"] = s.name
+    if isinstance(s.error, TargetUnavailable):
         yield _f(
             d,
             "backup.restore_failed",
             Severity.UNKNOWN,
-            f"cannot restore {b.path.name}: {exc}",
+            f"cannot restore {b.path.name}: {s.error}",
             str(b.path),
-            {"scratch_database": name},
+            {"scratch_database": s.name},
             "Give rota's role CREATEDB on the server, or set [backups] restore_url to one where it has it.",
         )
-    except Exception as exc:
-        if not created:
-            yield _f(
-                d,
-                "backup.restore_failed",
-                Severity.UNKNOWN,
-                f"cannot create the scratch database {name}: {one_line(exc)}",
-                describe_url(d.server_url),
-                {"sql": f"CREATE DATABASE {ident}"},
-                "Give rota's role CREATEDB, or set [backups] restore_url to a server where it has it.",
-            )
-        else:
-            raise
-    finally:
-        t0 = time.monotonic()
-        if early is not None:
-            early.close()
-        if keeper is not None:
-            keeper.close()
-        with contextlib.suppress(Exception):
-            d.admin.execute(f"DROP DATABASE IF EXISTS {ident} WITH (FORCE)")
-        d.phase("drop", t0)
+        return
+    if s.error is not None and not s.created:
+        yield _f(
+            d,
+            "backup.restore_failed",
+            Severity.UNKNOWN,
+            f"cannot create the scratch database {s.name}: {one_line(s.error)}",
+            describe_url(d.server_url),
+            {"sql": f"CREATE DATABASE {_quote(s.name)}"},
+            "Give rota's role CREATEDB, or set [backups] restore_url to a server where it has it.",
+        )
+        return
+    if s.error is not None:
+        raise s.error
+    side = live.side or pool.submit(br.live_side, d.live)
+    s.early = _early_counts(d, archive, s.name)
+    yield from _restore(d, b, archive, s)
+    if d.receipt.get("restored"):
+        yield from _validate(d, b, s.name, expectations, side, s.early)
 
 
 def _early_counts(d: Drill, archive: tuple[str, Path, bool], name: str) -> br.EarlyCounts | None:
@@ -237,63 +320,46 @@ def _early_counts(d: Drill, archive: tuple[str, Path, bool], name: str) -> br.Ea
 
 
 def _restore(
-    d: Drill,
-    b: bf.BackupFile,
-    archive: tuple[str, Path, bool],
-    name: str,
-    early: br.EarlyCounts | None = None,
+    d: Drill, b: bf.BackupFile, archive: tuple[str, Path, bool], s: Scratch
 ) -> Iterator[Item]:
     kind, path, piped = archive
-    dsn, env = conninfo(d.server_url, dbname=name)
-    scratch_url = _with_db(d.server_url, name)
-    connect_timeout = d.ctx.config.database.connect_timeout
+    name = s.name
     jobs = d.cfg.jobs or os.cpu_count() or 1
     gzip = shutil.which("gzip") or "gzip"
     t0 = time.monotonic()
     deadline = t0 + max(d.cfg.rto_target * 4, 600)
-    # The scratch sessions only: bigger sort memory builds the indexes and checks the
-    # foreign keys in fewer passes; nothing here needs to survive a crash.
-    options, refused = br.usable_options(scratch_url, RESTORE_OPTIONS, connect_timeout)
-    d.receipt["restore_settings"] = {"pgoptions": options, "refused": refused}
-    run_env = {**env, "PGAPPNAME": d.owner, "PG_COLOR": "never"}
-    if options:
-        run_env["PGOPTIONS"] = options
+    run_env = _restore_env(d, s)
+    opts = _restore_opts(d, name)
+    follow: Callable[[str], bool] | None = None
     if kind == "plain":
         psql = d.tools.find("psql")
-        cmd = [str(psql), "-X", "-q", "-v", "ON_ERROR_STOP=1", "-o", os.devnull, f"--dbname={dsn}"]
+        cmd = [str(psql), "-X", "-q", "-v", "ON_ERROR_STOP=1", "-o", os.devnull, opts[-1]]
         stages = [[gzip, "-dc", str(path)], cmd] if piped else [[*cmd, "-f", str(path)]]
         shown = f"gzip -dc {b.path.name} | psql -X -v ON_ERROR_STOP=1 -d {name}"
     else:
-        pg_restore = d.tools.find("pg_restore")
-        opts = ["--no-owner", "--no-privileges", "--exit-on-error", f"--dbname={dsn}"]
+        if s.unlogged is None and s.pre_data is None:  # not done while T1 read the file
+            _restore_schema(d, s, b.path if piped else path, piped)
+        pg_restore = str(d.tools.find("pg_restore"))
+        sections = ["--section=data", "--section=post-data"]
+        rest = " ".join([*sections, *opts[:-1]]) + f" -d {name}"
         if piped:  # no room for a seekable copy: no -j from a pipe
-            stages = [[gzip, "-dc", str(path)], [str(pg_restore), *opts]]
+            stages = [[gzip, "-dc", str(path)], [pg_restore, *sections, *opts]]
             jobs = 1
-            shown = f"gzip -dc {b.path.name} | pg_restore --no-owner --no-privileges --exit-on-error -d {name}"
+            shown = f"gzip -dc {b.path.name} | pg_restore {rest}"
         else:
-            stages = []
-            sections = ["--section=data", "--section=post-data"]
-            pre = [str(pg_restore), "--section=pre-data", *opts, str(path)]
-            verbose = ["--verbose"] if early is not None else []  # progress for early counts
-            rest = [str(pg_restore), f"--jobs={jobs}", *verbose, *sections, *opts, str(path)]
-            shown = (
-                f"pg_restore --section=pre-data; ALTER TABLE ... SET UNLOGGED; pg_restore -j {jobs} "
-                f"--section=data --section=post-data --no-owner --no-privileges --exit-on-error -d {name} {path.name}"
-            )
-    d.receipt.update(restore_command=shown, jobs=jobs)
+            verbose = ["--verbose"] if s.early is not None else []  # progress for early counts
+            stages = [[pg_restore, f"--jobs={jobs}", *verbose, *sections, *opts, str(path)]]
+            follow = s.early.line if s.early is not None else None
+            shown = f"pg_restore -j {jobs} {rest} {path.name}"
+        shown = f"pg_restore --section=pre-data; ALTER TABLE ... SET UNLOGGED; {shown}"
+    settings: dict[str, Any] = {"pgoptions": s.options, "refused": s.refused}
+    if s.unlogged is not None:
+        settings.update(unlogged_tables=s.unlogged[0], logged_because=s.unlogged[1])
+    d.receipt.update(restore_command=shown, jobs=jobs, restore_settings=settings)
     try:
-        if stages:
-            d.tools.run(*stages, env=run_env, timeout=deadline - time.monotonic())
-        else:
-            d.tools.run(pre, env=run_env, timeout=deadline - time.monotonic())
-            unlogged, why = br.set_unlogged(scratch_url, connect_timeout)
-            d.receipt["restore_settings"].update(unlogged_tables=unlogged, logged_because=why)
-            d.tools.run(
-                rest,
-                env=run_env,
-                timeout=deadline - time.monotonic(),
-                on_stderr=early.line if early is not None else None,
-            )
+        if kind != "plain" and s.pre_data is not None:
+            raise s.pre_data
+        d.tools.run(*stages, env=run_env, timeout=deadline - time.monotonic(), on_stderr=follow)
     except PgToolError as exc:
         d.phase("restore", t0)
         yield _f(
@@ -314,7 +380,9 @@ def _restore(
         )
         return
     d.phase("restore", t0)
-    took = d.receipt["phases_s"]["restore"]
+    # The schema was restored while T1 read the file: still part of what a restore takes.
+    took = round(d.receipt["phases_s"]["restore"] + s.pre_data_s, 3)
+    d.receipt["phases_s"]["restore"] = took
     d.receipt["restored"] = True
     yield Metric("backup.restore_seconds", took, "s")
     ev = {"restore_s": took, "rto_target_s": d.cfg.rto_target, "command": shown, "jobs": jobs}
