@@ -34,6 +34,12 @@ class Platform:
     token: str = "admin-token-for-tests"
 
 
+@pytest.fixture(autouse=True)
+def _own_state_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every test gets its own rota state directory (caches, locks), never ~/.local/state."""
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "xdg-state"))
+
+
 @pytest.fixture
 def platform() -> Iterator[Platform]:
     state = Platform()

@@ -148,3 +148,30 @@ def test_numbered_rotation_with_a_hole_is_a_gap(run: Run, tmp_path: Path) -> Non
         os.utime(p, (now - n * 86_400, now - n * 86_400))
     [gap] = bad(run(paths=f"{d}/*.log*"), "logs.rotation.gap")
     assert gap.evidence["missing_numbers"] == [3]
+
+
+def test_an_archive_read_clean_is_trusted_until_it_changes_or_reverify_after_passes(
+    run: Run, month: Path
+) -> None:
+    def corrupt_ok(out: TaskOutcome) -> list[Finding]:
+        return [f for f in out.findings if f.code == "logs.rotation.corrupt"]
+
+    first = corrupt_ok(run())
+    assert sum(f.evidence["read_now"] for f in first) > 20  # a month of archives, read once
+    assert all(f.evidence["trusted_unchanged"] == 0 for f in first)
+    second = corrupt_ok(run())
+    assert sum(f.evidence["read_now"] for f in second) == 0  # nothing changed: nothing read
+    assert all("unchanged since they were read within 7d" in f.message for f in second)
+    # An archive damaged in place (same name, new size) is read again, and caught.
+    gz = month / day_name("worker.log", 4)
+    data = gz.read_bytes()
+    gz.write_bytes(data[: len(data) // 2])
+    [f] = bad(run(), "logs.rotation.corrupt")
+    assert f.subject == str(gz) and "truncated" in f.message
+    # reverify_after = "0s" reads every archive every time.
+    gz.write_bytes(data)
+    always = corrupt_ok(run('reverify_after = "0s"\n'))
+    assert sum(f.evidence["trusted_unchanged"] for f in always) == 0
+    assert sum(f.evidence["read_now"] for f in always) == sum(
+        f.evidence["verified"] for f in always
+    )

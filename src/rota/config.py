@@ -273,6 +273,10 @@ class LogsConfig(Section):
         _as_written("4GB"),
         description="Compressed bytes of each rotated file read when verifying its integrity; a larger file is verified up to this point and reported as partly verified.",
     )
+    reverify_after: Duration = Field(
+        _as_written("7d"),
+        description='How long a rotated archive that decompressed cleanly is trusted unchanged (same size, mtime and inode) before it is read again; "0s" reads every archive on every run.',
+    )
 
 
 class ValidateQuery(Section):

@@ -117,12 +117,11 @@ class ScanCache:
         return cls(settings)
 
     def save(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(f".tmp{os.getpid()}")
+        from rota.targets.files import write_atomically
+
         rows = [e.row() for e in self.entries.values()]
         data = (self.version, _settings_row(self.settings), rows, self.total, self.total_rids)
-        tmp.write_bytes(marshal.dumps((*data, self.next_rid)))
-        os.replace(tmp, path)
+        write_atomically(path, marshal.dumps((*data, self.next_rid)))
 
 
 def _settings_row(s: ParseSettings) -> tuple[Any, ...]:

@@ -55,6 +55,7 @@ __all__ = [
     "name_age",
     "open_files",
     "parse_name",
+    "write_atomically",
 ]
 
 COMPRESSED_SUFFIXES = (".gz", ".bz2", ".xz", ".zst")
@@ -202,6 +203,21 @@ DECOMPRESS_ERRORS: tuple[type[Exception], ...] = (
     lzma.LZMAError,
     ValueError,
 )
+
+
+def write_atomically(path: Path, data: str | bytes) -> None:
+    """Replace ``path`` with ``data`` in one step: a reader never sees half a file, and a
+    crash leaves the old one (the temporary file beside it is removed on error)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        if isinstance(data, str):
+            tmp.write_text(data, encoding="utf-8")
+        else:
+            tmp.write_bytes(data)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def _decompressor_factory(name: str) -> Callable[[], _Decompressor] | None:

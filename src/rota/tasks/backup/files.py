@@ -18,6 +18,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from rota.targets.files import write_atomically
+
 SIDECAR = ".sha256"
 MANIFEST = ".manifest.json"
 _STAMP = re.compile(r"(\d{8}T\d{6}Z)")
@@ -128,7 +130,7 @@ def manifest_path(path: Path) -> Path:
 
 def write_sidecar(path: Path, digest: str) -> None:
     """``sha256sum`` format, so ``sha256sum -c`` checks it by hand too."""
-    _atomic_write(sidecar_path(path), f"{digest}  {path.name}\n")
+    write_atomically(sidecar_path(path), f"{digest}  {path.name}\n")
 
 
 def read_sidecar(path: Path) -> str | None:
@@ -144,7 +146,7 @@ def read_sidecar(path: Path) -> str | None:
 
 
 def write_manifest(path: Path, data: dict[str, Any]) -> None:
-    _atomic_write(manifest_path(path), json.dumps(data, indent=2, default=str) + "\n")
+    write_atomically(manifest_path(path), json.dumps(data, indent=2, default=str) + "\n")
 
 
 def read_manifest(path: Path) -> dict[str, Any] | None:
@@ -153,12 +155,6 @@ def read_manifest(path: Path) -> dict[str, Any] | None:
     except (OSError, ValueError):
         return None
     return data if isinstance(data, dict) else None
-
-
-def _atomic_write(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
 
 
 def retention_keep(

@@ -6,12 +6,18 @@ still written, whether rotation produced a file every period with no gaps, wheth
 files were compressed, whether the compressed ones decompress to their end, and whether
 any outlived the retention. Everything but the integrity read is a ``stat``; the integrity
 reads run in a thread pool (zlib releases the GIL) and are bounded by
-``[logs] verify_max_bytes`` per file.
+``[logs] verify_max_bytes`` per file. An archive that decompressed cleanly is remembered
+(its size, mtime and inode, in rota's state directory) and not read again until
+``[logs] reverify_after`` has passed, so a weekly run reads the week's new archives, not
+the whole month again.
 """
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import itertools
+import json
 import os
 import statistics
 import time
@@ -19,10 +25,11 @@ from collections import defaultdict
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from rota.model import Finding, Metric, Severity
-from rota.targets.files import Files, IntegrityResult, LogFile, content_age
+from rota.targets.files import Files, IntegrityResult, LogFile, content_age, write_atomically
 from rota.task import Context, Item, task
 from rota.units import format_duration, format_size
 
@@ -51,7 +58,8 @@ DAY = 86_400.0
         "Infer the rotation period from the dates in the names (or the mtimes of numbered "
         "files) and list the periods with no rotated file, including since the newest one.",
         "Report rotated files left uncompressed (except the newest under delaycompress).",
-        "Decompress every compressed rotated file to its end (gzip -t), in parallel.",
+        "Decompress every compressed rotated file to its end (gzip -t), in parallel; one "
+        "unchanged since it last decompressed cleanly is read again after [logs] reverify_after.",
         "Report rotated files older than [logs] retention_days.",
     ],
     expected_outcome="Every live log written recently, one rotated file per period with no "
@@ -89,7 +97,7 @@ def rotation(ctx: Context) -> Iterator[Item]:
     for f in listing:
         by_dir[f.directory].append(f)
     t0 = time.perf_counter()
-    verified = _verify_all(ctx, files, listing, cfg.verify_max_bytes)
+    verified, trusted = _verify_all(ctx, files, listing, now)
     verify_s = time.perf_counter() - t0
     yield Metric("logs.rotation.verify_seconds", round(verify_s, 3), "s")
     for directory in sorted(files.dirs):
@@ -103,26 +111,73 @@ def rotation(ctx: Context) -> Iterator[Item]:
             yield from _stale(ctx, family_path, family, now)
             yield from _gaps(family_path, family, now)
             yield from _uncompressed(family_path, family, now)
-            yield from _corrupt(family_path, family, verified)
+            yield from _corrupt(family_path, family, verified, trusted, cfg.reverify_after)
             yield from _retention(ctx, family_path, family, now)
 
 
 def _verify_all(
-    ctx: Context, files: Files, listing: list[LogFile], limit: int
-) -> dict[str, IntegrityResult]:
+    ctx: Context, files: Files, listing: list[LogFile], now: float
+) -> tuple[dict[str, IntegrityResult], set[str]]:
+    """Integrity of every compressed rotated file, and which of them were trusted from an
+    earlier run (unchanged since it decompressed cleanly, within ``reverify_after``)."""
+    cfg = ctx.config.logs
     todo = [f for f in listing if f.is_regular and f.rotated and f.info.compressed]
     if not todo:
-        return {}
+        return {}, set()
+    where = _trust_file(cfg.paths)
+    known = _load_trust(where) if cfg.reverify_after > 0 else {}
+    results: dict[str, IntegrityResult] = {}
+    trusted: set[str] = set()
+    for f in todo:
+        e = known.get(f.path)
+        if e and e["id"] == _identity(f) and 0 <= now - e["at"] < cfg.reverify_after:
+            results[f.path] = IntegrityResult(True, True, e["read"], e["out"])
+            trusted.add(f.path)
+    fresh = [f for f in todo if f.path not in trusted]
 
     def one(f: LogFile) -> IntegrityResult:
         if ctx.cancelled.is_set():
             return IntegrityResult(True, False, 0, 0, "cancelled")
-        return files.check_integrity(f, limit=limit)
+        return files.check_integrity(f, limit=cfg.verify_max_bytes)
 
     # Largest first, so one big archive does not start last and finish alone.
-    todo.sort(key=lambda f: f.size, reverse=True)
-    with ThreadPoolExecutor(max_workers=max(1, min(len(todo), os.cpu_count() or 1))) as pool:
-        return {f.path: r for f, r in zip(todo, pool.map(one, todo), strict=True)}
+    fresh.sort(key=lambda f: f.size, reverse=True)
+    if fresh:
+        with ThreadPoolExecutor(max_workers=max(1, min(len(fresh), os.cpu_count() or 1))) as pool:
+            results |= dict(zip((f.path for f in fresh), pool.map(one, fresh), strict=True))
+    if cfg.reverify_after > 0:
+        keep = {
+            f.path: {
+                "id": _identity(f),
+                "at": known[f.path]["at"] if f.path in trusted else now,
+                "read": results[f.path].compressed_bytes,
+                "out": results[f.path].uncompressed_bytes,
+            }
+            for f in todo
+            if results[f.path].ok and results[f.path].complete
+        }
+        with contextlib.suppress(OSError):  # unsaved: the next run reads everything again
+            write_atomically(where, json.dumps(keep))
+    return results, trusted
+
+
+def _identity(f: LogFile) -> list[float]:
+    return [f.size, f.mtime, f.inode, f.device]
+
+
+def _trust_file(patterns: list[str]) -> Path:
+    from rota.locks import state_dir
+
+    key = hashlib.sha1(json.dumps(sorted(patterns)).encode()).hexdigest()[:16]
+    return state_dir() / "logs" / f"verified-{key}.json"
+
+
+def _load_trust(path: Path) -> dict[str, dict[str, Any]]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
 
 
 def _directory(
@@ -340,7 +395,11 @@ def _uncompressed(family_path: str, family: list[LogFile], now: float) -> Iterat
 
 
 def _corrupt(
-    family_path: str, family: list[LogFile], verified: dict[str, IntegrityResult]
+    family_path: str,
+    family: list[LogFile],
+    verified: dict[str, IntegrityResult],
+    trusted: set[str],
+    reverify_after: float,
 ) -> Iterator[Item]:
     name = os.path.basename(family_path)
     checked = [(f, verified[f.path]) for f in family if f.path in verified]
@@ -364,6 +423,11 @@ def _corrupt(
     if not bad:
         partial = [f.name for f, r in checked if not r.complete]
         note = f"; {len(partial)} verified only up to [logs] verify_max_bytes" if partial else ""
+        known = sum(1 for f, _ in checked if f.path in trusted)
+        if known:
+            note += (
+                f"; {known} unchanged since they were read within {format_duration(reverify_after)}"
+            )
         yield Finding(
             "logs.rotation.corrupt",
             Severity.OK,
@@ -371,6 +435,8 @@ def _corrupt(
             family_path,
             {
                 "verified": len(checked),
+                "read_now": len(checked) - known,
+                "trusted_unchanged": known,
                 "compressed_bytes": sum(r.compressed_bytes for _, r in checked),
                 "decompressed_bytes": sum(r.uncompressed_bytes for _, r in checked),
                 "partly_verified": partial,
