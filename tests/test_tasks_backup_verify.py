@@ -110,6 +110,7 @@ def test_it_passes_a_good_backup_through_every_tier(
     settings = receipt["restore_settings"]
     assert settings["pgoptions"] == RESTORE_OPTIONS and settings["refused"] == ""
     assert settings["unlogged_tables"] == 7, settings  # the platform's seven tables
+    assert settings["schema_restored"] == "while T1 read the file"
     metrics = {m.name for m in out.metrics}
     assert {"backup.restore_seconds", "backup.rpo_seconds", "backup.size_bytes"} <= metrics
     _assert_clean(tmp_path, pg_url)
@@ -458,6 +459,7 @@ def test_it_restores_through_a_pipe_when_the_seekable_copy_runs_out_of_space(
     assert receipt["jobs"] == 1 and "gzip -dc" in receipt["restore_command"]
     # The schema was restored while T1 read the file, so a pipe restore loads UNLOGGED too.
     assert receipt["restore_settings"]["unlogged_tables"] == 7
+    assert receipt["restore_settings"]["schema_restored"] == "while T1 read the file"
     assert "backup.count_mismatch" in _codes(out, Severity.OK)
     _assert_clean(tmp_path, pg_url)
 

@@ -9,6 +9,7 @@ the process dies, so a crash never leaves a stale lock behind.
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import json
 import os
 import re
@@ -88,6 +89,13 @@ def state_dir() -> Path:
     """rota's per-user state directory ($XDG_STATE_HOME/rota or ~/.local/state/rota)."""
     base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
     return Path(base) / "rota"
+
+
+def state_file(folder: str, globs: list[str], suffix: str) -> Path:
+    """A file of rota's state kept per set of configured globs (the same globs in any
+    order find the same file): ``<state>/<folder>/<key><suffix>``."""
+    key = hashlib.sha1(json.dumps(sorted(globs)).encode()).hexdigest()[:16]
+    return state_dir() / folder / f"{key}{suffix}"
 
 
 def pid_alive(pid: int) -> bool:

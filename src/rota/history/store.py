@@ -519,14 +519,8 @@ class History:
         """The state of the task's newest finished run (None: it never ran, or only skipped).
 
         A run that errored counts (its state is unknown); abandoned and skipped ones do not."""
-        sql = (
-            "SELECT status FROM rota_runs WHERE task_id = ? AND finished_at IS NOT NULL "
-            "AND status IN ('ok', 'warning', 'critical', 'unknown') AND skip_reason IS NULL "
-            "ORDER BY started_at DESC, id DESC LIMIT 1"
-        )
-        with self._db("read the last state") as conn:
-            row = self._q(conn, sql, (task_id,)).fetchone()
-        return None if row is None else Severity(row[0])
+        newest = self.recent_statuses(task_id, 1)
+        return newest[0] if newest else None
 
     def recent_statuses(self, task_id: str, limit: int) -> list[Severity]:
         """States of the task's newest finished runs, newest first (skipped runs left out,

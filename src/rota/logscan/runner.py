@@ -8,8 +8,6 @@ costs one full read.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import re
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -47,10 +45,9 @@ def settings_for(logs: LogsConfig) -> ParseSettings:
 
 
 def cache_file(patterns: list[str]) -> Path:
-    from rota.locks import state_dir
+    from rota.locks import state_file
 
-    key = hashlib.sha1(json.dumps(sorted(patterns)).encode()).hexdigest()[:16]
-    return state_dir() / "logscan" / f"{key}.cache"
+    return state_file("logscan", patterns, ".cache")
 
 
 def scan_configured(

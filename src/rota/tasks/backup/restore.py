@@ -14,7 +14,7 @@ import operator
 import re
 import secrets
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -196,6 +196,18 @@ class Restored:
     newest: datetime | None
     newest_in: str
 
+    @classmethod
+    def merge(cls, parts: Iterable[Restored]) -> Restored:
+        """All the parts' counts, and the newest row among them."""
+        counts: dict[str, int] = {}
+        newest: datetime | None = None
+        where = ""
+        for r in parts:
+            counts.update(r.counts)
+            if r.newest is not None and (newest is None or r.newest > newest):
+                newest, where = r.newest, r.newest_in
+        return cls(counts, newest, where)
+
 
 def count_restored(
     pg: Postgres,
@@ -246,19 +258,14 @@ def count_restored(
             fut = pool.submit(other)
             results.append(_count_lane(pg, lanes[0], with_ts))
             results.append(fut.result() or _count_lane(pg, lanes[1], with_ts))
-    counted: dict[str, int] = {}
-    best: datetime | None = None
-    where = ""
-    for r in results:
-        counted.update({n: c for n, c in r.counts.items() if n in idents})
-        if r.newest is not None and (best is None or r.newest > best):
-            best, where = r.newest, r.newest_in
     # created_at outside the compared tables (views, tables live lacks) still bounds the RPO.
     for ident in sorted(with_ts - set(idents.values())):
-        v = _aware(pg.scalar(f"SELECT max(created_at) FROM {ident}"))
-        if v is not None and (best is None or v > best):
-            best, where = v, ident
-    return Restored({n: counted[n] for n in sorted(counted)}, best, where)
+        results.append(
+            Restored({}, _aware(pg.scalar(f"SELECT max(created_at) FROM {ident}")), ident)
+        )
+    got = Restored.merge(results)
+    counts = {n: got.counts[n] for n in sorted(got.counts) if n in idents}
+    return Restored(counts, got.newest, got.newest_in)
 
 
 # Post-data items whose statement takes ACCESS EXCLUSIVE on its table (ALTER TABLE ... ADD
@@ -352,19 +359,13 @@ class EarlyCounts:
 
     def result(self) -> Restored:
         """What was counted (call after pg_restore ended); counts that failed are left out."""
-        counted: dict[str, int] = {}
-        best: datetime | None = None
-        where = ""
+        done: list[Restored] = []
         for job in self._jobs:
             try:
-                r = job.result()
+                done.append(job.result())
             except Exception as exc:
                 self.problems.append(one_line(exc))
-                continue
-            counted.update(r.counts)
-            if r.newest is not None and (best is None or r.newest > best):
-                best, where = r.newest, r.newest_in
-        return Restored(counted, best, where)
+        return Restored.merge(done)
 
     def close(self) -> None:
         """Stop counting and close the session (before the scratch database is dropped)."""
@@ -375,19 +376,16 @@ class EarlyCounts:
 
 
 def _count_lane(pg: Postgres, tables: list[tuple[str, str]], with_ts: set[str]) -> Restored:
-    counted: dict[str, int] = {}
-    best: datetime | None = None
-    where = ""
+    parts: list[Restored] = []
     for name, ident in tables:
         if ident in with_ts:
             row = pg.query(f"SELECT count(*) AS n, max(created_at) AS newest FROM {ident}")[0]
-            v = _aware(row["newest"])
-            if v is not None and (best is None or v > best):
-                best, where = v, ident
+            parts.append(Restored({name: int(row["n"] or 0)}, _aware(row["newest"]), ident))
         else:
-            row = {"n": pg.scalar(f"SELECT count(*) FROM {ident}")}
-        counted[name] = int(row["n"] or 0)
-    return Restored(counted, best, where)
+            parts.append(
+                Restored({name: int(pg.scalar(f"SELECT count(*) FROM {ident}") or 0)}, None, "")
+            )
+    return Restored.merge(parts)
 
 
 def _aware(v: Any) -> datetime | None:

@@ -66,6 +66,9 @@ def head_format(head: bytes) -> str:
     return "unknown"
 
 
+_SNIFF_ERRORS: tuple[type[Exception], ...] = (OSError, *_INFLATE_ERRORS)
+
+
 def sniff(path: Path) -> tuple[str, bool]:
     """The format the first bytes announce ("custom", "plain" or "unknown"; a directory is
     "custom", as pg_dump -Fd) and whether it is gzipped. Only a guess until :func:`scan`
@@ -77,9 +80,7 @@ def sniff(path: Path) -> tuple[str, bool]:
             first = f.read(64 * 1024)
         gz = first.startswith(_GZIP_MAGIC)
         head = isal_zlib.decompressobj(wbits=31).decompress(first, 512) if gz else first
-    except OSError:
-        return "unknown", False
-    except _INFLATE_ERRORS:
+    except _SNIFF_ERRORS:
         return "unknown", False
     return head_format(head[:512]), gz
 

@@ -209,7 +209,8 @@ def _prepare(d: Drill, b: bf.BackupFile, live_name: str | None) -> Scratch:
 def _restore_schema(d: Drill, s: Scratch, path: Path, gz: bool) -> None:
     """pre-data into the scratch database, then its tables UNLOGGED (all or none)."""
     t0 = time.monotonic()
-    pre = [str(d.tools.find("pg_restore")), "--section=pre-data", *_restore_opts(d, s.name)]
+    pg_restore = str(d.tools.find("pg_restore"))
+    pre = [pg_restore, "--section=pre-data", *_RESTORE_FLAGS, _dbname_arg(d, s.name)]
     env = _restore_env(d, s)
     try:
         if gz:  # pg_restore reads the table of contents only: gzip may end on SIGPIPE
@@ -217,14 +218,12 @@ def _restore_schema(d: Drill, s: Scratch, path: Path, gz: bool) -> None:
             d.tools.run(gunzip, pre, env=env, reads_part=True)
         else:
             d.tools.run([*pre, str(path)], env=env)
+        url = _with_db(d.server_url, s.name)
+        s.unlogged = br.set_unlogged(url, d.ctx.config.database.connect_timeout)
     except PgToolError as exc:
         s.pre_data = exc
-        return
     finally:
         s.pre_data_s = time.monotonic() - t0
-    url = _with_db(d.server_url, s.name)
-    s.unlogged = br.set_unlogged(url, d.ctx.config.database.connect_timeout)
-    s.pre_data_s = time.monotonic() - t0
 
 
 def _discard(d: Drill, s: Scratch) -> None:
@@ -241,9 +240,12 @@ def _discard(d: Drill, s: Scratch) -> None:
     d.phase("drop", t0)
 
 
-def _restore_opts(d: Drill, name: str) -> list[str]:
+_RESTORE_FLAGS = ("--no-owner", "--no-privileges", "--exit-on-error")
+
+
+def _dbname_arg(d: Drill, name: str) -> str:
     dsn, _ = conninfo(d.server_url, dbname=name)
-    return ["--no-owner", "--no-privileges", "--exit-on-error", f"--dbname={dsn}"]
+    return f"--dbname={dsn}"
 
 
 def _restore_env(d: Drill, s: Scratch) -> dict[str, str]:
@@ -329,30 +331,35 @@ def _restore(
     t0 = time.monotonic()
     deadline = t0 + max(d.cfg.rto_target * 4, 600)
     run_env = _restore_env(d, s)
-    opts = _restore_opts(d, name)
+    target = _dbname_arg(d, name)
     follow: Callable[[str], bool] | None = None
+    during_t1 = False
     if kind == "plain":
         psql = d.tools.find("psql")
-        cmd = [str(psql), "-X", "-q", "-v", "ON_ERROR_STOP=1", "-o", os.devnull, opts[-1]]
+        cmd = [str(psql), "-X", "-q", "-v", "ON_ERROR_STOP=1", "-o", os.devnull, target]
         stages = [[gzip, "-dc", str(path)], cmd] if piped else [[*cmd, "-f", str(path)]]
         shown = f"gzip -dc {b.path.name} | psql -X -v ON_ERROR_STOP=1 -d {name}"
     else:
-        if s.unlogged is None and s.pre_data is None:  # not done while T1 read the file
+        during_t1 = s.unlogged is not None or s.pre_data is not None
+        if not during_t1:  # the first bytes' guess was not "custom": restore the schema now
             _restore_schema(d, s, b.path if piped else path, piped)
         pg_restore = str(d.tools.find("pg_restore"))
         sections = ["--section=data", "--section=post-data"]
-        rest = " ".join([*sections, *opts[:-1]]) + f" -d {name}"
+        rest = " ".join([*sections, *_RESTORE_FLAGS]) + f" -d {name}"
         if piped:  # no room for a seekable copy: no -j from a pipe
-            stages = [[gzip, "-dc", str(path)], [pg_restore, *sections, *opts]]
+            stages = [[gzip, "-dc", str(path)], [pg_restore, *sections, *_RESTORE_FLAGS, target]]
             jobs = 1
             shown = f"gzip -dc {b.path.name} | pg_restore {rest}"
         else:
             verbose = ["--verbose"] if s.early is not None else []  # progress for early counts
-            stages = [[pg_restore, f"--jobs={jobs}", *verbose, *sections, *opts, str(path)]]
+            job = [pg_restore, f"--jobs={jobs}", *verbose, *sections, *_RESTORE_FLAGS, target]
+            stages = [[*job, str(path)]]
             follow = s.early.line if s.early is not None else None
             shown = f"pg_restore -j {jobs} {rest} {path.name}"
         shown = f"pg_restore --section=pre-data; ALTER TABLE ... SET UNLOGGED; {shown}"
     settings: dict[str, Any] = {"pgoptions": s.options, "refused": s.refused}
+    if kind != "plain":
+        settings["schema_restored"] = "while T1 read the file" if during_t1 else "after T1"
     if s.unlogged is not None:
         settings.update(unlogged_tables=s.unlogged[0], logged_because=s.unlogged[1])
     d.receipt.update(restore_command=shown, jobs=jobs, restore_settings=settings)

@@ -15,7 +15,6 @@ the whole month again.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import itertools
 import json
 import os
@@ -166,10 +165,9 @@ def _identity(f: LogFile) -> list[float]:
 
 
 def _trust_file(patterns: list[str]) -> Path:
-    from rota.locks import state_dir
+    from rota.locks import state_file
 
-    key = hashlib.sha1(json.dumps(sorted(patterns)).encode()).hexdigest()[:16]
-    return state_dir() / "logs" / f"verified-{key}.json"
+    return state_file("logs", patterns, ".verified.json")
 
 
 def _load_trust(path: Path) -> dict[str, dict[str, Any]]:
