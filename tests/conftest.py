@@ -40,6 +40,18 @@ def _own_state_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "xdg-state"))
 
 
+@pytest.fixture(scope="session")
+def logscan_corpus(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """The labelled log corpus (tests/corpus.py: real loggers' output and documented
+    formats), both parts built once per session: {"tune": dir, "holdout": dir}."""
+    import corpus
+
+    root = tmp_path_factory.mktemp("logscan-corpus")
+    for part in corpus.PARTS:
+        corpus.generate(root / part, seed=0, part=part)
+    return {part: root / part for part in corpus.PARTS}
+
+
 @pytest.fixture
 def platform() -> Iterator[Platform]:
     state = Platform()
