@@ -1,39 +1,57 @@
-/* The fast path's line classifier, compiled: the same decisions as fastpath.LINE, at memchr speed.
+/* The fast path's line classifier, compiled: whole chunks of lines counted without Python
+ * objects per line.
  *
  * scan(data) walks the complete lines of ``data`` (it ends with a newline, holds no CR or
- * NUL and is valid UTF-8: the caller checks) and sorts each line into one of three kinds,
- * exactly as the regex alternation in rota/logscan/fastpath.py does:
+ * NUL and is valid UTF-8: the caller checks) and sorts each line into one of these kinds:
  *
- *   - a JSON request line of the fixed shape  -> counted per (hour, level) and per
- *     (method, route prefix) with its duration;
- *   - a plain "TIMESTAMP LEVEL [" line with a non-error level -> counted per (hour, level);
+ *   - a JSON line json_line() (_jsonline.c) reads with certainty: any logger's key names and
+ *     order, parse_json's rules, not an error and not a 5xx -> counted per (hour key, level)
+ *     and, for a request, per (method, route key) with its duration;
+ *   - a plain "TIMESTAMP LEVEL [" line (an ISO timestamp in any of the forms parse_text
+ *     reads, an upper-case non-error level) -> counted per (hour key, level);
  *   - a plain error line "TIMESTAMP ERROR [component] message" whose every part reads the
  *     same as formats.parse_text reads it (ASCII component, message starting and ending
  *     on a printable ASCII character, a valid date, at most 6 fraction digits) -> counted
- *     per (hour, level) and returned with its index as (level, start offset, end offset,
+ *     per (hour key, level) and returned with its index as (level, start offset, end offset,
  *     component, message, epoch); its group is the caller's business (fingerprints stay
  *     in Python);
  *   - anything else -> returned whole (bytes) with its index, for the exact per-line parser.
  *
- * Returns (lines, blank, json_hours, text_hours, routes, other_index, other_items):
- *   json_hours / text_hours: {(hour bytes, level str): count} (text_hours includes errors)
- *   routes: {(method bytes, route prefix bytes): [requests, {duration float: count}]}
+ * Hours. TimeReader.hour memoizes on the time string's first 13 characters plus its zone
+ * suffix, so every line sharing that key gets the hour of the first such line the reader
+ * saw, whatever its minutes say. The fast path keeps that: lines are counted per *hour key*
+ * (or per whole epoch hour, for numeric times, which are not memoized), and the first line of
+ * each key in the chunk is returned with its index and time string, so the caller can hand
+ * it to TimeReader.hour in line order, between the per-line parser's lines.
+ *
+ * Routes. A request is counted under (method, route key): the path cut at '?'/'#', with the
+ * segments route.template_path certainly turns into ":id" (numbers, uuids, long hex, long
+ * letter+digit tokens, emails) written as "0". The caller applies template_path to the key,
+ * which gives what it gives for the path: segments are templated one by one.
+ *
+ * Returns (lines, blank, tallies, routes, firsts, other_index, other_items):
+ *   tallies: [(hour key bytes | epoch hour int | None, level str | None, is_text, lines,
+ *             requests)]
+ *   routes: {(method bytes, route key bytes): [requests, {ms: count}, {ms: count}]} where the
+ *           first dict holds durations already equal to round(ms, 6) and the second ones the
+ *           caller must round (a unit conversion or an exponent)
+ *   firsts: [(index, hour key bytes, time bytes)] for each hour key's first line
  *   other_index / other_items: line indexes in order, and for each the line's bytes or the
  *   error tuple above (one list, so the caller meets errors in line order)
- * The regex stays the reference (and the fallback when this module is not built); tests
- * compare the two on adversarial lines.
+ * The pure-Python path in fastpath.py gives the same results (it hands more lines to the
+ * per-line parser); tests hold both to the per-line parser's results.
  */
-#define PY_SSIZE_T_CLEAN
-#include <Python.h>
+#include "_linescan.h"
+
 #include <string.h>
 
 #define NLEVELS 11
-#define FIRST_ERROR_LEVEL 5
 static const char *LEVEL_NAMES[NLEVELS] = {"trace", "debug", "info", "notice", "warn",     "error",
                                            "fatal", "critical", "panic", "alert", "emerg"};
+static size_t level_len[NLEVELS];
 static PyObject *level_str[NLEVELS];
+#define MAX_METHOD 256 /* longer "methods" go per line */
 
-static inline int is_digit(char c) { return c >= '0' && c <= '9'; }
 
 /* "YYYY-MM-DDTHH:[0-5]D:[0-5]D(.D{1,9})?Z" at p; returns the end or NULL. */
 static const char *match_ts(const char *p, const char *e) {
@@ -60,30 +78,6 @@ static const char *match_ts(const char *p, const char *e) {
     return NULL;
 }
 
-static inline const char *lit(const char *p, const char *e, const char *s, size_t n) {
-    if ((size_t)(e - p) < n || memcmp(p, s, n) != 0) return NULL;
-    return p + n;
-}
-#define LIT(p, e, s) lit((p), (e), (s), sizeof(s) - 1)
-
-/* JSON level token up to the next '"': trace|debug|info|notice|warn|warning. */
-static int json_level(const char *p, size_t n) {
-    switch (n) {
-    case 4:
-        if (!memcmp(p, "info", 4)) return 2;
-        if (!memcmp(p, "warn", 4)) return 4;
-        return -1;
-    case 5:
-        if (!memcmp(p, "trace", 5)) return 0;
-        if (!memcmp(p, "debug", 5)) return 1;
-        return -1;
-    case 6:
-        return memcmp(p, "notice", 6) ? -1 : 3;
-    case 7:
-        return memcmp(p, "warning", 7) ? -1 : 4;
-    }
-    return -1;
-}
 
 static int text_level(const char *p, size_t n) {
     switch (n) {
@@ -103,85 +97,43 @@ static int text_level(const char *p, size_t n) {
     return -1;
 }
 
-static inline int path_excluded(unsigned char c) {
-    return c == '"' || c == '\\' || c < 0x20 || is_digit((char)c) || c == '@' || c == '?' ||
-           c == '#';
+/* parse_text's ISO timestamp, as greedy as its regex:
+ * \d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(?:[.,]\d+)?(?:Z|[+-]\d{2}:?\d{2})?  -> its end, or NULL.
+ * Its value does not matter here: TimeReader.hour reads it (see the hour keys above). */
+static const char *match_iso(const char *p, const char *e) {
+    static const char shape[] = "DDDD-DD-DD?DD:DD:DD";
+    if (e - p < 19) return NULL;
+    for (int i = 0; i < 19; i++) {
+        char s = shape[i], c = p[i];
+        if (s == 'D' ? !is_digit(c) : s == '?' ? (c != 'T' && c != ' ') : c != s) return NULL;
+    }
+    p += 19;
+    if (e - p >= 2 && (*p == '.' || *p == ',') && is_digit(p[1])) {
+        p += 2;
+        while (p < e && is_digit(*p)) p++;
+    }
+    if (p < e && *p == 'Z') {
+        p++;
+    } else if (e - p >= 3 && (*p == '+' || *p == '-') && is_digit(p[1]) && is_digit(p[2])) {
+        const char *q = p + 3;
+        if (q < e && *q == ':') q++;
+        if (e - q >= 2 && is_digit(q[0]) && is_digit(q[1])) p = q + 2;
+    }
+    return p;
 }
 
-typedef struct {
-    const char *hour; /* 13 bytes */
-    int level;
-    const char *method;
-    size_t method_len;
-    const char *route;
-    size_t route_len;
-    const char *dur;
-    size_t dur_len;
-} JsonLine;
-
-/* The JSON request shape of fastpath.LINE, matched to the end of the line. */
-static int match_json(const char *p, const char *e, JsonLine *out) {
+/* "TIMESTAMP LEVEL [" with an upper-case non-error level (the rest of the line does not
+ * matter for a non-error line): the level, and the timestamp's end in *ts_end; or -1. */
+static int match_text(const char *p, const char *e, const char **ts_end) {
     const char *q;
-    if (!(p = LIT(p, e, "{\"time\":\""))) return 0;
-    out->hour = p;
-    if (!(p = match_ts(p, e))) return 0;
-    if (!(p = LIT(p, e, "\",\"level\":\""))) return 0;
-    q = memchr(p, '"', (size_t)(e - p));
-    if (!q || (out->level = json_level(p, (size_t)(q - p))) < 0) return 0;
-    p = q;
-    if (!(p = LIT(p, e, "\",\"msg\":\"API request\",\"method\":\""))) return 0;
-    q = p;
-    while (q < e && *q >= 'A' && *q <= 'Z') q++;
-    if (q - p < 3 || q - p > 7) return 0;
-    out->method = p;
-    out->method_len = (size_t)(q - p);
-    p = q;
-    if (!(p = LIT(p, e, "\",\"path\":\""))) return 0;
-    if (p >= e || *p != '/') return 0;
-    q = p + 1;
-    while (q < e && !path_excluded((unsigned char)*q)) q++;
-    if (q < e && q[-1] == '/' && is_digit(*q)) q++;
-    out->route = p;
-    out->route_len = (size_t)(q - p);
-    if (is_digit(q[-1]))
-        while (q < e && is_digit(*q)) q++;
-    p = q;
-    if (!(p = LIT(p, e, "\",\"status\":"))) return 0;
-    if (e - p < 3 || p[0] < '1' || p[0] > '4' || !is_digit(p[1]) || !is_digit(p[2])) return 0;
-    p += 3;
-    if (!(p = LIT(p, e, ",\"duration\":\""))) return 0;
-    q = p;
-    while (q < e && is_digit(*q)) q++;
-    if (q - p < 1 || q - p > 9) return 0;
-    if (q < e && *q == '.') {
-        const char *f = q + 1;
-        while (f < e && is_digit(*f)) f++;
-        if (f - (q + 1) < 1 || f - (q + 1) > 6) return 0;
-        q = f;
-    }
-    out->dur = p;
-    out->dur_len = (size_t)(q - p);
-    p = q;
-    if (!(p = LIT(p, e, "ms\""))) return 0;
-    if (p < e && *p == ',') {
-        if (!(p = LIT(p, e, ",\"request_id\":\""))) return 0;
-        while (p < e && *p != '"' && *p != '\\' && (unsigned char)*p >= 0x20) p++;
-        if (!(p = LIT(p, e, "\""))) return 0;
-    }
-    return e - p == 1 && *p == '}';
-}
-
-/* "TIMESTAMP LEVEL [" with a non-error level; the rest of the line does not matter. */
-static int match_text(const char *p, const char *e, const char **hour) {
-    const char *q, *start = p;
-    if (!(p = match_ts(p, e))) return -1;
+    if (!(p = match_iso(p, e))) return -1;
+    *ts_end = p;
     if (p >= e || *p != ' ') return -1;
     p++;
     q = p;
     while (q < e && *q >= 'A' && *q <= 'Z') q++;
     int level = text_level(p, (size_t)(q - p));
     if (level < 0 || e - q < 2 || q[0] != ' ' || q[1] != '[') return -1;
-    *hour = start;
     return level;
 }
 
@@ -277,146 +229,346 @@ static int match_error(const char *p, const char *e, ErrorLine *out) {
     return 1;
 }
 
-/* ---------------------------------------------------------------- small hash tables */
+/* ---------------------------------------------------------------- counting tables */
 
 typedef struct {
-    char hour[13];
+    uint64_t hash;
+    size_t off; /* the key's bytes in the arena */
+    size_t len;
+    Py_ssize_t a, b, id;
     int used;
-    Py_ssize_t json[NLEVELS];
-    Py_ssize_t text[NLEVELS];
-} HourSlot;
+} Slot;
 
 typedef struct {
-    HourSlot *slots;
+    Slot *slots;
     size_t cap, n;
-} HourTable;
+    char *arena;
+    size_t arena_len, arena_cap;
+    Slot *recent[16]; /* slots found lately, by a cheap hash: lines in a row share keys */
+} Table;
 
-static uint64_t fnv(const char *p, size_t n, uint64_t h) {
-    for (size_t i = 0; i < n; i++) h = (h ^ (unsigned char)p[i]) * 1099511628211ULL;
-    return h;
+static inline size_t recent_index(const char *key, size_t len) {
+    return len ? ((unsigned char)key[0] * 5u + len + (unsigned char)key[len - 1]) & 15u : 0;
 }
 
-static HourSlot *hour_slot(HourTable *t, const char *hour) {
+/* The slot of ``key`` (created with zero counts if new: *created = 1), or NULL (no memory).
+ * A pointer stays valid until the next call. */
+static Slot *table_get(Table *t, const char *key, size_t len, int *created) {
+    *created = 0;
+    Slot **recent = &t->recent[recent_index(key, len)];
+    if (*recent && (*recent)->len == len && same(t->arena + (*recent)->off, key, len))
+        return *recent;
+    uint64_t h = hash_bytes(key, len);
     if ((t->n + 1) * 2 > t->cap) {
         size_t cap = t->cap ? t->cap * 2 : 64;
-        HourSlot *slots = PyMem_Calloc(cap, sizeof(HourSlot));
+        Slot *slots = PyMem_Calloc(cap, sizeof(Slot));
         if (!slots) return NULL;
         for (size_t i = 0; i < t->cap; i++) {
             if (!t->slots[i].used) continue;
-            size_t j = fnv(t->slots[i].hour, 13, 14695981039346656037ULL) & (cap - 1);
+            size_t j = t->slots[i].hash & (cap - 1);
             while (slots[j].used) j = (j + 1) & (cap - 1);
             slots[j] = t->slots[i];
         }
         PyMem_Free(t->slots);
         t->slots = slots;
         t->cap = cap;
+        memset(t->recent, 0, sizeof t->recent);
     }
-    size_t j = fnv(hour, 13, 14695981039346656037ULL) & (t->cap - 1);
+    size_t j = h & (t->cap - 1);
     while (t->slots[j].used) {
-        if (!memcmp(t->slots[j].hour, hour, 13)) return &t->slots[j];
+        Slot *s = &t->slots[j];
+        if (s->hash == h && s->len == len && same(t->arena + s->off, key, len))
+            return *recent = s;
         j = (j + 1) & (t->cap - 1);
     }
-    HourSlot *s = &t->slots[j];
-    memcpy(s->hour, hour, 13);
-    s->used = 1;
-    t->n++;
-    return s;
-}
-
-typedef struct {
-    char *key; /* method, NUL, route */
-    size_t method_len, route_len;
-    uint64_t hash;
-    Py_ssize_t requests;
-    PyObject *durations; /* dict float -> int */
-} RouteSlot;
-
-typedef struct {
-    RouteSlot *slots;
-    size_t cap, n;
-} RouteTable;
-
-static RouteSlot *route_slot(RouteTable *t, const JsonLine *j) {
-    if ((t->n + 1) * 2 > t->cap) {
-        size_t cap = t->cap ? t->cap * 2 : 64;
-        RouteSlot *slots = PyMem_Calloc(cap, sizeof(RouteSlot));
-        if (!slots) return NULL;
-        for (size_t i = 0; i < t->cap; i++) {
-            if (!t->slots[i].key) continue;
-            size_t k = t->slots[i].hash & (cap - 1);
-            while (slots[k].key) k = (k + 1) & (cap - 1);
-            slots[k] = t->slots[i];
-        }
-        PyMem_Free(t->slots);
-        t->slots = slots;
-        t->cap = cap;
+    if (t->arena_len + len > t->arena_cap) {
+        size_t cap = t->arena_cap ? t->arena_cap * 2 : 4096;
+        while (cap < t->arena_len + len) cap *= 2;
+        char *arena = PyMem_Realloc(t->arena, cap);
+        if (!arena) return NULL;
+        t->arena = arena;
+        t->arena_cap = cap;
     }
-    uint64_t h = fnv(j->method, j->method_len, 14695981039346656037ULL);
-    h = fnv(j->route, j->route_len, h ^ 0xff);
-    size_t k = h & (t->cap - 1);
-    while (t->slots[k].key) {
-        RouteSlot *s = &t->slots[k];
-        if (s->hash == h && s->method_len == j->method_len && s->route_len == j->route_len &&
-            !memcmp(s->key, j->method, j->method_len) &&
-            !memcmp(s->key + j->method_len + 1, j->route, j->route_len))
-            return s;
-        k = (k + 1) & (t->cap - 1);
-    }
-    RouteSlot *s = &t->slots[k];
-    s->key = PyMem_Malloc(j->method_len + j->route_len + 2);
-    s->durations = PyDict_New();
-    if (!s->key || !s->durations) return NULL;
-    memcpy(s->key, j->method, j->method_len);
-    s->key[j->method_len] = '\0';
-    memcpy(s->key + j->method_len + 1, j->route, j->route_len);
-    s->method_len = j->method_len;
-    s->route_len = j->route_len;
+    Slot *s = &t->slots[j];
+    if (len) memcpy(t->arena + t->arena_len, key, len); /* an empty key: no arena yet */
+    s->off = t->arena_len;
+    s->len = len;
     s->hash = h;
-    s->requests = 0;
-    t->n++;
-    return s;
+    s->used = 1;
+    s->a = s->b = 0;
+    s->id = (Py_ssize_t)t->n++;
+    t->arena_len += len;
+    *created = 1;
+    return *recent = s;
 }
 
-static void free_routes(RouteTable *t) {
-    for (size_t i = 0; i < t->cap; i++) {
-        if (t->slots[i].key) {
-            PyMem_Free(t->slots[i].key);
-            Py_XDECREF(t->slots[i].durations);
-        }
-    }
+static void table_free(Table *t) {
     PyMem_Free(t->slots);
+    PyMem_Free(t->arena);
 }
 
-static int count_duration(RouteSlot *s, const char *dur, size_t n) {
-    char buf[32];
-    memcpy(buf, dur, n); /* n <= 16 by the shape */
-    buf[n] = '\0';
-    double v = PyOS_string_to_double(buf, NULL, NULL);
-    if (v == -1.0 && PyErr_Occurred()) return -1;
-    PyObject *key = PyFloat_FromDouble(v);
-    if (!key) return -1;
-    PyObject *old = PyDict_GetItemWithError(s->durations, key);
-    Py_ssize_t c = 1;
-    if (old) {
-        c = PyLong_AsSsize_t(old) + 1;
-    } else if (PyErr_Occurred()) {
-        Py_DECREF(key);
-        return -1;
+/* ---------------------------------------------------------------- route keys */
+
+static inline int is_alpha(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
+static inline int is_hexc(char c) {
+    return is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
+
+/* A path segment route._ID_SEGMENT certainly matches whole (ASCII cases only). */
+static int id_segment(const char *s, size_t n) {
+    size_t i, digits = 0, alphas = 0, hex = 0, at = 0, word = 0;
+    if (!n) return 0;
+    for (i = 0; i < n; i++) {
+        char c = s[i];
+        digits += is_digit(c);
+        alphas += is_alpha(c);
+        hex += is_hexc(c);
+        at += c == '@';
+        word += is_digit(c) || is_alpha(c) || c == '_' || c == '-';
     }
-    PyObject *val = PyLong_FromSsize_t(c);
-    int rc = val ? PyDict_SetItem(s->durations, key, val) : -1;
-    Py_XDECREF(val);
-    Py_DECREF(key);
-    s->requests++;
-    return rc;
+    if (digits == n) return 1; /* \d+ */
+    if (hex == n && n >= 8 && digits) return 1; /* (?=[a-fA-F]*\d)[0-9a-fA-F]{8,} */
+    if (word == n && n >= 16 && digits && alphas) return 1; /* long letter+digit token */
+    if (at == 1 && s[0] != '@' && s[n - 1] != '@') return 1; /* [^/@]+@[^/@]+ */
+    /* \d+\.\d+ */
+    const char *dot = memchr(s, '.', n);
+    if (dot && dot > s && dot < s + n - 1 && digits == n - 1) return 1;
+    /* uuid 8-4-4-4-12 */
+    if (n == 36 && s[8] == '-' && s[13] == '-' && s[18] == '-' && s[23] == '-' && hex == 32)
+        return 1;
+    return 0;
 }
 
-static int add_count(PyObject *d, const char *hour, int level, Py_ssize_t c) {
-    PyObject *key = Py_BuildValue("(y#O)", hour, (Py_ssize_t)13, level_str[level]);
-    PyObject *val = PyLong_FromSsize_t(c);
-    int rc = (key && val) ? PyDict_SetItem(d, key, val) : -1;
-    Py_XDECREF(key);
-    Py_XDECREF(val);
+/* The route key of a path (see the module comment) into out (at least n + 1 bytes). */
+static size_t route_key(const char *p, size_t n, char *out) {
+    size_t cut = n, o = 0;
+    for (size_t i = 0; i < n; i++)
+        if (p[i] == '?' || p[i] == '#') {
+            cut = i;
+            break;
+        }
+    if (!cut) {
+        out[0] = '/';
+        return 1;
+    }
+    const char *s = p, *end = p + cut;
+    for (;;) {
+        const char *slash = memchr(s, '/', (size_t)(end - s));
+        const char *t = slash ? slash : end;
+        if (id_segment(s, (size_t)(t - s))) {
+            out[o++] = '0';
+        } else {
+            memcpy(out + o, s, (size_t)(t - s));
+            o += (size_t)(t - s);
+        }
+        if (!slash) break;
+        out[o++] = '/';
+        s = slash + 1;
+    }
+    return o;
+}
+
+static PyObject *py_route_key(PyObject *self, PyObject *arg) {
+    Py_buffer b;
+    if (PyObject_GetBuffer(arg, &b, PyBUF_SIMPLE) < 0) return NULL;
+    char *out = PyMem_Malloc((size_t)b.len + 1);
+    PyObject *r = out ? PyBytes_FromStringAndSize(out, (Py_ssize_t)route_key(b.buf, (size_t)b.len, out))
+                      : PyErr_NoMemory();
+    PyMem_Free(out);
+    PyBuffer_Release(&b);
+    return r;
+}
+
+/* ---------------------------------------------------------------- one chunk */
+
+typedef struct {
+    Table tallies, memo, routes, durations;
+    PyObject *firsts;
+    char last_memo[32];
+    size_t last_memo_len;
+    char *scratch;
+    size_t scratch_cap;
+} State;
+
+/* TimeReader.hour's memo key: ts[:13] + ("Z" if it ends so else the offset at its end) */
+static size_t memo_key(const char *ts, size_t n, char *out) {
+    size_t head = n < 13 ? n : 13, suffix = 0;
+    const char *t = ts + n;
+    if (n && t[-1] == 'Z') {
+        suffix = 1;
+    } else if (n >= 6 && (t[-6] == '+' || t[-6] == '-') && is_digit(t[-5]) && is_digit(t[-4]) &&
+               t[-3] == ':' && is_digit(t[-2]) && is_digit(t[-1])) {
+        suffix = 6;
+    } else if (n >= 5 && (t[-5] == '+' || t[-5] == '-') && is_digit(t[-4]) && is_digit(t[-3]) &&
+               is_digit(t[-2]) && is_digit(t[-1])) {
+        suffix = 5;
+    }
+    memcpy(out, ts, head);
+    memcpy(out + head, t - suffix, suffix);
+    return head + suffix;
+}
+
+static int count_line(State *S, Py_ssize_t index, int text, int hour_kind, const char *ts,
+                      size_t ts_len, long long epoch_hour, const char *level, size_t level_len,
+                      int request) {
+    char key[96];
+    size_t n = 0;
+    int created;
+    key[n++] = (char)text;
+    key[n++] = (char)hour_kind;
+    if (hour_kind == HOUR_TEXT) {
+        size_t m = memo_key(ts, ts_len, key + n + 1);
+        key[n++] = (char)m;
+        if (m != S->last_memo_len || !same(key + n, S->last_memo, m)) {
+            Slot *s = table_get(&S->memo, key + n, m, &created);
+            if (!s) goto nomem;
+            if (created) {
+                PyObject *row = Py_BuildValue("(ny#y#)", index, key + n, (Py_ssize_t)m, ts,
+                                              (Py_ssize_t)ts_len);
+                int rc = row ? PyList_Append(S->firsts, row) : -1;
+                Py_XDECREF(row);
+                if (rc) return -1;
+            }
+            memcpy(S->last_memo, key + n, m);
+            S->last_memo_len = m;
+        }
+        n += m;
+    } else if (hour_kind == HOUR_EPOCH) {
+        memcpy(key + n, &epoch_hour, sizeof epoch_hour);
+        n += sizeof epoch_hour;
+    }
+    key[n++] = level != NULL;
+    if (level) {
+        memcpy(key + n, level, level_len); /* < 32 bytes */
+        n += level_len;
+    }
+    Slot *s = table_get(&S->tallies, key, n, &created);
+    if (!s) goto nomem;
+    s->a++;
+    s->b += request;
+    return 0;
+nomem:
+    PyErr_NoMemory();
+    return -1;
+}
+
+static int count_request(State *S, const JsonRecord *r) {
+    size_t need = r->method_len + r->path_len + 8;
+    int created;
+    if (need > S->scratch_cap) {
+        char *buf = PyMem_Realloc(S->scratch, need * 2);
+        if (!buf) goto nomem;
+        S->scratch = buf;
+        S->scratch_cap = need * 2;
+    }
+    char *k = S->scratch;
+    k[0] = (char)r->method_len;
+    memcpy(k + 1, r->method, r->method_len);
+    size_t n = 1 + r->method_len + route_key(r->path, r->path_len, k + 1 + r->method_len);
+    Slot *route = table_get(&S->routes, k, n, &created);
+    if (!route) goto nomem;
+    route->a++;
+    if (r->timed) {
+        char d[13];
+        uint32_t id = (uint32_t)route->id;
+        memcpy(d, &id, 4);
+        d[4] = (char)r->exact;
+        memcpy(d + 5, &r->ms, 8);
+        Slot *s = table_get(&S->durations, d, sizeof d, &created);
+        if (!s) goto nomem;
+        s->a++;
+    }
+    return 0;
+nomem:
+    PyErr_NoMemory();
+    return -1;
+}
+
+static PyObject *tallies_list(State *S) {
+    Table *t = &S->tallies;
+    PyObject *out = PyList_New(0);
+    if (!out) return NULL;
+    for (size_t i = 0; i < t->cap; i++) {
+        Slot *s = &t->slots[i];
+        if (!s->used) continue;
+        const char *k = t->arena + s->off, *end = k + s->len;
+        int text = k[0], kind = k[1];
+        PyObject *hour, *level;
+        k += 2;
+        if (kind == HOUR_TEXT) {
+            size_t m = (unsigned char)*k++;
+            hour = PyBytes_FromStringAndSize(k, (Py_ssize_t)m);
+            k += m;
+        } else if (kind == HOUR_EPOCH) {
+            long long h;
+            memcpy(&h, k, sizeof h);
+            k += sizeof h;
+            hour = PyLong_FromLongLong(h);
+        } else {
+            hour = Py_NewRef(Py_None);
+        }
+        level = *k++ ? PyUnicode_FromStringAndSize(k, end - k) : Py_NewRef(Py_None);
+        PyObject *row = (hour && level) ? Py_BuildValue("(OOOnn)", hour, level,
+                                                        text ? Py_True : Py_False, s->a, s->b)
+                                        : NULL;
+        Py_XDECREF(hour);
+        Py_XDECREF(level);
+        if (!row || PyList_Append(out, row)) {
+            Py_XDECREF(row);
+            Py_DECREF(out);
+            return NULL;
+        }
+        Py_DECREF(row);
+    }
+    return out;
+}
+
+static PyObject *routes_dict(State *S) {
+    Table *t = &S->routes, *d = &S->durations;
+    PyObject *out = PyDict_New(), **by_id = PyMem_Calloc(t->n + 1, sizeof(PyObject *));
+    if (!out || !by_id) goto fail;
+    for (size_t i = 0; i < t->cap; i++) {
+        Slot *s = &t->slots[i];
+        if (!s->used) continue;
+        const char *k = t->arena + s->off;
+        size_t m = (unsigned char)k[0];
+        PyObject *key = Py_BuildValue("(y#y#)", k + 1, (Py_ssize_t)m, k + 1 + m,
+                                      (Py_ssize_t)(s->len - 1 - m));
+        PyObject *val = Py_BuildValue("[n{}{}]", s->a);
+        int rc = (key && val) ? PyDict_SetItem(out, key, val) : -1;
+        Py_XDECREF(key);
+        by_id[s->id] = val; /* borrowed: the dict holds it */
+        Py_XDECREF(val);
+        if (rc) goto fail;
+    }
+    for (size_t i = 0; i < d->cap; i++) {
+        Slot *s = &d->slots[i];
+        if (!s->used) continue;
+        const char *k = d->arena + s->off;
+        uint32_t id;
+        double ms;
+        memcpy(&id, k, 4);
+        memcpy(&ms, k + 5, 8);
+        PyObject *durations = PyList_GET_ITEM(by_id[id], k[4] ? 1 : 2);
+        PyObject *key = PyFloat_FromDouble(ms), *val = PyLong_FromSsize_t(s->a);
+        int rc = (key && val) ? PyDict_SetItem(durations, key, val) : -1;
+        Py_XDECREF(key);
+        Py_XDECREF(val);
+        if (rc) goto fail;
+    }
+    PyMem_Free(by_id);
+    return out;
+fail:
+    PyMem_Free(by_id);
+    Py_XDECREF(out);
+    return NULL;
+}
+
+static int append_other(PyObject *index, PyObject *items, Py_ssize_t i, PyObject *item) {
+    PyObject *n = PyLong_FromSsize_t(i);
+    int rc = (n && item) ? (PyList_Append(index, n) | PyList_Append(items, item)) : -1;
+    Py_XDECREF(n);
+    Py_XDECREF(item);
     return rc;
 }
 
@@ -424,305 +576,89 @@ static PyObject *scan(PyObject *self, PyObject *arg) {
     Py_buffer buf;
     if (PyObject_GetBuffer(arg, &buf, PyBUF_SIMPLE) < 0) return NULL;
     const char *p = buf.buf, *end = p + buf.len;
-    HourTable hours = {0};
-    RouteTable routes = {0};
-    PyObject *other_index = PyList_New(0), *other_lines = PyList_New(0);
-    PyObject *json_hours = NULL, *text_hours = NULL, *route_dict = NULL, *result = NULL;
+    State S;
+    memset(&S, 0, sizeof S);
+    S.last_memo_len = (size_t)-1; /* no key yet (an empty time string has an empty key) */
+    S.firsts = PyList_New(0);
+    PyObject *other_index = PyList_New(0), *other_items = PyList_New(0);
+    PyObject *tallies = NULL, *routes = NULL, *result = NULL;
     Py_ssize_t lines = 0, blank = 0;
-    HourSlot *last = NULL;
-    if (!other_index || !other_lines) goto done;
+    if (!S.firsts || !other_index || !other_items) goto done;
 
     while (p < end) {
         const char *e = memchr(p, '\n', (size_t)(end - p));
         if (!e) e = end; /* the caller passes complete lines; a tail is still one line */
-        JsonLine j = {0};
+        JsonRecord j;
         ErrorLine err;
         const char *hour = NULL;
-        int level = -1, is_json = 0;
+        int level;
         if (e == p) {
             blank++;
-        } else if (*p == '{' && match_json(p, e, &j)) {
-            hour = j.hour;
-            level = j.level;
-            is_json = 1;
+        } else if (*p == '{' && json_line(p, e, &j) && j.method_len < MAX_METHOD) {
+            if (count_line(&S, lines, 0, j.hour_kind, j.ts, j.ts_len, j.epoch_hour, j.level,
+                           j.level_len, j.request) < 0)
+                goto done;
+            if (j.request && count_request(&S, &j) < 0) goto done;
         } else if (is_digit(*p) && (level = match_text(p, e, &hour)) >= 0) {
-            /* counted below */
+            if (count_line(&S, lines, 1, HOUR_TEXT, p, (size_t)(hour - p), 0, LEVEL_NAMES[level],
+                           level_len[level], 0) < 0)
+                goto done;
         } else if (is_digit(*p) && match_error(p, e, &err)) {
-            hour = p;
-            level = err.level;
-            PyObject *i = PyLong_FromSsize_t(lines);
+            size_t ts_len = (size_t)((const char *)memchr(p, ' ', (size_t)(e - p)) - p);
+            if (count_line(&S, lines, 1, HOUR_TEXT, p, ts_len, 0, LEVEL_NAMES[err.level],
+                           level_len[err.level], 0) < 0)
+                goto done;
             PyObject *row = Py_BuildValue(
-                "(Onns#s#d)", level_str[level], (Py_ssize_t)(p - (const char *)buf.buf),
+                "(Onns#s#d)", level_str[err.level], (Py_ssize_t)(p - (const char *)buf.buf),
                 (Py_ssize_t)(e - (const char *)buf.buf), err.comp, (Py_ssize_t)err.comp_len,
                 err.msg, (Py_ssize_t)err.msg_len, err.epoch);
-            int rc = (i && row) ? (PyList_Append(other_index, i) | PyList_Append(other_lines, row))
-                                : -1;
-            Py_XDECREF(i);
-            Py_XDECREF(row);
-            if (rc) goto done;
+            if (append_other(other_index, other_items, lines, row)) goto done;
         } else {
-            PyObject *i = PyLong_FromSsize_t(lines);
-            PyObject *b = PyBytes_FromStringAndSize(p, e - p);
-            int rc = (i && b) ? (PyList_Append(other_index, i) | PyList_Append(other_lines, b)) : -1;
-            Py_XDECREF(i);
-            Py_XDECREF(b);
-            if (rc) goto done;
-        }
-        if (hour) {
-            /* the slot found last stays valid: only a lookup that inserts can move slots */
-            if (!last || memcmp(last->hour, hour, 13)) {
-                last = hour_slot(&hours, hour);
-                if (!last) {
-                    PyErr_NoMemory();
-                    goto done;
-                }
-            }
-            if (is_json) {
-                last->json[level]++;
-                RouteSlot *r = route_slot(&routes, &j);
-                if (!r) {
-                    if (!PyErr_Occurred()) PyErr_NoMemory();
-                    goto done;
-                }
-                if (count_duration(r, j.dur, j.dur_len) < 0) goto done;
-            } else {
-                last->text[level]++;
-            }
+            if (append_other(other_index, other_items, lines, PyBytes_FromStringAndSize(p, e - p)))
+                goto done;
         }
         lines++;
         p = e + 1;
     }
-
-    json_hours = PyDict_New();
-    text_hours = PyDict_New();
-    route_dict = PyDict_New();
-    if (!json_hours || !text_hours || !route_dict) goto done;
-    for (size_t i = 0; i < hours.cap; i++) {
-        HourSlot *s = &hours.slots[i];
-        if (!s->used) continue;
-        for (int l = 0; l < NLEVELS; l++) {
-            if (s->json[l] && add_count(json_hours, s->hour, l, s->json[l]) < 0) goto done;
-            if (s->text[l] && add_count(text_hours, s->hour, l, s->text[l]) < 0) goto done;
-        }
-    }
-    for (size_t i = 0; i < routes.cap; i++) {
-        RouteSlot *s = &routes.slots[i];
-        if (!s->key) continue;
-        PyObject *key = Py_BuildValue("(y#y#)", s->key, (Py_ssize_t)s->method_len,
-                                      s->key + s->method_len + 1, (Py_ssize_t)s->route_len);
-        PyObject *val = Py_BuildValue("[nO]", s->requests, s->durations);
-        int rc = (key && val) ? PyDict_SetItem(route_dict, key, val) : -1;
-        Py_XDECREF(key);
-        Py_XDECREF(val);
-        if (rc < 0) goto done;
-    }
-    result = Py_BuildValue("(nnOOOOO)", lines, blank, json_hours, text_hours, route_dict,
-                           other_index, other_lines);
+    if (!(tallies = tallies_list(&S)) || !(routes = routes_dict(&S))) goto done;
+    result = Py_BuildValue("(nnOOOOO)", lines, blank, tallies, routes, S.firsts, other_index,
+                           other_items);
 done:
-    Py_XDECREF(json_hours);
-    Py_XDECREF(text_hours);
-    Py_XDECREF(route_dict);
+    Py_XDECREF(tallies);
+    Py_XDECREF(routes);
+    Py_XDECREF(S.firsts);
     Py_XDECREF(other_index);
-    Py_XDECREF(other_lines);
-    PyMem_Free(hours.slots);
-    free_routes(&routes);
+    Py_XDECREF(other_items);
+    table_free(&S.tallies);
+    table_free(&S.memo);
+    table_free(&S.routes);
+    table_free(&S.durations);
+    PyMem_Free(S.scratch);
     PyBuffer_Release(&buf);
     return result;
 }
 
-/* ---------------------------------------------------------------- uniform(message)
- *
- * rota.logscan.fingerprint.uniform for ASCII messages, by hand: the same spans replaced by
- * the same constants, then the same digit mapping; tests compare the two byte for byte.
- * Returns None for a message that is not ASCII (the Python version handles it).
- */
-static inline int u_space(unsigned char c) {
-    return c == ' ' || (c >= '\t' && c <= '\r') || (c >= 0x1c && c <= 0x1f);
-}
-static inline int u_word(unsigned char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || is_digit((char)c) || c == '_';
-}
-static inline int u_hex(unsigned char c) {
-    return is_digit((char)c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
-}
-static inline int u_alpha(unsigned char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
-
-/* (?=[\s)\],;]|[:.](?:\s|$)|$) at i */
-static int u_edge_after(const unsigned char *m, Py_ssize_t n, Py_ssize_t i) {
-    if (i >= n) return 1;
-    unsigned char c = m[i];
-    if (u_space(c) || c == ')' || c == ']' || c == ',' || c == ';') return 1;
-    if (c == ':' || c == '.') return i + 1 >= n || u_space(m[i + 1]);
-    return 0;
-}
-
-static Py_ssize_t u_uuid(const unsigned char *m, Py_ssize_t n, Py_ssize_t i) {
-    static const int groups[] = {8, 4, 4, 4, 12};
-    Py_ssize_t j = i;
-    for (int g = 0; g < 5; g++) {
-        if (g) {
-            if (j >= n || m[j] != '-') return 0;
-            j++;
-        }
-        for (int k = 0; k < groups[g]; k++, j++)
-            if (j >= n || !u_hex(m[j])) return 0;
-    }
-    if (j < n && u_word(m[j])) return 0; /* \b */
-    return j;
-}
-
-static inline int u_email_local(unsigned char c) { return u_word(c) || c == '.' || c == '+' || c == '-'; }
-static inline int u_label(unsigned char c) { return u_word(c) || c == '-'; }
-
-static Py_ssize_t u_email(const unsigned char *m, Py_ssize_t n, Py_ssize_t i) {
-    if (!u_word(m[i])) return 0; /* \b at the start (the character before is not a word one) */
-    Py_ssize_t j = i;
-    while (j < n && u_email_local(m[j])) j++;
-    if (j >= n || m[j] != '@') return 0;
-    j++;
-    Py_ssize_t k = j;
-    while (k < n && u_label(m[k])) k++;
-    if (k == j) return 0;
-    int labels = 0;
-    while (k + 1 < n && m[k] == '.' && u_label(m[k + 1])) {
-        k++;
-        while (k < n && u_label(m[k])) k++;
-        labels++;
-    }
-    if (!labels || !u_word(m[k - 1])) return 0; /* only the whole extent can meet the edge */
-    return k;
-}
-
-static inline int u_url_char(unsigned char c) {
-    return !(u_space(c) || c == '"' || c == '\'' || c == '<' || c == '>' || c == '(' || c == ')' ||
-             c == '[' || c == ']' || c == '{' || c == '}' || c == ',' || c == ';' || c == '&');
-}
-
-static Py_ssize_t u_url(const unsigned char *m, Py_ssize_t n, Py_ssize_t i) {
-    if (!u_alpha(m[i])) return 0;
-    Py_ssize_t j = i + 1;
-    while (j < n && (u_alpha(m[j]) || is_digit((char)m[j]) || m[j] == '+' || m[j] == '.' || m[j] == '-'))
-        j++;
-    if (j + 3 > n || m[j] != ':' || m[j + 1] != '/' || m[j + 2] != '/') return 0;
-    j += 3;
-    Py_ssize_t k = j;
-    while (k < n && u_url_char(m[k])) k++;
-    return k > j ? k : 0;
-}
-
-static Py_ssize_t u_hexid(const unsigned char *m, Py_ssize_t n, Py_ssize_t i) {
-    Py_ssize_t j;
-    if (m[i] == '0' && i + 1 < n && (m[i + 1] == 'x' || m[i + 1] == 'X')) {
-        j = i + 2;
-        while (j < n && u_hex(m[j])) j++;
-        if (j > i + 2 && !(j < n && u_word(m[j]))) return j;
-    }
-    j = i;
-    while (j < n && u_hex(m[j]) && !is_digit((char)m[j])) j++;
-    if (j >= n || !is_digit((char)m[j])) return 0; /* (?=[a-fA-F]*\d) */
-    j = i;
-    while (j < n && u_hex(m[j])) j++;
-    if (j - i < 8 || (j < n && u_word(m[j]))) return 0;
-    return j;
-}
-
-static Py_ssize_t u_value(const unsigned char *m, Py_ssize_t n, Py_ssize_t i) {
-    if (!(u_alpha(m[i]) || m[i] == '_')) return 0;
-    Py_ssize_t j = i;
-    while (j < n && j - i < 8 && u_hex(m[j])) j++;
-    if (j - i == 8) return 0; /* (?![0-9a-fA-F]{8}) */
-    j = i;
-    for (; j < n; j++) {
-        unsigned char c = m[j];
-        if (u_space(c) || c == ',' || c == ';' || c == ')' || c == ']' || c == '}' || c == '&' ||
-            c == '"' || c == '\'')
-            return j; /* the lookahead's set: the value ends here */
-        if (c == ':' || c == '/' || c == '@' || c == '<' || c == '>' || c == '(' || c == '[' ||
-            c == '{')
-            return 0;
-    }
-    return j;
-}
-
-static PyObject *uniform(PyObject *self, PyObject *arg) {
-    Py_ssize_t n;
-    const char *s = PyUnicode_AsUTF8AndSize(arg, &n);
-    if (!s) {
-        PyErr_Clear(); /* lone surrogates: the Python version handles them */
-        Py_RETURN_NONE;
-    }
-    const unsigned char *m = (const unsigned char *)s;
-    int quoted = 0, zero_x = 0;
-    for (Py_ssize_t i = 0; i < n; i++) {
-        if (m[i] >= 0x80) Py_RETURN_NONE;
-        if (m[i] == '"' || m[i] == '\'') quoted = 1;
-    }
-    /* a span of at least 3 characters becomes at most 8 (0x1 -> abcdef01): 3n bounds the
-       result; the copy below checks anyway */
-    size_t cap = (size_t)n * 3 + 64;
-    unsigned char *out = PyMem_Malloc(cap);
-    if (!out) return PyErr_NoMemory();
-    Py_ssize_t o = 0, i = 0;
-    while (i < n) {
-        Py_ssize_t end = 0;
-        const char *constant = NULL;
-        /* a span starts at the start or after whitespace, "=", "(", "[" or ","; whitespace
-           and "," not after a digit */
-        int edge = i == 0 || u_space(m[i - 1]) || m[i - 1] == '=' || m[i - 1] == '(' ||
-                   m[i - 1] == '[' || m[i - 1] == ',';
-        if (edge && i >= 2 && is_digit((char)m[i - 2]) && (u_space(m[i - 1]) || m[i - 1] == ','))
-            edge = 0;
-        if (edge && !quoted) {
-            if ((end = u_uuid(m, n, i)) && u_edge_after(m, n, end))
-                constant = "abcdefab-cdef-abcd-efab-cdefabcdefab";
-            else if ((end = u_email(m, n, i)) && u_edge_after(m, n, end))
-                constant = "g@g.gg";
-            else if ((end = u_url(m, n, i)) && u_edge_after(m, n, end))
-                constant = "g://g";
-            else if ((end = u_hexid(m, n, i)) && u_edge_after(m, n, end))
-                constant = "abcdef01";
-            else if (i > 0 && m[i - 1] == '=' && (end = u_value(m, n, i)))
-                constant = "g";
-        }
-        if (constant) {
-            size_t len = strlen(constant);
-            if ((size_t)o + len > cap) { /* cannot happen by the bound above; never overrun */
-                PyMem_Free(out);
-                Py_RETURN_NONE;
-            }
-            memcpy(out + o, constant, len);
-            o += (Py_ssize_t)len;
-            i = end;
-            continue;
-        }
-        out[o++] = m[i++];
-    }
-    for (Py_ssize_t k = 0; k + 1 < o; k++)
-        if (out[k] == '0' && (out[k + 1] == 'x' || out[k + 1] == 'X')) zero_x = 1;
-    for (Py_ssize_t k = 0; k < o; k++) {
-        unsigned char c = out[k];
-        if ((c >= '2' && c <= '9') || (c == '0' && !zero_x)) out[k] = '1';
-    }
-    PyObject *result = PyBytes_FromStringAndSize((const char *)out, o);
-    PyMem_Free(out);
-    return result;
-}
+static PyObject *ready(PyObject *self, PyObject *unused) { return PyBool_FromLong(json_ready()); }
 
 static PyMethodDef methods[] = {
     {"scan", scan, METH_O, "Classify and count the complete lines of a chunk (see module doc)."},
+    {"configure", (PyCFunction)(void (*)(void))json_configure, METH_VARARGS,
+     "Give the JSON reader formats.py's key tables (see _jsonline.c)."},
+    {"configured", ready, METH_NOARGS, "Whether configure() succeeded."},
+    {"route_key", py_route_key, METH_O, "The route key of a path (bytes), for tests."},
     {"uniform", uniform, METH_O, "fingerprint.uniform for an ASCII message; None otherwise."},
     {NULL, NULL, 0, NULL},
 };
 
 static struct PyModuleDef module = {
     PyModuleDef_HEAD_INIT, "rota.logscan._linescan",
-    "The fast path's line classifier, compiled (same decisions as rota.logscan.fastpath.LINE).",
-    -1, methods,
+    "The fast path's line classifier, compiled (see rota/logscan/fastpath.py).", -1, methods,
 };
 
 PyMODINIT_FUNC PyInit__linescan(void) {
     for (int i = 0; i < NLEVELS; i++) {
         level_str[i] = PyUnicode_InternFromString(LEVEL_NAMES[i]);
+        level_len[i] = strlen(LEVEL_NAMES[i]);
         if (!level_str[i]) return NULL;
     }
     return PyModule_Create(&module);
