@@ -61,3 +61,27 @@ def test_it_reports_groups_new_kinds_recent_errors_and_latency_without_changing_
 def test_it_is_unknown_when_no_file_matches(tmp_path, rota):
     findings = rota(_config(tmp_path))
     assert findings[0]["code"] == "logs.files" and findings[0]["severity"] == "unknown"
+
+
+def test_an_error_group_that_only_widened_is_not_reported_as_new(tmp_path, rota):
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    now = datetime.now(UTC)
+    stamp = now.strftime("%Y-%m-%dT%H:%M:%S.000Z")
+
+    def write(name, users):
+        lines = [f"{stamp} ERROR [auth] login refused for user {u} by policy" for u in users]
+        (logs / name).write_text("\n".join(lines) + "\n")
+
+    write("a.log", ["alice", "bob", "carol"])
+    cfg = _config(tmp_path)
+    first = rota(cfg)
+    groups = [f for f in first if f["code"] == "logs.errors.group"]
+    assert [g["message"].split(" ", 2)[2] for g in groups] == [
+        "[auth] login refused for user <*> by policy"
+    ]
+    write("b.log", ["dave", "erin"])  # the same event, two more user names
+    second = rota(cfg)
+    assert not [f for f in second if f["code"] == "logs.errors.new_group"]
+    groups = [f for f in second if f["code"] == "logs.errors.group"]
+    assert len(groups) == 1 and groups[0]["evidence"]["count"] == 5

@@ -172,16 +172,25 @@ def recent(
 
 def fingerprint_cmd(
     files: Annotated[list[Path], typer.Argument(help="Log files (plain or .gz); - for stdin.")],
+    explain: Annotated[
+        bool,
+        typer.Option(
+            "--explain", help="Add which format and header rule took each line, and its header."
+        ),
+    ] = False,
 ) -> None:
-    """One JSON line per input line: {"file", "line", "group", "template"} (streams)."""
-    from rota.logscan.fingerprint import fingerprint
-    from rota.logscan.formats import parse_json, parse_text
+    """One JSON line per input line: {"file", "line", "group", "template"}.
+
+    Lines are grouped once the whole input is read (the distinct templates are clustered),
+    so a line's group does not depend on where it came in the input."""
+    from rota.logscan.grouping import LineGrouper
     from rota.logscan.reader import ReadReport, is_gzip, read_blocks
 
-    out = sys.stdout
     for path in files:
         if str(path) != "-" and not path.is_file():
             raise UsageError(f"{path}: no such file")
+    grouper = LineGrouper(keep_explain=explain)
+    where: list[tuple[str, int]] = []  # (file, lines in it)
     for path in files:
         name = str(path)
         blocks: Iterator[list[bytes]]
@@ -189,14 +198,17 @@ def fingerprint_cmd(
             blocks = ([ln.rstrip(b"\r\n")] for ln in sys.stdin.buffer)
         else:
             blocks = read_blocks(path, 0, is_gzip(path), ReadReport())
-        n = 0
+        before = len(grouper)
         for block in blocks:
             for raw in block:
-                n += 1
-                line = raw.decode(errors="replace").rstrip("\r")
-                rec = parse_json(line) if line[:1] == "{" else parse_text(line)
-                message = rec.message if rec is not None and rec.message else line
-                gid, template = fingerprint(message)
-                out.write(
-                    json.dumps({"file": name, "line": n, "group": gid, "template": template}) + "\n"
-                )
+                grouper.add(raw.decode(errors="replace").rstrip("\r"))
+        where.append((name, len(grouper) - before))
+    out = sys.stdout
+    groups = grouper.groups()
+    for name, count in where:
+        for n in range(1, count + 1):
+            gid, template, why = next(groups)
+            row: dict[str, object] = {"file": name, "line": n, "group": gid, "template": template}
+            if why is not None:
+                row.update(why)
+            out.write(json.dumps(row) + "\n")

@@ -12,7 +12,7 @@ from functools import lru_cache
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from rota.logscan.fingerprint import fingerprint, group_id
+from rota.logscan.fingerprint import fingerprint, group_id, mask
 from rota.logscan.formats import ERROR_LEVELS, CustomFormat, TimeReader, parse_json, parse_text
 from rota.logscan.reader import ReadReport, read_chunks
 from rota.logscan.results import MAX_SAMPLES, Group, Results
@@ -50,8 +50,8 @@ def error_template(component: str, message: str) -> tuple[str, str]:
 
 @lru_cache(maxsize=16384)
 def _with_component(component: str, template: str) -> tuple[str, str]:
-    if component:
-        template = f"[{component}] {template}"
+    if component:  # a thread or tag may carry ids too ("pool-1-thread-3", "handler 5")
+        template = f"[{mask(component)}] {template}"
     return group_id(template), template
 
 

@@ -5,7 +5,7 @@ quoted value, number), never by one platform's layout, because grouping is judge
 logs from many systems (HDFS, Apache, OpenSSH, Spark ...). The order follows Sentry's
 parameterization: the most specific shapes first, so an ip is not eaten as numbers and a
 url not as a path. Anything left that still carries a digit is an identifier too (Drain's
-rule), as is a long run of letters and digits (random ids without a digit).
+rule).
 
 The group id is the first 12 hex digits of a SHA-1 of the template: stable across runs,
 machines and Python versions, so it can be stored and compared with history.
@@ -29,23 +29,50 @@ _PATTERNS: tuple[tuple[str, str], ...] = (
         "TS",
         r"\b\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?\b",
     ),
+    # ctime and syslog dates inside a message ("at Sat Jun 18 02:08:11 2005"); not after
+    # "=", where a key's value is VAL's whatever its shape (the cache key relies on it)
+    (
+        "TS",
+        r"(?<!=)\b(?:(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun),?\s+)?"
+        r"(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)\s+\d{1,2},?\s+"
+        r"(?:\d{4}\s+)?\d{1,2}:\d{2}:\d{2}(?:[.,]\d+)?(?:\s+\d{4}\b)?",
+    ),
     ("TS", r"\b\d{1,2}:\d{2}:\d{2}(?:[.,]\d+)?\b"),
     ("IP", r"(?<![\w.])(?:\d{1,3}\.){3}\d{1,3}(?::\d{1,5})?(?![\w.])"),
     ("IP", r"(?<![\w:.])(?=[0-9a-fA-F:]*\d)(?:[0-9a-fA-F]{0,4}:){2,7}[0-9a-fA-F]{0,4}(?![\w:])"),
-    ("HEX", rf"\b0[xX]{_HEX}+\b|\b(?=[a-fA-F]*\d){_HEX}{{8,}}\b"),
+    # Host names: labels ending in a common top-level domain (a two-letter one only after
+    # two more labels, so "setup.py" stays a file); not after "=" (see TS above).
+    (
+        "HOST",
+        r"(?<![\w.=-])(?:[A-Za-z0-9][A-Za-z0-9-]*\.)+"
+        r"(?:com|net|org|edu|gov|mil|int|io|info|biz|local|internal|lan|corp|home|arpa)"
+        r"(?::\d{1,5})?(?![\w.-])"
+        r"|(?<![\w.=-])(?:[A-Za-z0-9][A-Za-z0-9-]*\.){3,}[a-z]{2}(?::\d{1,5})?(?![\w.-])",
+    ),
+    # hex ids: 0x..., or 8+ hex digits with a digit and a letter (digits alone are a number)
+    ("HEX", rf"\b0[xX]{_HEX}+\b|\b(?=[0-9]*[a-fA-F])(?=[a-fA-F]*\d){_HEX}{{8,}}\b"),
     # Unix paths of two or more segments, and Windows drive paths.
     ("PATH", r"(?<![\w/.:])(?:/[\w.@%+~-]+){2,}/?|\b[A-Za-z]:\\[^\s\"']+"),
     (
         "DURATION",
         r"\b\d+(?:\.\d+)?\s?(?:ns|us|µs|ms|s|sec|secs|seconds|m|min|mins|minutes|h|hours)\b",
     ),
+    # Sizes with their unit ("1293 bytes", "1.26 KB", "4GiB").
+    ("SIZE", r"\b\d+(?:[.,]\d+)?\s?(?:[KMGTPE]i?B|bytes|B)\b"),
+    # A quoted HTTP request keeps its method: GET and DELETE are different events (but not
+    # as the value of a "request: ..." field, where it is context, not the event).
+    (
+        "REQ",
+        r"(?<!: )\"(?:GET|POST|PUT|PATCH|DELETE|HEAD|OPTIONS) [^\"\s]{1,2000} HTTP/\d(?:\.\d)?\"",
+    ),
     # Quoted values: opened after a boundary (so "can't" is no quote) and short.
     ("STR", r"(?<![\w])\"[^\"\n]{0,200}\"|(?<![\w])'[^'\n]{0,200}'(?!\w)"),
     # key=value: the value is the variable part, whatever it looks like.
     ("VAL", r"(?<==)[^\s,;)\]}&\"']+"),
-    # Whatever still holds a digit is an id or a number; so is a long random-looking run.
+    # Whatever still holds a digit is an id or a number (a long run of letters alone is
+    # far more often a camelCase name than a random id: maxTaskFailuresPerNode).
     ("NUM", r"[-+]?\b\d+(?:[.,]\d+)*\b"),
-    ("ID", r"(?<![\w-])[\w-]*\d[\w-]*|\b[A-Za-z0-9]{20,}\b"),
+    ("ID", r"(?<![\w-])[\w-]*\d[\w-]*"),
 )
 _ALTERNATION = "|".join(f"(?P<{name}{i}>{rx})" for i, (name, rx) in enumerate(_PATTERNS))
 # sre tries every branch at every position; this guard rejects, in two or three checks, the
@@ -61,7 +88,11 @@ _RUNS = re.compile(r"(<[A-Z]+>)(?:[ ,;]+\1)+")
 
 
 def _sub(m: re.Match[str]) -> str:
-    return _NAMES[m.lastgroup or ""]
+    name = m.lastgroup or ""
+    if name.startswith("REQ"):
+        text = m.group(0)
+        return f'"{text[1 : text.index(" ")]} <PATH>"'
+    return _NAMES[name]
 
 
 def mask(message: str) -> str:
@@ -108,7 +139,7 @@ _UNIFORM = re.compile(
             ("EMAIL", dict(_PATTERNS)["EMAIL"]),
             # no ``&`` in it: a value covering the url from further left stops there
             ("URL", dict(_PATTERNS)["URL"].replace("{},;]", "{},;&]")),
-            ("HEX", _PATTERNS[7][1]),
+            ("HEX", dict(_PATTERNS)["HEX"]),
         )
     )
     + ")"

@@ -1,5 +1,7 @@
-"""Line formats: JSON lines, plain ``TIMESTAMP LEVEL [component] message`` text, and a
-format the user describes in config (a regex with named groups).
+"""Line formats: JSON lines, plain text whose header is recognised by its shape
+(:mod:`rota.logscan.headers`: syslog, Apache and nginx, access logs, log4j, Python
+``logging``, klog, logcat ...), and a format the user describes in config (a regex with
+named groups).
 
 Detection is per line (services interleave JSON request lines and plain lines in one
 file, as the platform's ``app.log`` does) and reported per file as counts. A line no
@@ -20,6 +22,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
 from typing import Any, NamedTuple
 
+from rota.logscan.headers import split_header
+
 __all__ = [
     "ERROR_LEVELS",
     "CustomFormat",
@@ -31,7 +35,20 @@ __all__ = [
 ]
 
 ERROR_LEVELS = frozenset({"error", "err", "fatal", "critical", "crit", "panic", "alert", "emerg"})
-_LEVEL_ALIASES = {"warning": "warn", "err": "error", "crit": "critical", "severe": "error"}
+_LEVEL_ALIASES = {
+    "warning": "warn",
+    "err": "error",
+    "crit": "critical",
+    "severe": "error",
+    "failure": "error",
+    "emergency": "emerg",
+    "information": "info",
+    "fine": "debug",
+    "finer": "trace",
+    "finest": "trace",
+    "verbose": "trace",
+    "config": "info",
+}
 # pino/bunyan numeric levels
 _NUMERIC_LEVELS = {10: "trace", 20: "debug", 30: "info", 40: "warn", 50: "error", 60: "fatal"}
 
@@ -45,7 +62,9 @@ class Record(NamedTuple):
     path: str | None = None
     status: int | None = None
     duration_ms: float | None = None
-    format: str = "text"
+    format: str = "text"  # json, text, access (a request line), or a custom format's name
+    rule: str = ""  # the header shape that took a plain line (:mod:`rota.logscan.headers`)
+    said: str | None = None  # a JSON line's own message when an error's text was added to it
 
     @property
     def is_error(self) -> bool:
@@ -143,7 +162,9 @@ def parse_json(line: str) -> Record | None:
     err = _first(d, _ERR_KEYS)
     if isinstance(err, dict):
         err = err.get("message") or err.get("msg") or err.get("type")
+    said = None
     if isinstance(err, str) and err:
+        said = message or None
         message = f"{message}: {err}" if message else err
     comp = _first(d, _COMPONENT_KEYS)
     method = _first(d, _METHOD_KEYS) or (req and req.get("method"))
@@ -169,38 +190,40 @@ def parse_json(line: str) -> Record | None:
         status if isinstance(status, int) and not isinstance(status, bool) else None,
         duration,
         "json",
+        said=said,
     )
 
 
 # --------------------------------------------------------------------------- plain text
 
-_TS = (
-    r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(?:[.,]\d+)?(?:Z|[+-]\d{2}:?\d{2})?"
-    r"|[A-Z][a-z]{2} [ \d]\d \d{2}:\d{2}:\d{2}"
-)
-_LEVELS = (
-    r"(?i:trace|debug|info|notice|warning|warn|error|err|fatal|critical|crit|panic|severe"
-    r"|alert|emerg)"
-)
-_TEXT = re.compile(
-    rf"(?P<ts>{_TS})\s+(?:\[?(?P<level>{_LEVELS})\]?:?\s+)?"
-    r"(?:\[(?P<comp>[^\]]{1,80})\]:?\s*|(?P<comp2>[\w.$/-]{1,80}(?:\[\d+\])?):\s+)?"
-    r"(?P<msg>.*)",
-    re.DOTALL,
-)
-
 
 def parse_text(line: str) -> Record | None:
-    m = _TEXT.match(line)
-    if m is None:
+    """A plain line as a Record, its header recognised by shape; None if it has none."""
+    h = split_header(line)
+    if h is None:
         return None
-    level = m.group("level")
+    if h.message[:1] == "{" and h.rule == "cri":  # a container runtime's prefix on JSON
+        rec = parse_json(h.message)
+        if rec is not None:
+            return rec._replace(ts=rec.ts if rec.ts is not None else h.ts, rule="cri")
+    level = h.level
     if level is not None:
         level = level.lower()
         level = _LEVEL_ALIASES.get(level, level)
-    return Record(
-        m.group("ts"), level, m.group("comp") or m.group("comp2") or "", m.group("msg").rstrip()
-    )
+    if h.method is not None:
+        return Record(
+            h.ts,
+            level,
+            h.component,
+            "",
+            h.method,
+            h.path,
+            h.status,
+            h.duration_ms,
+            "access",
+            h.rule,
+        )
+    return Record(h.ts, level, h.component, h.message.rstrip(), format="text", rule=h.rule)
 
 
 # --------------------------------------------------------------------------- custom
@@ -309,8 +332,9 @@ class TimeReader:
         try:
             if ts[:1].isdigit():
                 dt = datetime.fromisoformat(ts.replace(",", ".", 1) if "," in ts else ts)
-            else:
-                dt = datetime.strptime(f"{self.year} {ts}", "%Y %b %d %H:%M:%S")
+            else:  # "Nov 28 10:00:01[.123]": syslog, logcat, klog (no year written)
+                form = "%Y %b %d %H:%M:%S.%f" if "." in ts[-8:] else "%Y %b %d %H:%M:%S"
+                dt = datetime.strptime(f"{self.year} {ts}", form)
         except ValueError:
             return None
         if dt.tzinfo is None:

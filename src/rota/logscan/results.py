@@ -35,6 +35,7 @@ class Group:
     sample: str = ""
     sample_at: str = ""  # "file:line"
     times: array[float] = field(default_factory=lambda: array("d"))  # for "recent" queries
+    members: list[str] = field(default_factory=list)  # ids of the templates clustered here
 
     def add(self, epoch: float | None) -> None:
         self.count += 1
@@ -117,6 +118,26 @@ class Results:
         denominator = self.parsed
         return self.errors / denominator if denominator else 0.0
 
+    def events(self) -> dict[str, Group]:
+        """The error groups with their templates clustered (:mod:`rota.logscan.cluster`):
+        the variables no mask knows (user, host, job names) merged. ``groups`` stays by
+        masked template, which merges exactly across files and runs; this is computed
+        from it, over distinct templates, whenever a report needs it."""
+        from rota.logscan.cluster import cluster
+        from rota.logscan.fingerprint import group_id
+
+        ordered = sorted(self.groups.values(), key=lambda g: g.id)
+        index, merged = cluster([g.template for g in ordered], [g.count for g in ordered])
+        events: dict[int, Group] = {}
+        for g, c in zip(ordered, index, strict=True):
+            event = events.get(c)
+            if event is None:
+                template = merged[c]
+                event = events[c] = Group(group_id(template), template, g.component, g.level)
+            event.merge(g)
+            event.members.append(g.id)
+        return {e.id: e for e in events.values()}
+
     def merge(self, other: Results) -> Results:
         for name in ("lines", "blank", "unparsed", "invalid_utf8", "binary", "oversized"):
             setattr(self, name, getattr(self, name) + getattr(other, name))
@@ -187,10 +208,11 @@ class Results:
 
     def top_groups(self, limit: int = 20, since: float | None = None) -> list[Group]:
         """Groups by count (within ``since`` when given), largest first; ties by template."""
+        events = self.events().values()
         if since is None:
-            ranked = sorted(self.groups.values(), key=lambda g: (-g.count, g.template))
+            ranked = sorted(events, key=lambda g: (-g.count, g.template))
             return ranked[:limit]
-        counted = [(g.count_since(since), g) for g in self.groups.values()]
+        counted = [(g.count_since(since), g) for g in events]
         counted = [(n, g) for n, g in counted if n]
         counted.sort(key=lambda x: (-x[0], x[1].template))
         return [g for _, g in counted[:limit]]
@@ -210,7 +232,7 @@ class Results:
             "errors": self.errors,
             "error_rate": round(self.error_rate, 6),
             "requests": self.requests,
-            "groups": len(self.groups),
+            "groups": len(self.events()),
             "formats": dict(self.formats),
             "problems": self.problems[:20],
         }

@@ -1,7 +1,8 @@
 """Request paths as route templates: ``/api/conversations/42`` → ``/api/conversations/:id``.
 
 A segment is an id when it is a number, a uuid, a hex string of 8+ digits with a digit in
-it, or a long token mixing letters and digits (slugs with numbers, opaque keys). Query
+it, a long token mixing letters and digits (slugs with numbers, opaque keys), or a file
+name carrying a content hash (``app.0523cdf7.js``). Query
 strings and fragments are dropped: they never name a route.
 """
 
@@ -18,6 +19,8 @@ _ID_SEGMENT = re.compile(
     r"|(?=[a-fA-F]*\d)[0-9a-fA-F]{8,}"
     r"|(?=[^/]*\d)(?=[^/]*[A-Za-z])[\w-]{16,}"
     r"|[^/@]+@[^/@]+"
+    # a file name with a content hash (app.0523cdf7.js): one route for every build
+    r"|[\w-]+\.(?=[a-fA-F]*\d)[0-9a-fA-F]{8,}(?:\.\w+)+"
 )
 
 

@@ -248,8 +248,12 @@ def _groups(
     seen = ctx.load_state("groups_seen")
     first_run = not isinstance(seen, list)
     known = set(seen or [])
-    for g in sorted(res.groups.values(), key=lambda g: (g.first or 0, g.id)):
-        is_new = (g.first is not None and g.first >= today) if first_run else g.id not in known
+    events = res.events()
+    for g in sorted(events.values(), key=lambda g: (g.first or 0, g.id)):
+        # an event is new when none of its templates was seen: a known event whose
+        # template widened (one more user name) is not news
+        old = any(m in known for m in g.members) or g.id in known
+        is_new = (g.first is not None and g.first >= today) if first_run else not old
         if is_new:
             yield Finding(
                 "logs.errors.new_group",
@@ -285,7 +289,7 @@ def _groups(
             g.id,
             {**evidence, **g.to_dict(res.errors)},
         )
-    ids = sorted(known | set(res.groups))
+    ids = sorted(known | set(res.groups))  # template ids: stable as events widen
     ctx.save_state("groups_seen", ids[-MAX_SEEN_GROUPS:])
 
 
