@@ -72,3 +72,21 @@ def test_epochs_of_utc_timestamps_are_exactly_what_datetime_gives():
         except ValueError:
             want = None  # Feb 30, hour 25, minute 61: not a time
         assert reader.epoch(ts) == want, ts
+
+
+def test_it_reads_python_json_logger_and_serilog_clef_lines():
+    rec = parse_json(
+        '{"asctime": "2026-12-04 10:00:01,123", "levelname": "WARNING", "name": "app.db",'
+        ' "message": "slow query"}'
+    )
+    assert rec is not None and (rec.ts, rec.level, rec.component) == (
+        "2026-12-04 10:00:01,123",
+        "warn",
+        "app.db",
+    )
+    clef = parse_json(
+        '{"@t":"2026-12-04T10:00:01.1234567Z","@mt":"User {User} logged in","@l":"Error",'
+        '"User":"alice","SourceContext":"Acme.Auth"}'
+    )
+    assert clef is not None and clef.is_error and clef.message == "User {User} logged in"
+    assert clef.component == "Acme.Auth"

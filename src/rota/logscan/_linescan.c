@@ -79,22 +79,59 @@ static const char *match_ts(const char *p, const char *e) {
 }
 
 
+/* The upper-case non-error level words headers.py reads (its _LEVEL_WORDS), as the
+ * LEVEL_NAMES index formats.py folds each to (FINE -> debug, CONFIG -> info ...). */
 static int text_level(const char *p, size_t n) {
     switch (n) {
     case 4:
         if (!memcmp(p, "INFO", 4)) return 2;
         if (!memcmp(p, "WARN", 4)) return 4;
+        if (!memcmp(p, "FINE", 4)) return 1;
         return -1;
     case 5:
         if (!memcmp(p, "TRACE", 5)) return 0;
         if (!memcmp(p, "DEBUG", 5)) return 1;
+        if (!memcmp(p, "FINER", 5)) return 0;
         return -1;
     case 6:
-        return memcmp(p, "NOTICE", 6) ? -1 : 3;
+        if (!memcmp(p, "NOTICE", 6)) return 3;
+        if (!memcmp(p, "CONFIG", 6)) return 2;
+        if (!memcmp(p, "FINEST", 6)) return 0;
+        return -1;
     case 7:
-        return memcmp(p, "WARNING", 7) ? -1 : 4;
+        if (!memcmp(p, "WARNING", 7)) return 4;
+        if (!memcmp(p, "VERBOSE", 7)) return 0;
+        return -1;
+    case 11:
+        return memcmp(p, "INFORMATION", 11) ? -1 : 2;
     }
     return -1;
+}
+
+/* Every word of headers._LEVEL_WORDS: a syslog host starting with one of them (then a
+ * non-word character) is no host to that rule. */
+static const char *ALL_LEVEL_WORDS[] = {
+    "TRACE", "DEBUG", "INFO", "INFORMATION", "NOTICE", "WARN", "WARNING", "ERROR", "ERR",
+    "FATAL", "CRITICAL", "CRIT", "PANIC", "SEVERE", "ALERT", "EMERG", "EMERGENCY", "FINE",
+    "FINER", "FINEST", "CONFIG", "VERBOSE", "FAILURE", NULL};
+
+static inline int word_char(char c) {
+    return is_digit(c) || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_';
+}
+
+/* A line parse_text could read another way than by its leading time and level: control
+ * bytes or colours (headers strips and splits on them), an access log's "[04/Dec/2026:" or a
+ * morgan line's " ms" ending. Conservative: such a line simply goes to the per-line parser. */
+static int plain_doubt(const char *p, const char *e) {
+    for (const char *q = p; q < e; q++) {
+        unsigned char c = (unsigned char)*q;
+        if (c < 0x20 || c == 0x7f) return 1;
+        if (c == '[' && e - q >= 4 && is_digit(q[1]) && is_digit(q[2]) && q[3] == '/') return 1;
+    }
+    if (e - p >= 3 && e[-3] == ' ' && e[-2] == 'm' && e[-1] == 's') return 1;
+    for (const char *q = p; (q = memchr(q, ' ', (size_t)(e - q))) && e - q >= 6; q++)
+        if (q[1] == 'm' && q[2] == 's' && q[3] == ' ' && q[4] == '-' && q[5] == ' ') return 1;
+    return 0;
 }
 
 /* parse_text's ISO timestamp, as greedy as its regex:
@@ -122,19 +159,76 @@ static const char *match_iso(const char *p, const char *e) {
     return p;
 }
 
-/* "TIMESTAMP LEVEL [" with an upper-case non-error level (the rest of the line does not
- * matter for a non-error line): the level, and the timestamp's end in *ts_end; or -1. */
+/* "TIMESTAMP LEVEL ..." with an upper-case non-error level right after the time (the rest
+ * of the line does not matter for a non-error line: headers' "text" and "leveled" rules
+ * both take that word as the level, and no rule before them can take such a line): the
+ * level, and the timestamp's end in *ts_end; or -1. */
 static int match_text(const char *p, const char *e, const char **ts_end) {
-    const char *q;
+    const char *q, *start = p;
     if (!(p = match_iso(p, e))) return -1;
     *ts_end = p;
     if (p >= e || *p != ' ') return -1;
-    p++;
+    while (p < e && *p == ' ') p++;
     q = p;
     while (q < e && *q >= 'A' && *q <= 'Z') q++;
     int level = text_level(p, (size_t)(q - p));
-    if (level < 0 || e - q < 2 || q[0] != ' ' || q[1] != '[') return -1;
+    if (level < 0 || q >= e || *q != ' ' || plain_doubt(start, e)) return -1;
     return level;
+}
+
+/* A syslog line as headers' "syslog" rule reads it, in the plain subset: "Mmm dd HH:MM:SS
+ * host tag[pid]: ..." (an optional fraction; one or two spaces before the day; host and tag
+ * ASCII without spaces, brackets or colons; the host no level word). Such a line has no
+ * level: only its time counts, given in *ts as the rule normalises it (single spaces). */
+static int match_syslog(const char *p, const char *e, char *ts, size_t *ts_len) {
+    static const char months[] = "JanFebMarAprMayJunJulAugSepOctNovDec";
+    const char *q = p, *day;
+    int month = -1;
+    if (e - p < 20) return 0;
+    for (int i = 0; i < 12; i++)
+        if (!memcmp(p, months + 3 * i, 3)) month = i;
+    if (month < 0 || p[3] != ' ') return 0;
+    q = p + 4;
+    if (*q == ' ') q++;
+    day = q;
+    while (q < e && is_digit(*q) && q - day < 2) q++;
+    if (q == day || e - q < 10 || *q != ' ') return 0;
+    q++;
+    if (!(is_digit(q[0]) && is_digit(q[1]) && q[2] == ':' && is_digit(q[3]) && is_digit(q[4]) &&
+          q[5] == ':' && is_digit(q[6]) && is_digit(q[7])))
+        return 0;
+    q += 8;
+    if (e - q >= 2 && (*q == '.' || *q == ',') && is_digit(q[1])) {
+        q += 2;
+        while (q < e && is_digit(*q)) q++;
+    }
+    size_t n = (size_t)(q - day);
+    if (n + 4 > 64 || q >= e || *q != ' ') return 0;
+    memcpy(ts, p, 4); /* "Mmm " then the day on: the rule joins the parts with single spaces */
+    memcpy(ts + 4, day, n);
+    *ts_len = n + 4;
+    const char *host = ++q;
+    while (q < e && *q > ' ' && *q < 0x7f && *q != '[' && *q != ']') q++;
+    if (q == host || q >= e || *q != ' ') return 0;
+    for (int i = 0; ALL_LEVEL_WORDS[i]; i++) {
+        size_t w = strlen(ALL_LEVEL_WORDS[i]);
+        if ((size_t)(q - host) >= w && !memcmp(host, ALL_LEVEL_WORDS[i], w) &&
+            ((size_t)(q - host) == w || !word_char(host[w])))
+            return 0;
+    }
+    const char *tag = ++q;
+    while (q < e && *q > ' ' && *q < 0x7f && *q != '[' && *q != ']' && *q != ':') q++;
+    if (q == tag || q - tag > 41 || q >= e) return 0;
+    if (*q == '[') {
+        const char *pid = ++q;
+        while (q < e && is_digit(*q)) q++;
+        if (q == pid || q >= e || *q != ']') return 0;
+        q++;
+    }
+    if (q >= e || *q != ':' || (q + 1 < e && q[1] != ' ')) return 0;
+    for (q = p; q < e; q++) /* colours or control bytes: headers reads the line otherwise */
+        if ((unsigned char)*q < 0x20 || *q == 0x7f) return 0;
+    return 1;
 }
 
 /* An error level token as parse_text folds it (upper case only here). */
@@ -223,7 +317,7 @@ static int match_error(const char *p, const char *e, ErrorLine *out) {
     out->comp_len = (size_t)(q - p);
     p = q + 1;
     if (e - p < 2 || p[0] != ' ' || !printable((unsigned char)p[1])) return 0;
-    if (!printable((unsigned char)e[-1])) return 0;
+    if (!printable((unsigned char)e[-1]) || plain_doubt(t, e)) return 0;
     out->msg = p + 1;
     out->msg_len = (size_t)(e - (p + 1));
     return 1;
@@ -592,6 +686,8 @@ static PyObject *scan(PyObject *self, PyObject *arg) {
         ErrorLine err;
         const char *hour = NULL;
         int level;
+        char sys_ts[64];
+        size_t sys_len;
         if (e == p) {
             blank++;
         } else if (*p == '{' && json_line(p, e, &j) && j.method_len < MAX_METHOD) {
@@ -603,6 +699,8 @@ static PyObject *scan(PyObject *self, PyObject *arg) {
             if (count_line(&S, lines, 1, HOUR_TEXT, p, (size_t)(hour - p), 0, LEVEL_NAMES[level],
                            level_len[level], 0) < 0)
                 goto done;
+        } else if (*p >= 'A' && *p <= 'S' && match_syslog(p, e, sys_ts, &sys_len)) {
+            if (count_line(&S, lines, 1, HOUR_TEXT, sys_ts, sys_len, 0, NULL, 0, 0) < 0) goto done;
         } else if (is_digit(*p) && match_error(p, e, &err)) {
             size_t ts_len = (size_t)((const char *)memchr(p, ' ', (size_t)(e - p)) - p);
             if (count_line(&S, lines, 1, HOUR_TEXT, p, ts_len, 0, LEVEL_NAMES[err.level],

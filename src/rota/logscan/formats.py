@@ -17,6 +17,7 @@ configured time zone.
 from __future__ import annotations
 
 import json
+import math
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
@@ -82,25 +83,46 @@ def parse_duration_ms(value: Any, unit: str = "ms") -> float | None:
     """``"12.3ms"`` → 12.3, ``"1.5s"`` → 1500.0, ``2`` with unit ``"s"`` → 2000.0."""
     if isinstance(value, bool):
         return None
+    if not isinstance(unit, str):
+        return None  # {"unit": ["s"]}: no unit we know
     if isinstance(value, int | float):
         factor = _UNITS.get(unit)
-        return None if factor is None else round(float(value) * factor, 6)
+        return None if factor is None else _finite(value, factor)
     if isinstance(value, str):
         m = _DURATION.fullmatch(value)
         if m:
             factor = _UNITS.get(m.group(2) or unit)
             if factor is not None:
-                return round(float(m.group(1)) * factor, 6)
+                return _finite(m.group(1), factor)
     return None
+
+
+def _finite(value: int | float | str, factor: float) -> float | None:
+    """``value × factor`` rounded, or None for what is no duration (NaN, ∞, 400 digits)."""
+    try:
+        ms = float(value) * factor
+    except OverflowError:
+        return None
+    return round(ms, 6) if math.isfinite(ms) else None
 
 
 # --------------------------------------------------------------------------- JSON lines
 
-_TIME_KEYS = ("time", "timestamp", "ts", "@timestamp", "datetime", "date", "t")
-_LEVEL_KEYS = ("level", "severity", "lvl", "loglevel", "log.level", "levelname")
-_MSG_KEYS = ("msg", "message", "event", "text")
+# python-json-logger writes asctime/levelname; Serilog's CLEF @t/@l/@m
+_TIME_KEYS = ("time", "timestamp", "ts", "@timestamp", "datetime", "date", "t", "asctime", "@t")
+_LEVEL_KEYS = ("level", "severity", "lvl", "loglevel", "log.level", "levelname", "@l")
+_MSG_KEYS = ("msg", "message", "event", "text", "@m", "@mt")
 _ERR_KEYS = ("err", "error", "exception", "error.message")
-_COMPONENT_KEYS = ("component", "logger", "module", "name", "service", "source")
+_COMPONENT_KEYS = (
+    "component",
+    "logger",
+    "module",
+    "name",
+    "service",
+    "source",
+    "logger_name",
+    "SourceContext",
+)
 _METHOD_KEYS = ("method", "http_method", "request_method", "verb")
 _PATH_KEYS = ("path", "url", "uri", "route", "request_uri", "request_path")
 _STATUS_KEYS = ("status", "status_code", "statusCode", "response_status", "http_status")
@@ -142,11 +164,20 @@ def _level(v: Any) -> str | None:
     return None
 
 
+def _epoch(value: int | float) -> float | None:
+    """Epoch seconds from seconds or milliseconds; None for what no clock wrote."""
+    try:
+        seconds = float(value) / 1000 if value > 1e11 else float(value)  # epoch ms or s
+    except OverflowError:
+        return None
+    return seconds if math.isfinite(seconds) else None
+
+
 def parse_json(line: str) -> Record | None:
     """A JSON object line as a Record, or None if it is not one."""
     try:
         d = json.loads(line)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nesting deeper than json takes
         return None
     if not isinstance(d, dict):
         return None
@@ -154,7 +185,7 @@ def parse_json(line: str) -> Record | None:
     res = d.get("res") if isinstance(d.get("res"), dict) else None
     ts = _first(d, _TIME_KEYS)
     if isinstance(ts, int | float) and not isinstance(ts, bool):
-        ts = float(ts) / 1000 if ts > 1e11 else float(ts)  # epoch ms or s
+        ts = _epoch(ts)
     elif not isinstance(ts, str):
         ts = None
     msg = _first(d, _MSG_KEYS)
@@ -172,7 +203,7 @@ def parse_json(line: str) -> Record | None:
     status = _first(d, _STATUS_KEYS)
     if status is None and res is not None:
         status = res.get("statusCode")
-    if isinstance(status, str) and status.isdigit():
+    if isinstance(status, str) and status.isascii() and status.isdigit():  # not "²"
         status = int(status)
     duration = None
     for key, unit in _DURATION_KEYS.items():
@@ -297,7 +328,10 @@ class TimeReader:
         if ts is None:
             return None
         if isinstance(ts, float):
-            return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H")
+            try:
+                return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H")
+            except (OverflowError, OSError, ValueError):  # past year 9999, or before year 1
+                return None
         key = ts[:13] + ("Z" if ts[-1:] == "Z" else _offset(ts))
         hit = self._hours.get(key, "")
         if hit != "":

@@ -59,7 +59,7 @@ class Header(NamedTuple):
 _MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
 _MONTH = "(?:" + "|".join(_MONTHS) + ")"
 _DAY = "(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun)"
-_FRAC = r"(?:[.,]\d{1,9})?"
+_FRAC = r"(?:[.,]\d+)?"
 _ISO = rf"\d{{4}}-\d\d-\d\d[T ]\d\d:\d\d:\d\d{_FRAC}(?:Z|[+-]\d\d:?\d\d)?"
 _SYSLOG_TS = rf"{_MONTH} {{1,2}}\d{{1,2}} \d\d:\d\d:\d\d{_FRAC}"
 _LEVEL_WORDS = (
