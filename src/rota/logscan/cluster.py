@@ -3,16 +3,20 @@
 Masking by type (:mod:`rota.logscan.fingerprint`) turns ids, addresses, numbers and
 paths into ``<TYPE>``, but a user name, a host or program name, a job name carry no
 type: ``session opened for user root`` and ``... user news`` stay two templates of one
-event. Those are merged here, Drain-style, but over the *distinct* templates (with how
-many lines each had), never over lines, so the cost follows the number of shapes a log
-has and not its volume.
+event. Those are merged here over the *distinct* templates (with how many lines each had),
+never over lines, so the cost follows the number of shapes a log has and not its volume:
 
-Templates of the same token count and the same first token are candidates for one
-cluster (Drain's tree: length, then leading token). A template joins the cluster it is
-most similar to when that similarity (the share of positions holding the same token)
-reaches the threshold; the positions that differ become ``<*>``. Templates are taken in
-a fixed order (most lines first, then by text), so the same set of templates always
-gives the same clusters whichever order their lines came in.
+1. Templates with the same constant words in the same order are one event whose
+   variables vary in length (``1293 bytes`` or ``1293 bytes (1.26 KB)``).
+2. Drain's rule: templates of the same token count and the same first token are
+   candidates for one cluster; a template joins the cluster it is most similar to when
+   the share of positions holding the same token reaches the threshold, and the positions
+   that differ become ``<*>``.
+3. A cluster is split again where a ``<*>`` only ever held two plain words, or upper-case
+   states: constants of different events, not variables.
+
+Templates are taken in a fixed order (most lines first, then by text), so the same set of
+templates always gives the same clusters whichever order their lines came in.
 """
 
 from __future__ import annotations
@@ -30,22 +34,65 @@ THRESHOLD = 0.5
 @dataclass
 class _Cluster:
     tokens: list[str]
+    number: int = 0  # its place in its bucket
     lines: int = 0
     members: list[int] = field(default_factory=list)
+    wild: int = 0  # how many positions are <*>
+
+    def absorb(self, tokens: Sequence[str], lines: int, member: int) -> list[tuple[int, str]]:
+        """Take a template in: the positions where it differs become ``<*>`` (returned, with
+        the token each held)."""
+        widened = []
+        for p, tok in enumerate(tokens):
+            old = self.tokens[p]
+            if old != tok and old != WILDCARD:
+                widened.append((p, old))
+                self.tokens[p] = WILDCARD
+        self.wild += len(widened)
+        self.lines += lines
+        self.members.append(member)
+        return widened
 
 
-def _is_placeholder(token: str) -> bool:
-    return token[:1] == "<" and token[-1:] == ">"
+@dataclass
+class _Bucket:
+    """The clusters of one length and first token, with an index of their tokens by
+    position: a template is compared only with the clusters it shares tokens with, so a
+    log of many distinct shapes is not compared pair by pair."""
 
+    clusters: list[_Cluster] = field(default_factory=list)
+    index: dict[tuple[int, str], set[int]] = field(default_factory=dict)
 
-def _similarity(cluster: list[str], tokens: Sequence[str]) -> tuple[float, int]:
-    same = wild = 0
-    for a, b in zip(cluster, tokens, strict=True):
-        if a == WILDCARD:
-            wild += 1
-        elif a == b:
-            same += 1
-    return same / len(tokens), wild
+    def best(self, tokens: list[str], threshold: float) -> _Cluster | None:
+        """The most similar cluster at or above the threshold (ties: the more general)."""
+        n = len(tokens)
+        shared: dict[int, int] = {}
+        if 1 / n >= threshold:  # the first token alone is similar enough: any cluster is
+            shared = dict.fromkeys(range(len(self.clusters)), 0)
+        else:
+            for p in range(1, n):
+                for i in self.index.get((p, tokens[p]), ()):
+                    shared[i] = shared.get(i, 0) + 1
+        best: _Cluster | None = None
+        best_score = (-1.0, 0)
+        for i, same in shared.items():
+            c = self.clusters[i]
+            score = ((same + 1) / n, c.wild)
+            if score[0] >= threshold and score > best_score:
+                best, best_score = c, score
+        return best
+
+    def add(self, tokens: list[str]) -> _Cluster:
+        c = _Cluster(list(tokens), number=len(self.clusters))
+        self.clusters.append(c)
+        for p in range(1, len(tokens)):
+            self.index.setdefault((p, tokens[p]), set()).add(c.number)
+        return c
+
+    def absorb(self, c: _Cluster, tokens: list[str], lines: int, member: int) -> None:
+        for p, old in c.absorb(tokens, lines, member):
+            if p:
+                self.index[(p, old)].discard(c.number)
 
 
 def cluster(
@@ -66,27 +113,16 @@ def cluster(
     heads = [members[0] for members in groups.values()]
     weight = {members[0]: sum(counts[i] for i in members) for members in groups.values()}
     order = sorted(heads, key=lambda i: (-weight[i], templates[i]))
-    buckets: dict[tuple[int, str], list[_Cluster]] = {}
+    buckets: dict[tuple[int, str], _Bucket] = {}
     clusters: list[_Cluster] = []
     for i in order:
         tokens = templates[i].split() or [""]
-        bucket = buckets.setdefault((len(tokens), tokens[0]), [])
-        best: _Cluster | None = None
-        best_score = (-1.0, 0)
-        for c in bucket:
-            score = _similarity(c.tokens, tokens)
-            if score[0] >= threshold and score > best_score:
-                best, best_score = c, score
+        bucket = buckets.setdefault((len(tokens), tokens[0]), _Bucket())
+        best = bucket.best(tokens, threshold)
         if best is None:
-            best = _Cluster(list(tokens))
-            bucket.append(best)
+            best = bucket.add(tokens)
             clusters.append(best)
-        else:
-            for p, tok in enumerate(tokens):
-                if best.tokens[p] != tok:
-                    best.tokens[p] = WILDCARD
-        best.lines += weight[i]
-        best.members.append(i)
+        bucket.absorb(best, tokens, weight[i], i)
     clusters = [part for c in clusters for part in _split_alternations(c, templates, weight)]
     members_of = {members[0]: members for members in groups.values()}
     index = [0] * len(templates)
@@ -158,12 +194,7 @@ def _split_alternations(
         part = parts.get(key)
         if part is None:
             part = parts[key] = _Cluster(list(row))
-        else:
-            for p, tok in enumerate(row):
-                if part.tokens[p] != tok:
-                    part.tokens[p] = WILDCARD
-        part.lines += counts[i]
-        part.members.append(i)
+        part.absorb(row, counts[i], i)
     return list(parts.values())
 
 
