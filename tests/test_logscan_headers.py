@@ -106,6 +106,15 @@ CASES = [
     ),
     ("WARNING:root:disk almost full", "python", None, "warn", "root", "disk almost full"),
     (
+        "1796392800 INFO worker: queue drained",
+        "leveled",
+        "2026-12-04T14",
+        "info",
+        "worker",
+        "queue drained",
+    ),
+    ("1796392800123 WARN cache full", "leveled", "2026-12-04T14", "warn", "", "cache full"),
+    (
         'info: User alice logged in {"module":"app.auth"}',
         "level-first",
         None,
