@@ -573,6 +573,13 @@ def test_hours_follow_the_time_readers_memo_in_line_order(compiled, tz, tmp_path
         "2026-11-28T12:00:01.000Z INFO [x] valid first",
         "2026-11-28T12:99:00Z INFO [x] invalid after",
         '{"time":"2026-11-28T12:88:00Z","level":"info"}',
+        # error lines: read by the compiled path (counted, grouped), or per line (an escape)
+        '{"time":"2026-11-28T13:61:00Z","level":"error","msg":"impossible minute first"}',
+        '{"time":"2026-11-28T13:01:00Z","level":"error","msg":"valid, same key"}',
+        '{"time":"2026-11-28T13:02:00Z","level":"error","msg":"per line \\ud83d\\ude00"}',
+        '{"time":"2026-11-28 03:30:00","level":50,"msg":"naive","err":{"message":"e"}}',
+        '{"time":"2026-11-28 03:10:00","level":"info","res":{"statusCode":500},"msg":"m",'
+        '"req":{"method":"GET","url":"/a/7"}}',
     ]
     for order in (lines, lines[::-1]):
         log = tmp_path / "memo.log"
@@ -729,3 +736,300 @@ def test_plain_lines_mutated_give_the_per_line_results(compiled, tz, tmp_path, m
     slow, _, _ = analyze_file(log, 0, False, 0, settings, fast=False)
     assert _view(fast) == _view(slow)
     assert fast.formats["text"] > 400
+
+
+# --------------------------------------------------------------------------- JSON errors
+#
+# Error and 5xx JSON lines as the loggers write them; the compiled reader counts them and
+# hands parser.error what LineParser.line would (message with ": err" or the request of a
+# 5xx, component, level, epoch), or leaves them to the per-line parser when unsure.
+
+PINO_ERRORS = [
+    # logger.error(err, "msg")
+    '{"level":50,"time":1795860002000,"pid":42,"hostname":"web-1","err":{"type":"Error",'
+    '"message":"connect ECONNREFUSED 10.0.0.5:5432","stack":"Error: connect ECONNREFUSED\\n'
+    '    at TCPConnectWrap.afterConnect [as oncomplete] (node:net:1555:16)"},"msg":"db down"}',
+    # logger.error(err): the message is err.message, msg too
+    '{"level":60,"time":1795860002500,"pid":42,"hostname":"web-1","err":{"type":"TypeError",'
+    '"message":"Cannot read properties of undefined (reading \'id\')","stack":"TypeError: x"},'
+    '"msg":"Cannot read properties of undefined (reading \'id\')"}',
+    # pino-http: a 5xx logged at info with req/res and err
+    '{"level":30,"time":1795860005000,"pid":42,"hostname":"web-1","req":{"id":3,"method":"GET",'
+    '"url":"/api/orders/77?x=1","headers":{}},"res":{"statusCode":502,"headers":{}},'
+    '"err":{"type":"Error","message":"failed with status code 502","stack":"Error: failed"},'
+    '"responseTime":12,"msg":"request errored"}',
+    # pino-http: a 5xx without err: the request joins the message
+    '{"level":30,"time":1795860006000,"pid":42,"hostname":"web-1","req":{"id":4,"method":"POST",'
+    '"url":"/api/users/550e8400-e29b-41d4-a716-446655440000/keys"},"res":{"statusCode":503},'
+    '"responseTime":7.5,"msg":"request completed"}',
+]
+WINSTON_ERRORS = [
+    '{"level":"error","message":"timeout after 3000ms calling billing","service":"orders",'
+    '"stack":"Error: timeout\\n    at run (/app/src/jobs.js:12:3)",'
+    '"timestamp":"2026-11-28T10:00:02.636Z"}',
+    '{"level":"error","message":"duplicate key value violates unique constraint \\"orders_pkey\\""'
+    ',"service":"orders","timestamp":"2026-11-28T10:00:03Z"}',
+    '{"duration":"31ms","level":"warn","message":"request","method":"GET","path":"/a/1",'
+    '"status":500,"timestamp":"2026-11-28T10:00:04.1Z"}',
+]
+BUNYAN_ERRORS = [
+    '{"name":"orders","hostname":"web-2","pid":777,"level":50,"err":{"message":"user 42 not'
+    ' found","name":"Error","stack":"Error: user 42 not found\\n    at handler (/app/a.js:1:2)"},'
+    '"msg":"user 42 not found","time":"2026-11-28T10:00:15.250Z","v":0}',
+    '{"name":"orders","hostname":"web-2","pid":777,"level":60,"msg":"fatal: out of memory",'
+    '"time":"2026-11-28T10:00:16Z","v":0}',
+]
+STRUCTLOG_ERRORS = [
+    '{"event": "payment failed", "level": "error", "logger": "billing", "exception": '
+    '"Traceback (most recent call last):\\n  File \\"a.py\\", line 1\\nValueError: boom", '
+    '"timestamp": "2026-11-28T10:06:00.123456Z"}',
+    '{"event": "worker crashed", "level": "critical", "timestamp": 1795860300.25}',
+    '{"event": "db error", "level": "error", "error": "connection reset",'
+    ' "timestamp": "2026-11-28 10:06:00"}',
+]
+ERROR_SHAPES = {
+    "pino": PINO_ERRORS,
+    "winston": WINSTON_ERRORS,
+    "bunyan": BUNYAN_ERRORS,
+    "structlog": STRUCTLOG_ERRORS,
+}
+
+_MESSAGES: list[Any] = [
+    "plain words 42",
+    "has: a colon and space",
+    "no colon-space:here",
+    'escaped "quotes" \\ and / and \t tab and \n newline',
+    "é and 中文 and \u2028",
+    "emoji \U0001f600",
+    "",
+    " ",
+    None,
+    12,
+    True,
+    ["a"],
+    {"m": 1},
+]
+_ERRS: list[Any] = [
+    "a string error",
+    "with: colon",
+    "",
+    'esc "q" é',
+    5,
+    0,
+    True,
+    [],
+    ["x"],
+    None,
+    {},
+    {"type": "Error", "message": "m1", "stack": "Error: m1\n at x"},
+    {"message": "", "msg": "m2", "type": "T"},
+    {"message": None, "msg": "", "type": "OnlyType"},
+    {"message": 0, "type": ""},
+    {"message": 7},
+    {"message": {"nested": 1}},
+    {"message": [1]},
+    {"msg": 'q "x" é \U0001f600', "code": "E1"},
+    {"name": "Error", "stack": "no message"},
+    {"message": "deep", "cause": {"message": "inner", "cause": {"a": [1, {"b": 2}]}}},
+]
+_COMPONENTS: list[Any] = ["api", "pool-3-thread-1", "", "ünï", 'q"x', 5, None, {"a": 1}]
+_ERROR_VALUES: dict[str, list[Any]] = {
+    "level": [
+        "error", "ERROR", "Error", "err", "fatal", "critical", "crit", "panic", "alert",
+        "emerg", "emergency", "severe", "failure", "info", "warn", "", 50, 55, 60, 30, 0,
+        None, True, "érror",
+    ],
+    "status": [500, 502, 503, 599, 600, 99999, "500", "0503", "5000", 404, 200, 499, None, "x"],
+    "time": [
+        "2026-11-28T10:00:01Z", "2026-11-28T10:00:01.5Z", "2026-11-28T10:00:01.1234567Z",
+        "2026-11-28T10:00:01+02:00", "2026-11-28 10:00:01,123", "2026-11-28", "2026-02-30T10:00:00Z",
+        "2026-11-28T24:00:00Z", "Nov 28 10:00:01", "garbage", "", "3000-01-01T00:00:00Z",
+        1795860000123, 1795860000, 1795860000.5, 1795863599.9999996, 0, -5, True, None,
+    ],
+    "method": ["GET", "post", "", None, 5, "GÉT"],
+    "path": ["/api/x/12?y=1", "/", "", None, "/u/a@b.io/keys", "/café/7", 7],
+}  # fmt: skip
+_ERROR_KEYS = {
+    "msg": ["msg", "message", "event", "text", "@m"],
+    "err": ["err", "error", "exception", "error.message"],
+    "component": ["component", "logger", "module", "name", "service", "SourceContext"],
+    "level": ["level", "severity", "levelname"],
+    "status": ["status", "statusCode", "status_code"],
+    "time": ["time", "timestamp", "ts"],
+    "method": ["method", "verb"],
+    "path": ["path", "url"],
+}
+_ERROR_CHOICES = {
+    "msg": _MESSAGES,
+    "err": _ERRS,
+    "component": _COMPONENTS,
+    **_ERROR_VALUES,
+}
+
+
+def _mutate_error(line: str, rng: random.Random) -> str:
+    """An error line changed: its message parts, level, status and time, then the generic
+    JSON mutations (reorder, extra and removed keys, nulls, duplicates, escapes ...)."""
+    d = json.loads(line)
+    for _ in range(rng.randint(1, 4)):
+        op = rng.randrange(6)
+        keys = list(d)
+        if op < 3:  # a field an error reads, under one of its key names
+            field = rng.choice(list(_ERROR_KEYS))
+            d[rng.choice(_ERROR_KEYS[field])] = rng.choice(_ERROR_CHOICES[field])
+        elif op == 3 and keys:
+            del d[rng.choice(keys)]
+        elif op == 4:  # pino-http's req/res with a status
+            d["req"] = {"method": rng.choice(_ERROR_VALUES["method"]), "url": "/r/5?x"}
+            d["res"] = {"statusCode": rng.choice(_ERROR_VALUES["status"])}
+        elif op == 5 and keys:
+            d[rng.choice(keys)] = None
+    text = json.dumps(d, ensure_ascii=rng.random() < 0.3, separators=(",", ":"))
+    if rng.random() < 0.5:
+        return _mutate_json(text, rng)
+    op = rng.randrange(4)
+    if op == 0:  # a message-part key twice
+        field = rng.choice(["msg", "err", "component"])
+        key = rng.choice(_ERROR_KEYS[field])
+        text = text[:1] + f'"{key}":{json.dumps(rng.choice(_ERROR_CHOICES[field]))},' + text[1:]
+    elif op == 1:  # an escaped key inside an err object, or an err key twice inside it
+        text = text.replace(
+            '{"message":', rng.choice(['{"m\\u0065ssage":', '{"message":1,"message":']), 1
+        )
+    elif op == 2:  # a surrogate pair escaped
+        text = text.replace('"msg":"', '"msg":"\\ud83d\\ude00', 1)
+    return text
+
+
+def _error_lines(rng: random.Random, count: int) -> list[str]:
+    bases = [line for lines in ERROR_SHAPES.values() for line in lines]
+    lines = list(bases)
+    for _ in range(count):
+        lines.append(_mutate_error(rng.choice(bases), rng))
+    # the ordinary lines around them, and plain errors
+    lines += [_mutate_json(rng.choice(PINO + WINSTON), rng) for _ in range(count // 4)]
+    lines += [
+        "2026-11-28T10:00:05.000Z ERROR [db] plain error 7",
+        "",
+        "2026-11-28T10:30:00Z INFO [a] x",
+    ]
+    rng.shuffle(lines)
+    # no lone surrogate (_EXTRA has some): a chunk that is not UTF-8 goes per line whole
+    return [line for line in lines if b"\xed" not in line.encode(errors="surrogatepass")]
+
+
+@pytest.mark.parametrize("compiled", [True, False] if COMPILED else [False])
+@pytest.mark.parametrize("tz", ["UTC", "Australia/Lord_Howe"])
+def test_json_error_lines_mutated_give_the_per_line_results(compiled, tz, tmp_path, monkeypatch):
+    from rota.logscan import fastpath
+
+    if not compiled:
+        monkeypatch.setattr(fastpath, "_linescan", None)
+    rng = random.Random(f"errors-{tz}")
+    lines = _error_lines(rng, 4000)
+    data = ("\n".join(lines) + "\n").encode()
+    assert data.decode()  # UTF-8: the chunks go through the fast path
+    log = tmp_path / "errors.log"
+    log.write_bytes(data)
+    settings = ParseSettings(timezone=tz)
+    fast, _, _ = analyze_file(log, 0, False, 0, settings)
+    slow, _, _ = analyze_file(log, 0, False, 0, settings, fast=False)
+    if _view(fast) != _view(slow):
+        for text in lines:  # name the first line that differs
+            one = tmp_path / "one.log"
+            one.write_bytes((text + "\n").encode())
+            a, _, _ = analyze_file(one, 0, False, 0, settings)
+            b, _, _ = analyze_file(one, 0, False, 0, settings, fast=False)
+            assert _view(a) == _view(b), text
+        assert _view(fast) == _view(slow)
+    assert fast.errors > 1500 and len(fast.groups) > 50
+    if compiled:
+        # most error lines were read by the compiled path (a tuple, not the line's bytes)
+        items = fastpath._linescan.scan(data)[6]
+        tuples = sum(type(item) is tuple for item in items)
+        assert tuples > fast.errors // 3, (tuples, fast.errors)
+
+
+@pytest.mark.skipif(not COMPILED, reason="the compiled classifier was not built")
+def test_the_loggers_error_lines_are_read_by_the_compiled_path():
+    from rota.logscan import fastpath
+
+    for lines in ERROR_SHAPES.values():
+        for line in lines:
+            items = fastpath._linescan.scan((line + "\n").encode())[6]
+            assert len(items) == 1 and type(items[0]) is tuple, line
+            one = (line + "\n").encode()
+            assert _chunk_view(one, True)[1] == _per_line_results(one), line
+
+
+@pytest.mark.parametrize("compiled", [True, False] if COMPILED else [False])
+def test_every_single_mutated_error_line_agrees(compiled, monkeypatch):
+    from rota.logscan import fastpath
+
+    if not compiled:
+        monkeypatch.setattr(fastpath, "_linescan", None)
+    rng = random.Random(23)
+    bases = [line for lines in ERROR_SHAPES.values() for line in lines]
+    for _ in range(1500):
+        text = _mutate_error(rng.choice(bases), rng)
+        one = (text + "\n").encode(errors="surrogatepass")
+        if b"\xed" in one:
+            continue  # a lone surrogate: not UTF-8, the chunk goes per line anyway
+        assert _chunk_view(one, compiled)[1] == _per_line_results(one), text
+
+
+def test_the_err_object_keys_are_parse_jsons():
+    from rota.logscan import fastpath
+    from rota.logscan.formats import parse_json
+
+    first, second, third = fastpath.ERR_FIELDS
+    for err, said in [
+        ({first: "a", second: "b", third: "c"}, "a"),
+        ({first: "", second: "b", third: "c"}, "b"),
+        ({first: 0, second: None, third: "c"}, "c"),
+    ]:
+        rec = parse_json(json.dumps({"msg": "m", "err": err}))
+        assert rec is not None and rec.message == f"m: {said}"
+
+
+_STAMPS = [
+    "2026-11-28T10:00:01Z", "2026-11-28T10:00:01.5Z", "2026-11-28T10:00:01.1234567Z",
+    "2026-11-28 10:00:01", "2026-11-28 10:00:01,123", "2026-11-28T10:00:01+02:00",
+    "2026-11-28T10:00:01-0330", "2026-11-28 10:00:01.123+05:30", "2026-11-28T10:61:99Z",
+    "2026-13-28T10:00:01", "2026-11-28T24:00:00Z", "2026-02-29 10:00:00,5", "2026-11-28T10:00:01.",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("compiled", [True, False] if COMPILED else [False])
+@pytest.mark.parametrize("tz", ["UTC", "America/New_York"])
+def test_plain_error_lines_with_any_timestamp_give_the_per_line_results(
+    compiled, tz, tmp_path, monkeypatch
+):
+    # log4j's "2026-11-28 10:00:01,123 ERROR [main] ..." too: the epoch of a time that is not
+    # "...Z" is TimeReader.epoch's (a naive time is read in the configured zone)
+    from rota.logscan import fastpath
+
+    if not compiled:
+        monkeypatch.setattr(fastpath, "_linescan", None)
+    rng = random.Random(29)
+    levels = ["ERROR", "FATAL", "CRITICAL", "CRIT", "ERR", "SEVERE", "PANIC", "Error", "ERRORS"]
+    comps = ["main", "pool-3-thread-1", "a b", "x]", "", "ü", "db:1"]
+    msgs = ["com.acme.Svc - boom 42", "refused", "a | b", "GET /x 200 12 ms - 5", ": c", "é"]
+    lines = []
+    for _ in range(3000):
+        sep = rng.choice([" ", " ", "  ", "\t"])
+        line = f"{rng.choice(_STAMPS)}{sep}{rng.choice(levels)} [{rng.choice(comps)}] "
+        line += rng.choice(msgs)
+        if rng.random() < 0.3:
+            line = rng.choice(_mutants(line, rng, 1))
+        lines.append(line)
+    log = tmp_path / "plain-errors.log"
+    log.write_text("\n".join(lines) + "\n")
+    settings = ParseSettings(timezone=tz)
+    fast, _, _ = analyze_file(log, 0, False, 0, settings)
+    slow, _, _ = analyze_file(log, 0, False, 0, settings, fast=False)
+    assert _view(fast) == _view(slow)
+    assert fast.errors > 1000
+    if compiled:
+        one = b"2026-11-28 10:00:01,123 ERROR [main] com.acme.Svc - boom\n"
+        assert type(fastpath._linescan.scan(one)[6][0]) is tuple

@@ -2,27 +2,34 @@
  *
  * A service's JSON lines come from many loggers (pino, pino-http, winston, bunyan, structlog,
  * hand-rolled ones), each with its own key names, key order and extra keys. The report needs
- * six things from a non-error line: time, level, method, path, status (only to know it is not
- * 5xx) and duration. json_line() walks the object once, validating it as json.loads would,
- * and notes where the keys parse_json looks for are (top level, plus "req"/"res" one level
- * down, as pino-http writes them); then it applies parse_json's rules to those values:
+ * six things from a line: time, level, method, path, status and duration; and from an error
+ * line (an error level or a 5xx) what its group is made of: message, err and component.
+ * json_line() walks the object once, validating it as json.loads would, and notes where the
+ * keys parse_json looks for are (top level, plus "req"/"res" and an err object's
+ * message/msg/type one level down, as pino-http, pino and bunyan write them); then it applies
+ * parse_json's rules to those values:
  *
  *   - key priority: the first key of each tuple (formats._TIME_KEYS, ...) whose value is not
  *     null; durations: the first key of formats._DURATION_KEYS (in order) that yields one;
  *   - `_first(METHOD) or req.method`, `_first(PATH) or req.url`, `_first(STATUS)` else
  *     res.statusCode (with Python's truthiness: "", 0, false, {} and [] fall through);
  *   - levels lower-cased and alias-folded, numeric ones as `v - v % 10`; epoch numbers in ms
- *     above 1e11; digit-string statuses; durations with their unit suffix or the key's unit.
+ *     above 1e11; digit-string statuses; durations with their unit suffix or the key's unit;
+ *   - for an error line: msg when a string (other values are json.dumps'ed: per line), err
+ *     when a non-empty string or an object's first truthy message/msg/type that is one,
+ *     component when a string (_errline.c builds the message from these).
  *
  * The key tables, units, aliases and error levels are not written here: fastpath.py passes
  * formats.py's own tuples to configure() at import, so the two cannot drift apart.
  *
  * The rule is certainty: anything unusual returns 0 and the line goes to the exact per-line
- * parser. That is: an error level or a 5xx status (their groups are the per-line parser's
- * business), a key of interest twice (json.loads keeps the last one), an escape in a key or
- * in a value that is used, a "unit"/"duration_unit" key, a non-ASCII time or level, nesting
- * deeper than MAX_DEPTH, NaN/Infinity, long numbers, epoch times outside 1970..9999, and
- * anything json.loads would reject.
+ * parser. That is: a key of interest twice (json.loads keeps the last one; for the message
+ * keys, and err's message/msg/type, only on an error line), an escape in a key or in a time,
+ * level, method or path, a "unit"/"duration_unit" key, a non-ASCII time or level, nesting
+ * deeper than MAX_DEPTH, NaN/Infinity, long numbers, epoch times outside 1970..9999, on an
+ * error line a msg that is not a string or an escaped key in an err object, and anything
+ * json.loads would reject. (Escapes in msg, err and component are decoded by _errline.c,
+ * which leaves \u surrogates to json.loads.)
  */
 #include "_linescan.h"
 
@@ -38,7 +45,10 @@
 #define TABLE_SIZE 256 /* open addressing, power of two, more than 2x the keys */
 #define EPOCH_LIMIT 253402300800.0 /* year 10000: datetime's range ends before */
 
-enum { F_TIME, F_LEVEL, F_METHOD, F_PATH, F_STATUS, F_DURATION, F_REQ, F_RES, F_UNIT, NFIELDS };
+enum { F_TIME, F_LEVEL, F_METHOD, F_PATH, F_STATUS, F_DURATION, F_REQ, F_RES, F_UNIT,
+       F_MSG, F_ERR, F_COMP /* read for error lines only */, NFIELDS };
+#define MAX_KEYS 128
+#define MAX_ERR_KEYS 8 /* err keys whose object is looked into */
 enum { V_STR = 1, V_NUM, V_TRUE, V_FALSE, V_NULL, V_OBJ, V_ARR };
 enum { X_ESC = 1, X_NONASCII = 2, X_EMPTY = 4, X_FLOAT = 8 };
 
@@ -72,13 +82,15 @@ typedef struct {
 
 static struct {
     int ready;
-    KeyEntry keys[64];
+    KeyEntry keys[MAX_KEYS];
     int nkeys;
     int table[TABLE_SIZE]; /* index into keys + 1; 0 = empty */
     uint64_t lengths[256]; /* by a key's first byte: bit n set when a key of n bytes starts so */
     double duration_factor[MAX_PRIO]; /* 0: the key's unit is not one parse_duration_ms knows */
     char *req_keys[2], *res_key;      /* "method", "url"; "statusCode" */
     size_t req_lens[2], res_len;
+    char *err_keys[3]; /* an err object's "message", "msg", "type", in `or` order */
+    size_t err_lens[3];
     Unit units[32];
     int nunits;
     Alias aliases[32];
@@ -91,12 +103,16 @@ static struct {
 } cfg;
 
 typedef struct {
-    uint64_t seen; /* keys of interest met (a second one: json.loads keeps the last) */
+    uint64_t seen[MAX_KEYS / 64]; /* keys of interest met (json.loads keeps the last) */
     uint32_t present[NFIELDS];
     Val vals[NFIELDS][MAX_PRIO];
     int req_obj, req_empty, res_obj;
     int req_seen[2], res_seen;
     Val req[2], res_status;
+    int doubt; /* something an error line's message or component may depend on is not
+                  certain (a key twice, an escaped key in an err object): errors go per line */
+    uint8_t err_seen[MAX_ERR_KEYS]; /* per err key: which of err_keys its object holds */
+    Val err_sub[MAX_ERR_KEYS][3];
 } Line;
 
 /* ---------------------------------------------------------------- configuration */
@@ -113,7 +129,7 @@ static char *copy_str(PyObject *s, size_t *len) {
 }
 
 static int add_key(PyObject *name, int field, int prio) {
-    if (cfg.nkeys >= 64 || prio >= MAX_PRIO) {
+    if (cfg.nkeys >= MAX_KEYS || prio >= MAX_PRIO || (field == F_ERR && prio >= MAX_ERR_KEYS)) {
         PyErr_SetString(PyExc_ValueError, "too many JSON keys for the fast path");
         return -1;
     }
@@ -159,25 +175,28 @@ static void reset(void) {
     PyMem_Free(cfg.req_keys[0]);
     PyMem_Free(cfg.req_keys[1]);
     PyMem_Free(cfg.res_key);
+    for (int i = 0; i < 3; i++) PyMem_Free(cfg.err_keys[i]);
     memset(&cfg, 0, sizeof cfg);
 }
 
-/* configure(fields, duration_units, req_keys, res_key, units, aliases, numeric_levels,
- *           error_levels, epoch_ms_above)
- *   fields: 9 tuples of key names in priority order (time, level, method, path, status,
- *           duration, req, res, unit keys); duration_units: the unit of each duration key. */
+/* configure(fields, duration_units, req_keys, res_key, err_keys, units, aliases,
+ *           numeric_levels, error_levels, epoch_ms_above)
+ *   fields: 12 tuples of key names in priority order (time, level, method, path, status,
+ *           duration, req, res, unit, message, err and component keys); duration_units: the
+ *           unit of each duration key; err_keys: what an err object's message is taken from. */
 PyObject *json_configure(PyObject *self, PyObject *args, PyObject *kwargs) {
-    PyObject *fields, *dunits, *req_keys, *res_key, *units, *aliases, *numeric, *errors;
+    PyObject *fields, *dunits, *req_keys, *res_key, *err_keys, *units, *aliases, *numeric;
+    PyObject *errors;
     double ms_above;
-    if (!PyArg_ParseTuple(args, "OOOOOOOOd", &fields, &dunits, &req_keys, &res_key, &units,
-                          &aliases, &numeric, &errors, &ms_above))
+    if (!PyArg_ParseTuple(args, "OOOOOOOOOd", &fields, &dunits, &req_keys, &res_key, &err_keys,
+                          &units, &aliases, &numeric, &errors, &ms_above))
         return NULL;
     reset();
     PyObject *f = PySequence_Fast(fields, "fields must be a sequence");
     if (!f) return NULL;
     if (PySequence_Fast_GET_SIZE(f) != NFIELDS) {
         Py_DECREF(f);
-        PyErr_SetString(PyExc_ValueError, "fields: 9 key tuples expected");
+        PyErr_SetString(PyExc_ValueError, "fields: 12 key tuples expected");
         return NULL;
     }
     for (int field = 0; field < NFIELDS; field++) {
@@ -231,6 +250,16 @@ PyObject *json_configure(PyObject *self, PyObject *args, PyObject *kwargs) {
     }
     Py_DECREF(seq);
     if (!(cfg.res_key = copy_str(res_key, &cfg.res_len))) goto fail;
+    if (!(seq = PySequence_Fast(err_keys, "err keys"))) goto fail;
+    for (int i = 0; i < 3; i++) {
+        if (PySequence_Fast_GET_SIZE(seq) != 3 ||
+            !(cfg.err_keys[i] = copy_str(PySequence_Fast_GET_ITEM(seq, i), &cfg.err_lens[i]))) {
+            Py_DECREF(seq);
+            if (!PyErr_Occurred()) PyErr_SetString(PyExc_ValueError, "err keys: three names");
+            goto fail;
+        }
+    }
+    Py_DECREF(seq);
     if (!(seq = PySequence_Fast(aliases, "aliases"))) goto fail;
     for (Py_ssize_t i = 0; i < PySequence_Fast_GET_SIZE(seq) && cfg.naliases < 32; i++) {
         PyObject *pair = PySequence_Fast_GET_ITEM(seq, i);
@@ -520,6 +549,44 @@ static const char *sub_object(const char *p, const char *e, Line *L, int field) 
     return p;
 }
 
+/* An err key's object: the values of its "message", "msg" and "type" noted (an escaped key
+ * or one of them twice: L->doubt), the rest skipped as skip_object would. */
+static const char *err_object(const char *p, const char *e, Line *L, int prio, Val *v) {
+    v->kind = V_OBJ;
+    v->flags = 0;
+    v->s = p;
+    p = ws(p + 1, e);
+    if (p < e && *p == '}') {
+        v->flags |= X_EMPTY;
+        return p + 1;
+    }
+    for (;;) {
+        uint8_t kf = 0;
+        const char *k = p + 1, *ke;
+        if (p >= e || *p != '"' || !(ke = str_end(k, e, &kf))) return NULL;
+        size_t n = (size_t)(ke - k);
+        Val tmp, *slot = &tmp;
+        if (kf & X_ESC) {
+            L->doubt = 1;
+        } else {
+            for (int i = 0; i < 3; i++)
+                if (cfg.err_lens[i] == n && same(cfg.err_keys[i], k, n)) {
+                    if (L->err_seen[prio] & (1u << i)) L->doubt = 1;
+                    L->err_seen[prio] |= (uint8_t)(1u << i);
+                    slot = &L->err_sub[prio][i];
+                }
+        }
+        p = ws(ke + 1, e);
+        if (p >= e || *p != ':') return NULL;
+        if (!(p = value(ws(p + 1, e), e, 2, slot))) return NULL;
+        p = ws(p, e);
+        if (p >= e) return NULL;
+        if (*p == '}') return p + 1;
+        if (*p != ',') return NULL;
+        p = ws(p + 1, e);
+    }
+}
+
 /* The whole line as one JSON object; the values of the keys of interest noted in *L. */
 static int read_object(const char *p, const char *e, Line *L) {
     p = ws(p + 1, e);
@@ -539,10 +606,18 @@ static int read_object(const char *p, const char *e, Line *L) {
                 Val tmp;
                 p = value(p, e, 1, &tmp);
             } else {
-                if (L->seen & (1ULL << key->id)) return 0;
-                L->seen |= 1ULL << key->id;
+                uint64_t bit = 1ULL << (key->id & 63), *seen = &L->seen[key->id >> 6];
+                if (*seen & bit) {
+                    if (key->field < F_MSG) return 0;
+                    L->doubt = 1; /* a message key twice: only an error line cares */
+                }
+                *seen |= bit;
                 if (key->field == F_UNIT) return 0;
-                if ((key->field == F_REQ || key->field == F_RES) && p < e && *p == '{') {
+                if (key->field == F_ERR && p < e && *p == '{') {
+                    L->present[F_ERR] |= 1u << key->prio;
+                    L->err_seen[key->prio] = 0;
+                    p = err_object(p, e, L, key->prio, &L->vals[F_ERR][key->prio]);
+                } else if ((key->field == F_REQ || key->field == F_RES) && p < e && *p == '{') {
                     p = sub_object(p, e, L, key->field);
                 } else if (key->field == F_REQ || key->field == F_RES) {
                     Val tmp;
@@ -667,6 +742,7 @@ static int is_error_level(const char *p, size_t n) {
 static int read_level(const Line *L, JsonRecord *out) {
     const Val *v = first(L, F_LEVEL);
     out->level = NULL;
+    out->error = 0;
     if (!v) return 1;
     if (v->kind == V_STR) {
         size_t n = (size_t)(v->e - v->s);
@@ -696,9 +772,8 @@ static int read_level(const Line *L, JsonRecord *out) {
                 out->level_len = cfg.numeric[i].len;
             }
     }
-    if (out->level && (out->level_len >= sizeof out->level_buf ||
-                       is_error_level(out->level, out->level_len)))
-        return 0;
+    if (out->level && out->level_len >= sizeof out->level_buf) return 0;
+    out->error = out->level && is_error_level(out->level, out->level_len);
     if (out->level && out->level_len == 0) out->level = NULL; /* "" is not counted */
     return 1;
 }
@@ -723,8 +798,10 @@ static int read_time(const Line *L, JsonRecord *out) {
             /* float(x) / 1000 is within a few microseconds of x ms: never across an hour */
             if ((double)x / 1000.0 >= EPOCH_LIMIT) return 0;
             out->epoch_hour = x / 3600000;
+            out->epoch = (double)x / 1000.0; /* float(value) / 1000 */
         } else {
             out->epoch_hour = x / 3600;
+            out->epoch = (double)x;
         }
         out->hour_kind = HOUR_EPOCH;
         return 1;
@@ -739,30 +816,34 @@ static int read_time(const Line *L, JsonRecord *out) {
        hour goes per line */
     if (frac * 1e6 >= 999999.0 && fmod(whole + 1.0, 3600.0) == 0.0) return 0;
     out->epoch_hour = (long long)whole / 3600;
+    out->epoch = t;
     out->hour_kind = HOUR_EPOCH;
     return 1;
 }
 
-/* 1 when the status is certainly not a server error (>= 500), 0 otherwise */
-static int status_ok(const Line *L) {
+/* The status as parse_json reads it: out->server_error (>= 500) and out->status; 0 when
+ * not certain. */
+static int read_status(const Line *L, JsonRecord *out) {
     const Val *v = first(L, F_STATUS);
+    out->server_error = 0;
     if (!v && L->res_obj && L->res_seen) v = &L->res_status;
     if (!v) return 1;
     if (v->kind == V_NUM && !(v->flags & X_FLOAT)) {
-        long long x;
-        return to_int(v, &x) && x < 500;
-    }
-    if (v->kind == V_STR) {
+        if (!to_int(v, &out->status)) return 0;
+    } else if (v->kind == V_STR) {
         if (v->flags & (X_ESC | X_NONASCII)) return 0; /* str.isdigit() knows more digits */
-        size_t n = (size_t)(v->e - v->s);
-        for (size_t i = 0; i < n; i++)
-            if (!is_digit(v->s[i])) return 1; /* not a number: no status */
-        long long x = 0;
-        for (size_t i = 0; i < n; i++) {
-            x = x * 10 + (v->s[i] - '0');
-            if (x >= 500) return 0;
-        }
+        const char *p = v->s;
+        if (p == v->e) return 1; /* "".isdigit() is false */
+        for (; p < v->e; p++)
+            if (!is_digit(*p)) return 1; /* not a number: no status */
+        for (p = v->s; p < v->e - 1 && *p == '0';) p++; /* int("0500") is 500 */
+        if (v->e - p > 17) return 0;
+        out->status = 0;
+        for (; p < v->e; p++) out->status = out->status * 10 + (*p - '0');
+    } else {
+        return 1;
     }
+    out->server_error = out->status >= 500;
     return 1;
 }
 
@@ -867,23 +948,49 @@ static int read_duration(const Line *L, JsonRecord *out) {
     return 1;
 }
 
+static void text_of(const Val *v, JsonText *out) {
+    *out = (JsonText){v ? v->s : NULL, v ? (size_t)(v->e - v->s) : 0, v && (v->flags & X_ESC)};
+}
+
+/* An error line's message parts as parse_json reads them: msg (a string or absent; other
+ * values are json.dumps'ed: per line), err (`_first(ERR)`, an object's first truthy
+ * message/msg/type, kept when a non-empty string), component (when a string); 0 when not
+ * certain. */
+static int read_error_text(const Line *L, JsonRecord *out) {
+    const Val *v = first(L, F_MSG);
+    if (L->doubt || (v && v->kind != V_STR)) return 0;
+    text_of(v, &out->msg);
+    v = first(L, F_ERR);
+    if (v && v->kind == V_OBJ) {
+        int prio = (int)(v - L->vals[F_ERR]);
+        const Val *chosen = NULL;
+        for (int i = 0; i < 3 && !chosen; i++)
+            if ((L->err_seen[prio] & (1u << i)) && truthy(&L->err_sub[prio][i]))
+                chosen = &L->err_sub[prio][i];
+        v = chosen;
+    }
+    text_of(v && v->kind == V_STR && v->e > v->s ? v : NULL, &out->err);
+    v = first(L, F_COMP);
+    text_of(v && v->kind == V_STR ? v : NULL, &out->comp);
+    return 1;
+}
+
 int json_line(const char *p, const char *e, JsonRecord *out) {
     Line L;
-    L.seen = 0;
+    L.seen[0] = L.seen[1] = 0;
     memset(L.present, 0, sizeof L.present);
-    L.req_obj = L.res_obj = L.req_empty = 0;
+    L.req_obj = L.res_obj = L.req_empty = L.doubt = 0;
     L.req_seen[0] = L.req_seen[1] = L.res_seen = 0;
     if (!cfg.ready || !read_object(p, e, &L)) return 0;
-    if (!read_level(&L, out) || !status_ok(&L) || !read_time(&L, out)) return 0;
+    if (!read_level(&L, out) || !read_status(&L, out) || !read_time(&L, out)) return 0;
     const Val *method, *path;
     if (!pick(&L, F_METHOD, 0, &method) || !pick(&L, F_PATH, 1, &path)) return 0;
     out->request = method && path;
-    out->method_len = out->path_len = 0;
-    if (out->request) {
-        out->method = method->s;
-        out->method_len = (size_t)(method->e - method->s);
-        out->path = path->s;
-        out->path_len = (size_t)(path->e - path->s);
-    }
+    out->method = method ? method->s : NULL;
+    out->method_len = method ? (size_t)(method->e - method->s) : 0;
+    out->path = path ? path->s : NULL;
+    out->path_len = path ? (size_t)(path->e - path->s) : 0;
+    out->error |= out->server_error;
+    if (out->error && !read_error_text(&L, out)) return 0;
     return read_duration(&L, out);
 }

@@ -5,16 +5,21 @@
  * NUL and is valid UTF-8: the caller checks) and sorts each line into one of these kinds:
  *
  *   - a JSON line json_line() (_jsonline.c) reads with certainty: any logger's key names and
- *     order, parse_json's rules, not an error and not a 5xx -> counted per (hour key, level)
- *     and, for a request, per (method, route key) with its duration;
+ *     order, parse_json's rules -> counted per (hour key, level) and, for a request, per
+ *     (method, route key) with its duration. An error line (an error level or a 5xx) is
+ *     counted so too, its error and 5xx included, and returned with its index as an error
+ *     tuple (below, built by json_error_row() in _errline.c) for its group;
  *   - a plain "TIMESTAMP LEVEL [" line (an ISO timestamp in any of the forms parse_text
  *     reads, an upper-case non-error level) -> counted per (hour key, level);
  *   - a plain error line "TIMESTAMP ERROR [component] message" whose every part reads the
  *     same as formats.parse_text reads it (ASCII component, message starting and ending
- *     on a printable ASCII character, a valid date, at most 6 fraction digits) -> counted
- *     per (hour key, level) and returned with its index as (level, start offset, end offset,
- *     component, message, epoch); its group is the caller's business (fingerprints stay
- *     in Python);
+ *     on a printable ASCII character, a timestamp as above) -> counted
+ *     per (hour key, level) and returned with its index as an error tuple (level, start
+ *     offset, end offset, component, message, epoch, None); its group is the caller's
+ *     business (fingerprints stay in Python). The epoch is a float for a "...Z" time (see
+ *     utc_epoch), else the time string, for TimeReader.epoch. A JSON error's tuple holds,
+ *     last, the (method, path, status) of a 5xx whose message the caller must extend as
+ *     LineParser.line does;
  *   - anything else -> returned whole (bytes) with its index, for the exact per-line parser.
  *
  * Hours. TimeReader.hour memoizes on the time string's first 13 characters plus its zone
@@ -31,10 +36,10 @@
  *
  * Returns (lines, blank, tallies, routes, firsts, other_index, other_items):
  *   tallies: [(hour key bytes | epoch hour int | None, level str | None, is_text, lines,
- *             requests)]
- *   routes: {(method bytes, route key bytes): [requests, {ms: count}, {ms: count}]} where the
- *           first dict holds durations already equal to round(ms, 6) and the second ones the
- *           caller must round (a unit conversion or an exponent)
+ *             requests, errors, 5xx requests)]
+ *   routes: {(method bytes, route key bytes): [requests, {ms: count}, {ms: count}, 5xx]} where
+ *           the first dict holds durations already equal to round(ms, 6) and the second ones
+ *           the caller must round (a unit conversion or an exponent)
  *   firsts: [(index, hour key bytes, time bytes)] for each hour key's first line
  *   other_index / other_items: line indexes in order, and for each the line's bytes or the
  *   error tuple above (one list, so the caller meets errors in line order)
@@ -279,15 +284,14 @@ static inline int num(const char *p, int n) {
 typedef struct {
     int level;
     const char *comp, *msg;
-    size_t comp_len, msg_len;
+    size_t comp_len, msg_len, ts_len;
+    int exact;    /* epoch holds TimeReader.epoch of the time, else the caller computes it */
     double epoch;
 } ErrorLine;
 
-/* "TS LEVEL [component] message" with an error level, read exactly as parse_text and
- * TimeReader read it, or 0 (then the line goes to the per-line parser). */
-static int match_error(const char *p, const char *e, ErrorLine *out) {
-    const char *t = p, *q;
-    if (!(q = match_ts(p, e)) || q - p > 27) return 0; /* more than 6 fraction digits */
+int utc_epoch(const char *t, const char *e, double *out) {
+    const char *q;
+    if (!(q = match_ts(t, e)) || q - t > 27) return 0; /* more than 6 fraction digits */
     int y = num(t, 4), mo = num(t + 5, 2), d = num(t + 8, 2), h = num(t + 11, 2);
     if (y < 1 || mo < 1 || mo > 12 || d < 1 || d > days_in_month(y, mo) || h > 23) return 0;
     long long secs = days_from_civil(y, mo, d) * 86400LL + h * 3600 + num(t + 14, 2) * 60 +
@@ -298,7 +302,21 @@ static int match_error(const char *p, const char *e, ErrorLine *out) {
         micros = num(t + 20, digits);
         for (int i = digits; i < 6; i++) micros *= 10;
     }
-    out->epoch = (double)(secs * 1000000LL + micros) / 1e6;
+    micros += secs * 1000000LL;
+    /* Python divides the exact integer: the same double while it converts exactly */
+    if (micros < 0 || micros > (1LL << 53)) return 0;
+    *out = (double)micros / 1e6;
+    return (int)(q - t);
+}
+
+/* "TS LEVEL [component] message" with an error level, read exactly as parse_text reads it
+ * (TS in any form match_iso reads: headers' rules all read it as _ISO), or 0 (then the line
+ * goes to the per-line parser). The epoch of a "...Z" time is TimeReader.epoch's. */
+static int match_error(const char *p, const char *e, ErrorLine *out) {
+    const char *t = p, *q;
+    if (!(q = match_iso(p, e))) return 0;
+    out->ts_len = (size_t)(q - t);
+    out->exact = (size_t)utc_epoch(t, q, &out->epoch) == out->ts_len;
     p = q;
     if (p >= e || *p != ' ') return 0;
     p++;
@@ -329,7 +347,7 @@ typedef struct {
     uint64_t hash;
     size_t off; /* the key's bytes in the arena */
     size_t len;
-    Py_ssize_t a, b, id;
+    Py_ssize_t a, b, c, d, id;
     int used;
 } Slot;
 
@@ -389,7 +407,7 @@ static Slot *table_get(Table *t, const char *key, size_t len, int *created) {
     s->len = len;
     s->hash = h;
     s->used = 1;
-    s->a = s->b = 0;
+    s->a = s->b = s->c = s->d = 0;
     s->id = (Py_ssize_t)t->n++;
     t->arena_len += len;
     *created = 1;
@@ -480,8 +498,8 @@ typedef struct {
     PyObject *firsts;
     char last_memo[32];
     size_t last_memo_len;
-    char *scratch;
-    size_t scratch_cap;
+    char *scratch, *text;
+    size_t scratch_cap, text_cap;
 } State;
 
 /* TimeReader.hour's memo key: ts[:13] + ("Z" if it ends so else the offset at its end) */
@@ -504,7 +522,7 @@ static size_t memo_key(const char *ts, size_t n, char *out) {
 
 static int count_line(State *S, Py_ssize_t index, int text, int hour_kind, const char *ts,
                       size_t ts_len, long long epoch_hour, const char *level, size_t level_len,
-                      int request) {
+                      int request, int error, int failed) {
     char key[96];
     size_t n = 0;
     int created;
@@ -540,6 +558,8 @@ static int count_line(State *S, Py_ssize_t index, int text, int hour_kind, const
     if (!s) goto nomem;
     s->a++;
     s->b += request;
+    s->c += error;
+    s->d += failed;
     return 0;
 nomem:
     PyErr_NoMemory();
@@ -562,6 +582,7 @@ static int count_request(State *S, const JsonRecord *r) {
     Slot *route = table_get(&S->routes, k, n, &created);
     if (!route) goto nomem;
     route->a++;
+    route->c += r->server_error;
     if (r->timed) {
         char d[13];
         uint32_t id = (uint32_t)route->id;
@@ -602,8 +623,9 @@ static PyObject *tallies_list(State *S) {
             hour = Py_NewRef(Py_None);
         }
         level = *k++ ? PyUnicode_FromStringAndSize(k, end - k) : Py_NewRef(Py_None);
-        PyObject *row = (hour && level) ? Py_BuildValue("(OOOnn)", hour, level,
-                                                        text ? Py_True : Py_False, s->a, s->b)
+        PyObject *row = (hour && level) ? Py_BuildValue("(OOOnnnn)", hour, level,
+                                                        text ? Py_True : Py_False, s->a, s->b,
+                                                        s->c, s->d)
                                         : NULL;
         Py_XDECREF(hour);
         Py_XDECREF(level);
@@ -628,7 +650,7 @@ static PyObject *routes_dict(State *S) {
         size_t m = (unsigned char)k[0];
         PyObject *key = Py_BuildValue("(y#y#)", k + 1, (Py_ssize_t)m, k + 1 + m,
                                       (Py_ssize_t)(s->len - 1 - m));
-        PyObject *val = Py_BuildValue("[n{}{}]", s->a);
+        PyObject *val = Py_BuildValue("[n{}{}n]", s->a, s->c);
         int rc = (key && val) ? PyDict_SetItem(out, key, val) : -1;
         Py_XDECREF(key);
         by_id[s->id] = val; /* borrowed: the dict holds it */
@@ -684,34 +706,48 @@ static PyObject *scan(PyObject *self, PyObject *arg) {
         if (!e) e = end; /* the caller passes complete lines; a tail is still one line */
         JsonRecord j;
         ErrorLine err;
+        PyObject *row = NULL;
         const char *hour = NULL;
         int level;
         char sys_ts[64];
         size_t sys_len;
         if (e == p) {
             blank++;
-        } else if (*p == '{' && json_line(p, e, &j) && j.method_len < MAX_METHOD) {
+        } else if (*p == '{' && json_line(p, e, &j) &&
+                   (!j.request || j.method_len < MAX_METHOD) &&
+                   (!j.error || (row = json_error_row(&j, p - (const char *)buf.buf,
+                                                      e - (const char *)buf.buf, &S.text,
+                                                      &S.text_cap)))) {
             if (count_line(&S, lines, 0, j.hour_kind, j.ts, j.ts_len, j.epoch_hour, j.level,
-                           j.level_len, j.request) < 0)
+                           j.level_len, j.request, j.error, j.request && j.server_error) < 0 ||
+                (j.request && count_request(&S, &j) < 0)) {
+                Py_XDECREF(row);
                 goto done;
-            if (j.request && count_request(&S, &j) < 0) goto done;
+            }
+            if (row && append_other(other_index, other_items, lines, row)) goto done;
         } else if (is_digit(*p) && (level = match_text(p, e, &hour)) >= 0) {
             if (count_line(&S, lines, 1, HOUR_TEXT, p, (size_t)(hour - p), 0, LEVEL_NAMES[level],
-                           level_len[level], 0) < 0)
+                           level_len[level], 0, 0, 0) < 0)
                 goto done;
         } else if (*p >= 'A' && *p <= 'S' && match_syslog(p, e, sys_ts, &sys_len)) {
-            if (count_line(&S, lines, 1, HOUR_TEXT, sys_ts, sys_len, 0, NULL, 0, 0) < 0) goto done;
-        } else if (is_digit(*p) && match_error(p, e, &err)) {
-            size_t ts_len = (size_t)((const char *)memchr(p, ' ', (size_t)(e - p)) - p);
-            if (count_line(&S, lines, 1, HOUR_TEXT, p, ts_len, 0, LEVEL_NAMES[err.level],
-                           level_len[err.level], 0) < 0)
+            if (count_line(&S, lines, 1, HOUR_TEXT, sys_ts, sys_len, 0, NULL, 0, 0, 0, 0) < 0)
                 goto done;
-            PyObject *row = Py_BuildValue(
-                "(Onns#s#d)", level_str[err.level], (Py_ssize_t)(p - (const char *)buf.buf),
-                (Py_ssize_t)(e - (const char *)buf.buf), err.comp, (Py_ssize_t)err.comp_len,
-                err.msg, (Py_ssize_t)err.msg_len, err.epoch);
+        } else if (is_digit(*p) && match_error(p, e, &err)) {
+            if (count_line(&S, lines, 1, HOUR_TEXT, p, err.ts_len, 0, LEVEL_NAMES[err.level],
+                           level_len[err.level], 0, 1, 0) < 0)
+                goto done;
+            PyObject *epoch = err.exact ? PyFloat_FromDouble(err.epoch)
+                                        : PyUnicode_FromStringAndSize(p, (Py_ssize_t)err.ts_len);
+            row = epoch ? Py_BuildValue("(Onns#s#OO)", level_str[err.level],
+                                        (Py_ssize_t)(p - (const char *)buf.buf),
+                                        (Py_ssize_t)(e - (const char *)buf.buf), err.comp,
+                                        (Py_ssize_t)err.comp_len, err.msg,
+                                        (Py_ssize_t)err.msg_len, epoch, Py_None)
+                        : NULL;
+            Py_XDECREF(epoch);
             if (append_other(other_index, other_items, lines, row)) goto done;
         } else {
+            if (PyErr_Occurred()) goto done; /* json_error_row failed (no memory) */
             if (append_other(other_index, other_items, lines, PyBytes_FromStringAndSize(p, e - p)))
                 goto done;
         }
@@ -732,6 +768,7 @@ done:
     table_free(&S.routes);
     table_free(&S.durations);
     PyMem_Free(S.scratch);
+    PyMem_Free(S.text);
     PyBuffer_Release(&buf);
     return result;
 }

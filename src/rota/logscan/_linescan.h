@@ -10,6 +10,12 @@
 enum { HOUR_NONE = 0, HOUR_TEXT = 1, HOUR_EPOCH = 2 };
 
 typedef struct {
+    const char *s; /* NULL: absent */
+    size_t n;
+    int esc;
+} JsonText;
+
+typedef struct {
     int hour_kind;      /* HOUR_NONE: no usable time ("unknown" row); HOUR_TEXT: ts below;
                            HOUR_EPOCH: epoch_hour */
     const char *ts;     /* the time string (ASCII, no escapes) */
@@ -19,17 +25,32 @@ typedef struct {
     size_t level_len;
     char level_buf[32];
     int request;        /* method and path are both strings */
-    const char *method, *path;
+    const char *method, *path; /* each NULL when not a string */
     size_t method_len, path_len;
     int timed;          /* a duration was read: ms, and whether it is already what round(ms, 6)
                            gives (else Python rounds it) */
     double ms;
     int exact;
+    double epoch;       /* HOUR_EPOCH: the epoch seconds parse_json gives */
+    /* an error line: an error level or a 5xx status (server_error, status) */
+    int error, server_error;
+    long long status;
+    /* error lines only: the strings parse_json builds the message and component from, each
+       NULL when absent (or not a string), esc when it holds an escape */
+    JsonText msg, err, comp;
 } JsonRecord;
 
-/* 1: the line (p..e, starting with '{') was read and *out holds what parse_json would give
- * for a non-error line; 0: the line goes to the per-line parser. */
+/* 1: the line (p..e, starting with '{') was read and *out holds what parse_json would give;
+ * 0: the line goes to the per-line parser. */
 int json_line(const char *p, const char *e, JsonRecord *out);
+/* (level, start, end, component, message, epoch, http) for an error line json_line() read
+ * (_errline.c): a new reference; NULL with no exception set when the line must go to the
+ * per-line parser (an escape json.loads decodes otherwise). buf/cap: a scratch buffer. */
+PyObject *json_error_row(const JsonRecord *j, Py_ssize_t start, Py_ssize_t end, char **buf,
+                         size_t *cap);
+/* TimeReader.epoch of "YYYY-MM-DDTHH:MM:SS[.ffffff]Z" at t (a valid date, exactly as a
+ * double): the form's length and *out, or 0 (_linescan.c). */
+int utc_epoch(const char *t, const char *e, double *out);
 int json_ready(void);
 PyObject *json_configure(PyObject *self, PyObject *args, PyObject *kwargs);
 /* fingerprint.uniform for an ASCII message (_uniform.c) */

@@ -4,12 +4,14 @@ Most lines of a busy service are not errors: JSON lines from whatever logger the
 uses (pino and pino-http, winston, bunyan, structlog, hand-rolled ones: any key order, any
 extra keys) and plain ``TIMESTAMP INFO [component] …`` lines. For those the report needs
 only the hour, the level, and for requests the route, status and duration, so whole chunks
-are classified and counted at once.
+are classified and counted at once. Error lines the compiled classifier reads (plain
+``TIMESTAMP ERROR [component] message`` lines, JSON errors and 5xx) are counted the same way
+and handed back with what :meth:`LineParser.error` needs to group them.
 
 Exactness is the rule, speed the bonus. A line is taken here only when it is certain the
-per-line parser (:class:`LineParser`) would give the same record; everything else (errors,
-5xx, other layouts, anything unusual) is handed, with its line number, to the per-line
-parser. Whole chunks go to the per-line path when they hold ``\\r``, NUL or invalid UTF-8,
+per-line parser (:class:`LineParser`) would give the same record; everything else (other
+layouts, anything unusual, and on the regex path every error) is handed, with its line
+number, to the per-line parser. Whole chunks go to the per-line path when they hold ``\\r``, NUL or invalid UTF-8,
 and the fast path is off when a custom format is configured (it is tried first on every line).
 
 Two implementations, the same results:
@@ -70,6 +72,7 @@ __all__ = ["COMPILED", "LINE", "configure", "scan_chunk"]
 # parse_json to these.
 REQ_KEY, REQ_FIELDS = "req", ("method", "url")
 RES_KEY, RES_STATUS = "res", "statusCode"
+ERR_FIELDS = ("message", "msg", "type")  # an err object's text, in parse_json's `or` order
 UNIT_KEYS = ("unit", "duration_unit")
 EPOCH_MS_ABOVE = 1e11
 
@@ -91,10 +94,14 @@ def configure() -> bool:
             (REQ_KEY,),
             (RES_KEY,),
             UNIT_KEYS,
+            f._MSG_KEYS,
+            f._ERR_KEYS,
+            f._COMPONENT_KEYS,
         ),
         tuple(f._DURATION_KEYS.values()),
         REQ_FIELDS,
         RES_STATUS,
+        ERR_FIELDS,
         tuple(f._UNITS.items()),
         tuple(f._LEVEL_ALIASES.items()),
         tuple(f._NUMERIC_LEVELS.items()),
@@ -136,9 +143,9 @@ _LEVELS = {
 
 # (index of a key's first line, hour key, time string)
 _First = tuple[int, bytes, bytes]
-# (hour key | epoch hour | None, level, plain text?, lines, requests)
-_Tally = tuple[bytes | int | None, str | None, bool, int, int]
-# (method, route key) -> [requests, {ms: count} exact, {ms: count} to round]
+# (hour key | epoch hour | None, level, plain text?, lines, requests, errors, 5xx requests)
+_Tally = tuple[bytes | int | None, str | None, bool, int, int, int, int]
+# (method, route key) -> [requests, {ms: count} exact, {ms: count} to round, 5xx]
 _Routes = dict[tuple[bytes, bytes], Any]
 
 
@@ -189,7 +196,9 @@ def _per_line(
     """The lines the fast path left, through the per-line parser in order, each hour key's
     first fast line given to TimeReader.hour before the lines that follow it."""
     hour_of = parser.times.hour
+    epoch_of = parser.times.epoch
     line = parser.line
+    error = parser.error
     k, nfirst = 0, len(firsts)
     for i, item in items:
         while k < nfirst and firsts[k][0] < i:
@@ -198,9 +207,17 @@ def _per_line(
         if type(item) is bytes:
             line(item, n + i + 1)
             continue
-        # a plain error line the classifier read (its counts are in the tallies)
-        level, start, end, component, message, epoch = item
-        parser.error(component, message, level, epoch, n + i + 1, data[start:end])
+        # an error line the classifier read (its counts are in the tallies), as
+        # LineParser.line hands it to parser.error: a 5xx whose message holds no ": " names
+        # its request; a time string the classifier did not turn into epoch seconds is
+        # TimeReader.epoch's
+        level, start, end, component, message, epoch, http = item
+        if http is not None:
+            method, path, status = http
+            message = f"{message} {method} {template_path(path) if path else ''} HTTP {status}"
+        if type(epoch) is str:
+            epoch = epoch_of(epoch)
+        error(component, message, level, epoch, n + i + 1, data[start:end])
 
 
 def _count(counts: Counter[tuple[bytes, ...]], parser: LineParser, firsts: list[_First]) -> None:
@@ -215,7 +232,7 @@ def _count(counts: Counter[tuple[bytes, ...]], parser: LineParser, firsts: list[
             continue  # taken line by line
         if h:
             tallies[(h + b"Z", _LEVELS[level], False)] += c
-            entry = routes.setdefault((method, route), [0, Counter(), {}])
+            entry = routes.setdefault((method, route), [0, Counter(), {}, 0])
             entry[0] += c
             ms = durations.get(duration, -1.0)
             if ms == -1.0:
@@ -226,7 +243,7 @@ def _count(counts: Counter[tuple[bytes, ...]], parser: LineParser, firsts: list[
             tallies[(th + b"Z", _LEVELS[tlevel.lower()], True)] += c
         else:
             blank += c  # empty lines (whitespace-only ones went line by line)
-    rows = [(h, level, text, c, 0 if text else c) for (h, level, text), c in tallies.items()]
+    rows = [(h, level, text, c, 0 if text else c, 0, 0) for (h, level, text), c in tallies.items()]
     _fold(parser, blank, rows, routes, firsts)
 
 
@@ -250,15 +267,15 @@ def _fold(
     routes: _Routes,
     firsts: list[_First],
 ) -> None:
-    """Add the fast path's tallies to the results: lines per (hour, level) (plain errors
-    among them), requests and durations per (method, route key)."""
+    """Add the fast path's tallies to the results: lines per (hour, level) (errors and 5xx
+    among them), requests, durations and 5xx per (method, route key)."""
     res = parser.res
     hour_of = parser.times.hour
     first_ts = {key: ts for _, key, ts in firsts}
     levels = res.levels
     hours: dict[bytes | int | None, str | None] = {None: None}
-    json_lines = text_lines = requests = 0
-    for key, level, text, count, reqs in tallies:
+    json_lines = text_lines = requests = errors = 0
+    for key, level, text, count, reqs, errs, failed in tallies:
         hour = hours.get(key, "")
         if hour == "":
             if type(key) is int:
@@ -268,22 +285,23 @@ def _fold(
         row = parser.row(hour)
         row[0] += count
         row[1] += reqs
+        row[2] += errs
+        row[3] += failed
         requests += reqs
+        errors += errs
         if level:
             levels[level] += count
         if text:
             text_lines += count
-            if level in ERROR_LEVELS:
-                row[2] += count
-                res.errors += count
         else:
             json_lines += count
-    for (method, key), (count, exact, raw) in routes.items():
+    for (method, key), (count, exact, raw, failed) in routes.items():
         name = f"{method.decode().upper()} {template_path(key.decode())}"
         lat = res.routes.get(name)
         if lat is None:
             lat = res.routes[name] = Latency()
         lat.requests += count
+        lat.errors += failed
         values = lat.values
         for ms, c in exact.items():
             values[ms] += c
@@ -291,6 +309,7 @@ def _fold(
             values[round(ms, 6)] += c
     res.blank += blank
     res.requests += requests
+    res.errors += errors
     if json_lines:
         res.formats["json"] += json_lines
     if text_lines:

@@ -373,7 +373,10 @@ class TimeReader:
             return None
         if dt.tzinfo is None:
             dt = dt.replace(tzinfo=self.tz)
-        return dt.astimezone(UTC)
+        try:
+            return dt.astimezone(UTC)
+        except OverflowError:  # year 1 east of UTC (or 9999 west): before or past datetime
+            return None
 
 
 _OFFSET = re.compile(r"(?:Z|[+-]\d{2}:?\d{2})$")
