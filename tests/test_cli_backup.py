@@ -48,3 +48,26 @@ def test_it_says_what_is_missing_without_a_pattern(tmp_path: Path, rota: Any) ->
     r = rota("-c", str(cfg), "backup", "list")
     assert r.code == 4
     assert "[backups] pattern" in r.err and "Traceback" not in r.err
+
+
+def test_it_lists_backups_named_by_date_with_the_time_from_their_names(
+    tmp_path: Path, rota: Any
+) -> None:
+    backups = tmp_path / "backups"
+    backups.mkdir()
+    taken = datetime.now().astimezone() - timedelta(hours=5)  # local, as date writes it
+    dated = backups / f"rylie_full_{taken:%Y%m%d_%H%M%S}.dump.gz"
+    undated = backups / "rylie_full_manual.dump.gz"
+    for path in (dated, undated):
+        path.write_bytes(b"\x1f\x8b")
+    cfg = tmp_path / "rota.toml"
+    cfg.write_text(
+        f'[backups]\npattern = "{backups}/rylie_full_*.dump.gz"\n'
+        f'[history]\nurl = "sqlite:///{tmp_path / "history.db"}"\n'
+    )
+    r = rota("-c", str(cfg), "backup", "list", "--format", "json")
+    assert r.code == 0, r.err
+    rows = {Path(row["file"]).name: row for row in json.loads(r.out)}
+    assert rows[dated.name]["time_from"] == "name"
+    assert abs(rows[dated.name]["age_s"] - 5 * 3600) < 120
+    assert rows[undated.name]["time_from"] == "mtime" and rows[undated.name]["age_s"] < 120

@@ -584,3 +584,133 @@ def test_early_counts_wait_for_constraints_then_count_what_the_restore_committed
     assert got.counts == {"public.users": users, "public.messages": messages}
     assert got.newest == newest
     assert len(sessions) == 1 and left == (0,)  # and closed with the counter
+
+
+# -- backups named as people name them ----------------------------------------------------------
+def _renamed(tmp_path: Path, url: str, name: str) -> Path:
+    """A real backup under a name a cron job gave it, with its sidecar."""
+    made = _backup(tmp_path, url, sidecar=False)
+    path = made.rename(made.with_name(name))
+    bf.write_sidecar(path, bf.sha256_file(path))
+    return path
+
+
+def _finding(out: TaskOutcome, code: str) -> Any:
+    return next(f for f in out.findings if f.code == code)
+
+
+def test_a_backup_named_by_date_in_the_configured_zone_is_fresh_without_warnings(
+    tmp_path: Path, pg_url: str
+) -> None:
+    from zoneinfo import ZoneInfo
+
+    # date +%Y%m%d_%H%M%S on a machine in Berlin: read in UTC it would seem from the future
+    berlin = datetime.now(ZoneInfo("Europe/Berlin"))
+    path = _renamed(tmp_path, pg_url, f"rylie_full_{berlin:%Y%m%d_%H%M%S}.dump.gz")
+    out = _run(tmp_path, pg_url, 'name_timezone = "Europe/Berlin"\n')
+    assert out.status is Severity.OK, [f.message for f in out.findings if f.severity != "ok"]
+    fresh = _finding(out, "backup.mtime_mismatch")
+    assert fresh.message == "mtime agrees with the time in the name"
+    assert fresh.evidence["time_from"] == "name"
+    assert fresh.evidence["name_stamp"] == f"{berlin:%Y%m%d_%H%M%S}"
+    assert fresh.evidence["name_zone"] == "Europe/Berlin"
+    assert abs(_finding(out, "backup.stale").evidence["age_s"]) < 120
+    assert _finding(out, "backup.receipt").evidence["file"] == str(path)
+
+
+def test_a_backup_without_a_time_in_its_name_is_aged_by_mtime_without_a_daily_warning(
+    tmp_path: Path, pg_url: str
+) -> None:
+    _renamed(tmp_path, pg_url, "rylie_full_nightly.dump.gz")
+    out = _run(tmp_path, pg_url)
+    assert out.status is Severity.OK, [f.message for f in out.findings if f.severity != "ok"]
+    said = _finding(out, "backup.mtime_mismatch")
+    assert said.severity is Severity.OK and "no time in its name" in said.message
+    assert said.evidence["time_from"] == "mtime" and said.evidence["name_time"] is None
+    assert _finding(out, "backup.stale").evidence["time_from"] == "mtime"
+
+
+# -- backup checks during an outage -------------------------------------------------------------
+def _closed_port_url() -> str:
+    """A database URL nobody answers on: a port just bound and released."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    return f"postgresql://rota@127.0.0.1:{port}/rylie?connect_timeout=2"
+
+
+_VALIDATE = '[[backups.validate]]\nquery = "SELECT count(*) FROM users"\nexpect = "> 0"\n'
+
+
+def test_with_the_database_unreachable_freshness_and_integrity_still_report(
+    tmp_path: Path, pg_url: str
+) -> None:
+    path = _backup(tmp_path, pg_url)
+    out = _run(tmp_path, _closed_port_url(), _VALIDATE)
+    assert out.error is None, out.error  # findings, not a task that died on the database
+    assert out.status is Severity.UNKNOWN
+    ok = _codes(out, Severity.OK)
+    for code in (
+        "backup.missing",
+        "backup.stale",
+        "backup.mtime_mismatch",
+        "backup.checksum_mismatch",
+        "backup.corrupt",
+        "backup.leftover_scratch",
+    ):
+        assert code in ok, (code, [f.message for f in out.findings])
+    assert _finding(out, "backup.checksum_mismatch").message == "sha256 matches the sidecar"
+    assert "intact custom archive" in _finding(out, "backup.corrupt").message
+    restore = _finding(out, "backup.restore_failed")
+    assert restore.severity is Severity.UNKNOWN
+    assert "not restored" in restore.message and "unreachable" in restore.evidence["reason"]
+    for code in ("backup.validation_failed", "backup.schema_drift", "backup.count_mismatch"):
+        f = _finding(out, code)
+        assert f.severity is Severity.UNKNOWN and f.evidence["reason"], code
+    assert _codes(out, Severity.CRITICAL) == set() and _codes(out, Severity.WARNING) == set()
+    receipt = _finding(out, "backup.receipt")
+    assert receipt.severity is Severity.UNKNOWN
+    assert receipt.evidence["verdict"] == "incomplete"
+    assert receipt.evidence["tiers"] == {
+        "freshness": "ok",
+        "integrity": "ok",
+        "restore": "unknown",
+        "validation": "unknown",
+    }
+    assert receipt.evidence["sha256"] == bf.sha256_file(path)
+    assert "freshness, integrity checked" in receipt.message
+    assert list((tmp_path / "tmp").iterdir()) == []
+
+
+def test_a_damaged_backup_is_critical_even_with_the_database_unreachable(
+    tmp_path: Path, pg_url: str
+) -> None:
+    path = _backup(tmp_path, pg_url)
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+    bf.write_sidecar(path, bf.sha256_file(path))
+    out = _run(tmp_path, _closed_port_url())
+    assert out.status is Severity.CRITICAL
+    assert "backup.corrupt" in _codes(out, Severity.CRITICAL)
+    assert [f for f in out.findings if f.code == "backup.restore_failed"] == []
+    assert _finding(out, "backup.receipt").evidence["verdict"] == "failed"
+
+
+def test_with_only_live_unreachable_the_drill_restores_on_restore_url(
+    tmp_path: Path, pg_url: str
+) -> None:
+    _backup(tmp_path, pg_url)
+    extra = f'restore_url = "{pg_url}"\n' + _VALIDATE
+    out = _run(tmp_path, _closed_port_url(), extra)
+    assert out.error is None, out.error
+    ok = _codes(out, Severity.OK)
+    assert {"backup.corrupt", "backup.rto_exceeded", "backup.validation_failed"} <= ok
+    for code in ("backup.schema_drift", "backup.count_mismatch"):
+        f = _finding(out, code)
+        assert f.severity is Severity.UNKNOWN and "unreachable" in f.evidence["reason"], code
+    assert out.status is Severity.UNKNOWN
+    tiers = _finding(out, "backup.receipt").evidence["tiers"]
+    assert tiers["restore"] == "ok" and tiers["validation"] == "unknown"
+    _assert_clean(tmp_path, pg_url)

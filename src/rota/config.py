@@ -286,6 +286,20 @@ class ValidateQuery(Section):
     )
 
 
+def _time_zone(v: str) -> str:
+    """ "local", "UTC" or a name the zone database knows ([backups] name_timezone)."""
+    if v.lower() != "local" and v.upper() != "UTC":
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(v)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f'unknown time zone {v!r}: use "local", "UTC" or an IANA name such as "Europe/Berlin"'
+            ) from None
+    return v
+
+
 class BackupsConfig(Section):
     pattern: Glob = Field(
         None, description='Glob of backup files ("/backups/database/rylie_full_*.dump.gz").'
@@ -324,6 +338,10 @@ class BackupsConfig(Section):
     name_template: str = Field(
         "rylie_full_{timestamp}{ext}",
         description="File name of new backups; {timestamp} is the UTC time as YYYYmmddTHHMMSSZ, {ext} the format's extension. Keep it matching pattern.",
+    )
+    name_timezone: Annotated[str, AfterValidator(_time_zone)] = Field(
+        "local",
+        description='Time zone of the times in backup names that carry none ("rylie_full_20261204_110000", as date +%Y%m%d_%H%M%S writes): "local" (this machine\'s, as date writes), "UTC" or an IANA name ("Europe/Berlin"). A zone in the name ("Z", "+0100") wins.',
     )
     temp_dir: ConfigPath = Field(
         None,
@@ -600,11 +618,14 @@ def load_config(
     *,
     env: Mapping[str, str] | None = None,
     required: bool = False,
+    secrets: bool = True,
 ) -> Config:
     """Load and validate rota.toml, raising ConfigError with every problem found.
 
     ``path`` None means ROTA_CONFIG or ./rota.toml; when neither exists and the file is
     not ``required``, the defaults are returned (tasks then say what is not configured).
+    ``secrets=False`` (commands that touch no target) leaves a secret whose variable is
+    unset or whose file is unreadable as None instead of reporting it.
     """
     env = os.environ if env is None else env
     explicit = path is not None or bool(env.get("ROTA_CONFIG"))
@@ -617,11 +638,15 @@ def load_config(
         text = p.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError(f"cannot read config file {p}: {exc.strerror}") from None
-    return parse_config(text, source=p, env=env)
+    return parse_config(text, source=p, env=env, secrets=secrets)
 
 
 def parse_config(
-    text: str, *, source: Path | None = None, env: Mapping[str, str] | None = None
+    text: str,
+    *,
+    source: Path | None = None,
+    env: Mapping[str, str] | None = None,
+    secrets: bool = True,
 ) -> Config:
     env = os.environ if env is None else env
     where = str(source) if source else "config"
@@ -630,7 +655,7 @@ def parse_config(
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{where}: not valid TOML: {exc}", [f"{where}: {exc}"]) from None
     problems: list[str] = []
-    data = _interpolate(raw, (), env, problems, text, source)
+    data = _interpolate(raw, (), env, problems, text, source, secrets)
     try:
         cfg = Config.model_validate(
             data, context={"base": source.parent.resolve() if source else None}
@@ -654,17 +679,21 @@ def _interpolate(
     problems: list[str],
     text: str,
     source: Path | None,
+    secrets: bool = True,
 ) -> Any:
     if isinstance(value, dict):
         return {
-            k: _interpolate(v, (*loc, k), env, problems, text, source) for k, v in value.items()
+            k: _interpolate(v, (*loc, k), env, problems, text, source, secrets)
+            for k, v in value.items()
         }
     if isinstance(value, list):
-        return [_interpolate(v, loc, env, problems, text, source) for v in value]
+        return [_interpolate(v, loc, env, problems, text, source, secrets) for v in value]
     if not isinstance(value, str):
         return value
     key = _key(loc, text)
     interpolated = bool(_VAR.search(value))
+    is_secret = tuple(loc[:2]) in SECRET_KEYS or tuple(loc[:3]) in SECRET_KEYS
+    unresolved: list[str] = []
 
     def sub(m: re.Match[str]) -> str:
         name, default = m.group(1), m.group(2)
@@ -672,11 +701,14 @@ def _interpolate(
             return env[name]
         if default is not None:
             return default
-        problems.append(f"{key}: environment variable {name} is not set")
+        unresolved.append(f"{key}: environment variable {name} is not set")
         return ""
 
     result = _VAR.sub(sub, value)
-    if tuple(loc[:2]) in SECRET_KEYS or tuple(loc[:3]) in SECRET_KEYS:
+    if is_secret and not secrets and unresolved:
+        return None  # resolved lazily: only commands that use the secret need it
+    problems.extend(unresolved)
+    if is_secret:
         if value.startswith("file:"):
             secret_file = Path(value[5:]).expanduser()
             if not secret_file.is_absolute() and source is not None:
@@ -684,7 +716,8 @@ def _interpolate(
             try:
                 return secret_file.read_text(encoding="utf-8").strip()
             except OSError as exc:
-                problems.append(f"{key}: cannot read secret file {secret_file}: {exc.strerror}")
+                if secrets:
+                    problems.append(f"{key}: cannot read secret file {secret_file}: {exc.strerror}")
                 return None
         if not interpolated:
             problems.append(

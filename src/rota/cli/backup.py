@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from rota.cli.common import state
+from rota.cli.common import check_format, state
 from rota.errors import UsageError
 
 if TYPE_CHECKING:
@@ -33,14 +33,13 @@ def list_(
     from rota.tasks.backup import files as bf
     from rota.units import format_duration, format_size
 
-    if fmt not in ("table", "json"):
-        raise UsageError(f"--format {fmt!r}: choose table or json")
+    fmt = check_format(fmt, ("table", "json"))
     st = state(ctx)
-    cfg = st.config()
+    cfg = st.config(secrets=False)  # listing files needs no key
     if not cfg.backups.pattern:
         raise UsageError("[backups] pattern is not set; nothing to list")
     now = datetime.now(UTC)
-    backups = list(reversed(bf.list_backups(cfg.backups.pattern)))
+    backups = list(reversed(bf.list_backups(cfg.backups.pattern, cfg.backups.name_timezone)))
     verdicts = _verifications(st.history())
     rows: list[dict[str, Any]] = []
     for b in backups:
@@ -49,7 +48,7 @@ def list_(
             {
                 "file": str(b.path),
                 "time": b.time.isoformat(timespec="seconds"),
-                "time_from": "name" if b.when else "mtime",
+                "time_from": b.time_from,
                 "age_s": round((now - b.time).total_seconds()),
                 "size_bytes": b.size,
                 "verified_at": v.get("verified_at"),

@@ -8,10 +8,11 @@ import re
 import shutil
 import statistics
 import time
-from collections.abc import Generator, Iterator
+from collections.abc import Generator
 from pathlib import Path
 from typing import Any
 
+from rota.errors import TargetUnavailable
 from rota.locks import pid_alive
 from rota.model import Metric, Severity
 from rota.targets.pgtools import PgToolError
@@ -38,19 +39,28 @@ GROUP BY d.datname ORDER BY 1
 """
 
 
-def sweep(d: Drill) -> Iterator[Item]:
+def sweep(d: Drill) -> Generator[Item, None, str]:
     """Drop scratch databases and temp files left by crashed runs, and only those.
 
     A scratch database is a leftover when nobody is connected to it, or when every session
     in it belongs to a rota run on this machine whose process is gone (backends of a killed
     restore linger a moment). Anything else is another run's drill in progress (another
-    rota setup verifying against the same server): reported, never dropped."""
+    rota setup verifying against the same server): reported, never dropped.
+
+    Returns why the scratch server is unreachable ("" when it answered): the tiers that
+    need no database run all the same, and the restore is reported as not done."""
     pattern = br.SCRATCH_PREFIX.replace("_", r"\_") + "%"
     me = parse_owner(d.owner)
     host = me[0] if me else ""
     names: list[str] = []
     in_use: list[dict[str, Any]] = []
-    for r in d.admin.query(SWEEP_SQL, (pattern,)):
+    try:
+        rows = d.admin.query(SWEEP_SQL, (pattern,))
+    except TargetUnavailable as exc:
+        rows, unreachable = [], str(exc)
+    else:
+        unreachable = ""
+    for r in rows:
         owners = [parse_owner(app) for app in (r["apps"] or [])]
         if r["sessions"] and not all(
             o is not None and o[0] == host and not pid_alive(o[1]) for o in owners
@@ -71,6 +81,8 @@ def sweep(d: Drill) -> Iterator[Item]:
     evidence: dict[str, Any] = {"databases": names, "temp_files": files}
     if in_use:
         evidence["in_use_by_other_runs"] = in_use
+    if unreachable:
+        evidence["databases_not_checked"] = unreachable
     if names or files:
         yield _f(
             d,
@@ -83,6 +95,8 @@ def sweep(d: Drill) -> Iterator[Item]:
         )
     else:
         more = f"; {len(in_use)} in use by another run, left alone" if in_use else ""
+        if unreachable:
+            more = "; scratch databases not checked (server unreachable)"
         yield _f(
             d,
             "backup.leftover_scratch",
@@ -91,13 +105,14 @@ def sweep(d: Drill) -> Iterator[Item]:
             where,
             evidence,
         )
+    return unreachable
 
 
 # -- T0 freshness ---------------------------------------------------------------------------
 def freshness(d: Drill) -> Generator[Item, None, Any]:
     t0 = time.monotonic()
     pattern = str(d.cfg.pattern)
-    backups = bf.list_backups(pattern)
+    backups = bf.list_backups(pattern, d.cfg.name_timezone)
     if not backups:
         yield _f(
             d,
@@ -123,25 +138,33 @@ def freshness(d: Drill) -> Generator[Item, None, Any]:
     age = (d.now - newest.time).total_seconds()
     ev: dict[str, Any] = {
         "file": subject,
+        "time": newest.time.isoformat(timespec="seconds"),
+        "time_from": newest.time_from,
         "name_time": newest.when.isoformat() if newest.when else None,
         "mtime": newest.mtime.isoformat(timespec="seconds"),
         "age_s": round(age),
         "max_age_s": d.cfg.max_age,
         "command": f"ls {pattern}",
     }
+    if newest.when is not None:
+        ev.update(name_stamp=newest.stamp, name_zone=newest.zone)
     if newest.when is None:
+        # Not a fault (many backup scripts name files so), and not worth a warning every
+        # day: the finding and its evidence say where the age comes from.
         yield _f(
             d,
             "backup.mtime_mismatch",
-            Severity.WARNING,
-            f"{newest.path.name} has no timestamp in its name; its age comes from mtime",
+            Severity.OK,
+            f"{newest.path.name} has no time in its name; its age is its mtime's",
             subject,
             ev,
-            "Name backups rylie_full_<YYYYmmddTHHMMSSZ>..., so a copy cannot change their age.",
+            "A time in the name (date +%Y%m%d_%H%M%S) keeps a copy from changing the backup's age.",
         )
     else:
         skew = (newest.mtime - newest.when).total_seconds()
-        if skew < -300 or skew > _MTIME_SLACK_S or by_mtime.path != newest.path:
+        # A name with only a date (or hour) says the backup was taken within that day.
+        slack = _MTIME_SLACK_S + newest.precision.total_seconds()
+        if skew < -300 or skew > slack or by_mtime.path != newest.path:
             yield _f(
                 d,
                 "backup.mtime_mismatch",

@@ -220,7 +220,7 @@ def _retention(ctx: Context, directory: Path) -> Iterator[Item]:
     root = directory.resolve()
     backups = [
         b
-        for b in bf.list_backups(str(directory / pattern))
+        for b in bf.list_backups(str(directory / pattern), cfg.name_timezone)
         if b.path.resolve().parent == root and b.when is not None
     ]
     keep = bf.retention_keep(

@@ -1,8 +1,9 @@
 """Backup files on disk: names, timestamps, sidecars, manifests and retention.
 
 Shared by ``backup.create``, ``backup.verify`` and ``rota backup list``. A backup's time is
-the UTC timestamp in its name (``rylie_full_20260301T020000Z.dump.gz``), not its mtime,
-which a copy or a restore from tape changes; the runbook's ``ls -t`` trusts mtime.
+the timestamp in its name (``rylie_full_20260301T020000Z.dump.gz``, or any shape
+:mod:`rota.tasks.backup.names` reads), not its mtime, which a copy or a restore from tape
+changes; the runbook's ``ls -t`` trusts mtime. A name without a time leaves the mtime.
 """
 
 from __future__ import annotations
@@ -14,15 +15,15 @@ import os
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from rota.targets.files import write_atomically
+from rota.tasks.backup import names
 
 SIDECAR = ".sha256"
 MANIFEST = ".manifest.json"
-_STAMP = re.compile(r"(\d{8}T\d{6}Z)")
 _NOT_BACKUPS = (SIDECAR, MANIFEST, ".tmp")
 EXTENSIONS = {"custom-gzip": ".dump.gz", "custom": ".dump", "plain-gzip": ".sql.gz"}
 _CHUNK = 4 << 20
@@ -34,10 +35,26 @@ class BackupFile:
     when: datetime | None  # from the name; None when the name carries no timestamp
     mtime: datetime
     size: int
+    precision: timedelta = names.SECOND  # of ``when``: a day when the name has only a date
+    stamp: str = ""  # the part of the name ``when`` was read from
+    zone: str = ""  # the zone it was read in ("Z", "+0100", "epoch", "CET", "UTC")
 
     @property
     def time(self) -> datetime:
-        return self.when or self.mtime
+        """When the backup was taken: the name's time; within a name that gives only the
+        day (or hour, or minute), the mtime when it falls in it; the mtime without one."""
+        if self.when is None:
+            return self.mtime
+        if self.precision > names.SECOND and self.when <= self.mtime < self.when + self.precision:
+            return self.mtime
+        return self.when
+
+    @property
+    def time_from(self) -> str:
+        """ "name", "name+mtime" (the name's day, the mtime's time of day) or "mtime"."""
+        if self.when is None:
+            return "mtime"
+        return "name" if self.time == self.when else "name+mtime"
 
 
 # The runbook's names: rylie_full_<UTC timestamp>.dump.gz.
@@ -54,19 +71,16 @@ def file_name(template: str, when: datetime, fmt: str) -> str:
     return template.format(timestamp=stamp(when), ext=EXTENSIONS[fmt])
 
 
-def name_time(name: str) -> datetime | None:
-    m = _STAMP.search(name)
-    if not m:
-        return None
-    try:
-        return datetime.strptime(m.group(1), "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
-    except ValueError:
-        return None
+def name_time(name: str, tz: str = "local") -> datetime | None:
+    """The time in a backup's name (in UTC), read as :func:`names.read` does."""
+    got = names.read(name, tz)
+    return got.when if got else None
 
 
-def list_backups(pattern: str) -> list[BackupFile]:
+def list_backups(pattern: str, tz: str = "local") -> list[BackupFile]:
     """Files matching ``pattern`` (sidecars, manifests and temp files left out), oldest first
-    by the time in their names."""
+    by the time in their names; ``tz`` is ``[backups] name_timezone``, for names that carry
+    no zone of their own."""
     out: list[BackupFile] = []
     for p in glob.glob(pattern):
         path = Path(p)
@@ -78,7 +92,11 @@ def list_backups(pattern: str) -> list[BackupFile]:
             continue
         size = st.st_size if path.is_file() else _tree_size(path)
         mtime = datetime.fromtimestamp(st.st_mtime, UTC)
-        out.append(BackupFile(path, name_time(path.name), mtime, size))
+        got = names.read(path.name, tz)
+        if got is None:
+            out.append(BackupFile(path, None, mtime, size))
+        else:
+            out.append(BackupFile(path, got.when, mtime, size, got.precision, got.text, got.zone))
     return sorted(out, key=lambda b: (b.time, b.path.name))
 
 

@@ -4,7 +4,8 @@ T0 freshness (the newest backup by the time in its name), T1 integrity (checksum
 the end, format, the archive's table of contents), T2 a parallel restore into a scratch
 database, T3 validation against live, T4 a receipt with each phase's duration and the
 measured RPO and RTO. The scratch database is dropped whatever happens, and leftovers of a
-crashed run are swept first.
+crashed run are swept first. T0 and T1 need no database: when the server is unreachable
+they run all the same, and only T2 and T3 are ``unknown``, each with the reason.
 
 ``mutates`` is False: the live database and the backup files are never changed. The only
 writes are to a scratch database rota creates for the drill and drops again, and to a
@@ -58,7 +59,9 @@ RESTORE_OPTIONS = "-c maintenance_work_mem=512MB -c synchronous_commit=off -c wo
     ],
     procedure=[
         "Sweep scratch databases and temp files left by a crashed earlier run.",
-        "T0: newest backup by the timestamp in its name; cross-check mtime; age and size.",
+        "T0: newest backup by the time in its name (20261204_110000, 2026-12-04T03-00-00Z, "
+        "epoch seconds...; zone from the name, else [backups] name_timezone), mtime when it "
+        "has none; cross-check mtime; age and size.",
         "T1: sha256 against the sidecar, gzip read to its end, format, pg_restore -l. Meanwhile "
         "rota_verify_<random> is created and the schema (pre-data) restored into it, tables UNLOGGED.",
         "T2: pg_restore -j N --section=data --section=post-data --no-owner --no-privileges "
@@ -66,6 +69,8 @@ RESTORE_OPTIONS = "-c maintenance_work_mem=512MB -c synchronous_commit=off -c wo
         "T3: validation queries, row counts (taken while pg_restore checks foreign keys) and schema "
         "fingerprint against live, newest created_at.",
         "T4: receipt with hash, versions, phase durations, counts and verdict; drop the scratch database.",
+        "With the database server unreachable, T0 and T1 still run and report; T2 and T3 are "
+        "unknown with the reason, and the verdict is 'incomplete'.",
     ],
     expected_outcome="The newest backup is fresh, intact, restores within the RTO target and "
     "matches live within the growth expected since it was taken.",
@@ -115,7 +120,9 @@ def _verify(d: Drill) -> Iterator[Item]:
                 "Write expect as '<op> <value>', e.g. \"> 0\".",
             )
             return
-    yield from sweep(d)
+    # T0 and T1 need no database: with the server down (the outage a restore drill is
+    # for) they still run and report; only the restore and the comparison with live wait.
+    unreachable = yield from sweep(d)
     newest = yield from freshness(d)
     if newest is None:
         return
@@ -126,19 +133,24 @@ def _verify(d: Drill) -> Iterator[Item]:
     # restore run. Live is only read.
     pool = ThreadPoolExecutor(1, thread_name_prefix="rota-live")
     live: Live = Live(None, None)
-    try:
-        live = Live(str(d.live.scalar("SELECT current_database()")), None)
-        live = Live(live.name, pool.submit(br.live_side, d.live))
-    except TargetUnavailable:
-        pass  # raised again where the live side is needed, after T1 has had its say
+    if unreachable:  # nothing to compare live with: live is not asked
+        live = Live(None, None, unreachable if d.server_url == d.live_url else "")
+    else:
+        try:
+            live = Live(str(d.live.scalar("SELECT current_database()")), None)
+            live = Live(live.name, pool.submit(br.live_side, d.live))
+        except TargetUnavailable as exc:
+            live = Live(None, None, str(exc))
     # The scratch database is made ready (created, held, the backup's schema restored
     # into it) while T1 reads the file; nothing of it is reported or used before T1 passed.
     preparing = ThreadPoolExecutor(1, thread_name_prefix="rota-scratch")
-    ready = preparing.submit(_prepare, d, newest, live.name)
+    ready = None if unreachable else preparing.submit(_prepare, d, newest, live.name)
     archive = None
     try:
         archive = yield from integrity(d, newest, temp)
-        if archive is not None:
+        if archive is not None and ready is None:
+            yield from _not_restored(d, newest, unreachable, expectations, live)
+        elif archive is not None and ready is not None:
             scratch = ready.result()
             yield from _restore_and_validate(d, newest, archive, expectations, pool, live, scratch)
     finally:
@@ -148,7 +160,8 @@ def _verify(d: Drill) -> Iterator[Item]:
             d.live.cancel()  # nothing to compare with: do not wait for live's counts
         pool.shutdown(wait=True, cancel_futures=True)
         preparing.shutdown(wait=True)
-        _discard(d, ready.result())
+        if ready is not None:
+            _discard(d, ready.result())
     yield from _receipt(d, newest)
 
 
@@ -158,6 +171,54 @@ class Live:
 
     name: str | None
     side: Future[br.LiveSide] | None
+    down: str = ""  # why live cannot be read (unreachable), when it cannot
+
+
+def _not_restored(
+    d: Drill,
+    b: bf.BackupFile,
+    reason: str,
+    expectations: list[tuple[str, br.Expectation]],
+    live: Live,
+) -> Iterator[Item]:
+    """The tiers that need the database server, when it is unreachable: unknown, each
+    saying why, after T0 and T1 reported what they could without it."""
+    where = describe_url(d.server_url)
+    yield _f(
+        d,
+        "backup.restore_failed",
+        Severity.UNKNOWN,
+        f"{b.path.name} not restored: {reason}",
+        where,
+        {"tier": "T2 restore", "reason": reason, "server": where, "file": str(b.path)},
+        "Freshness and integrity were checked without the server; the restore drill runs "
+        "again when it is reachable (or set [backups] restore_url to another server).",
+    )
+    if expectations:
+        yield _f(
+            d,
+            "backup.validation_failed",
+            Severity.UNKNOWN,
+            f"{len(expectations)} validation quer{'y' if len(expectations) == 1 else 'ies'} "
+            "not run: nothing was restored",
+            where,
+            {"tier": "T3 validation", "reason": reason, "queries": [q for q, _ in expectations]},
+        )
+    yield from _not_compared(d, b, live.down or f"nothing was restored ({reason})")
+
+
+def _not_compared(d: Drill, b: bf.BackupFile, reason: str) -> Iterator[Item]:
+    """T3's comparison with live, when live or the restored copy cannot be read."""
+    ev = {"tier": "T3 validation", "reason": reason, "live": describe_url(d.live_url)}
+    for code, what in (("backup.schema_drift", "schema"), ("backup.count_mismatch", "row counts")):
+        yield _f(
+            d,
+            code,
+            Severity.UNKNOWN,
+            f"{what} not compared with live: {reason}",
+            str(b.path),
+            ev,
+        )
 
 
 # -- T2 restore + T3 validation -----------------------------------------------------------------
@@ -185,8 +246,8 @@ def _prepare(d: Drill, b: bf.BackupFile, live_name: str | None) -> Scratch:
     s = Scratch()
     try:
         taken = {r["datname"] for r in d.admin.query("SELECT datname FROM pg_database")}
-        live_name = live_name or str(d.live.scalar("SELECT current_database()"))
-        s.name = br.scratch_name(taken | {live_name})
+        # No live name: live is unreachable, so the scratch server is another one.
+        s.name = br.scratch_name(taken | ({live_name} if live_name else set()))
         d.admin.execute(f"CREATE DATABASE {_quote(s.name)} TEMPLATE template0")
         s.created = True
         # One idle session holds the database as this run's from now to the drop, so a
@@ -290,11 +351,13 @@ def _restore_and_validate(
         return
     if s.error is not None:
         raise s.error
-    side = live.side or pool.submit(br.live_side, d.live)
+    side = live.side
+    if side is None and not live.down:
+        side = pool.submit(br.live_side, d.live)
     s.early = _early_counts(d, archive, s.name)
     yield from _restore(d, b, archive, s)
     if d.receipt.get("restored"):
-        yield from _validate(d, b, s.name, expectations, side, s.early)
+        yield from _validate(d, b, s.name, expectations, side, s.early, live.down)
 
 
 def _early_counts(d: Drill, archive: tuple[str, Path, bool], name: str) -> br.EarlyCounts | None:
@@ -419,8 +482,9 @@ def _validate(
     b: bf.BackupFile,
     name: str,
     expectations: list[tuple[str, br.Expectation]],
-    live: Future[br.LiveSide],
+    live: Future[br.LiveSide] | None,
     early: br.EarlyCounts | None = None,
+    live_down: str = "",
 ) -> Iterator[Item]:
     t0 = time.monotonic()
     scratch = _scratch_session(d, name)
@@ -429,9 +493,14 @@ def _validate(
         counted = early.result() if early is not None else None
         if early is not None and early.problems:
             d.receipt["early_count_problems"] = early.problems[:3]
-        yield from _compare(
-            d, b, scratch, live.result(), lambda: _scratch_session(d, name), counted
-        )
+        try:
+            ls = live.result() if live is not None else None
+        except TargetUnavailable as exc:
+            ls, live_down = None, str(exc)
+        if ls is None:  # restored from another server ([backups] restore_url); live is down
+            yield from _not_compared(d, b, live_down or "the live database is unreachable")
+            return
+        yield from _compare(d, b, scratch, ls, lambda: _scratch_session(d, name), counted)
     finally:
         scratch.close()
         d.phase("validate", t0)
@@ -637,18 +706,48 @@ def _compare(
 
 
 # -- T4 receipt ---------------------------------------------------------------------------------
+# "incomplete": nothing found wrong, but a tier could not run (the server was unreachable).
+_VERDICTS = {
+    Severity.OK: "passed",
+    Severity.WARNING: "warning",
+    Severity.UNKNOWN: "incomplete",
+    Severity.CRITICAL: "failed",
+}
+_TIERS = {
+    "freshness": {"backup.missing", "backup.stale", "backup.size_anomaly", "backup.mtime_mismatch"},
+    "integrity": {"backup.checksum_mismatch", "backup.corrupt"},
+    "restore": {"backup.restore_failed", "backup.rto_exceeded"},
+    "validation": {
+        "backup.validation_failed",
+        "backup.count_mismatch",
+        "backup.schema_drift",
+        "backup.rpo_exceeded",
+    },
+}
+
+
 def _receipt(d: Drill, b: bf.BackupFile) -> Iterator[Item]:
     worst = Severity.worst(f.severity for f in d.findings)
-    d.receipt["verdict"] = (
-        "passed" if worst is Severity.OK else ("warning" if worst is Severity.WARNING else "failed")
-    )
+    d.receipt["verdict"] = _VERDICTS[worst]
+    d.receipt["tiers"] = {
+        tier: Severity.worst(f.severity for f in d.findings if f.code in codes).value
+        if any(f.code in codes for f in d.findings)
+        else "not run"
+        for tier, codes in _TIERS.items()
+    }
     d.receipt["verified_at"] = d.now.isoformat(timespec="seconds")
     total = sum(d.receipt["phases_s"].values())
-    msg = (
-        f"{b.path.name} verified: restored and validated in {format_duration(total)}"
-        if worst is Severity.OK
-        else f"{b.path.name} verification {d.receipt['verdict']}"
-    )
+    if worst is Severity.OK:
+        msg = f"{b.path.name} verified: restored and validated in {format_duration(total)}"
+    elif worst is Severity.UNKNOWN:
+        first = next(f for f in d.findings if f.severity is Severity.UNKNOWN)
+        why = first.evidence.get("reason") or first.message
+        done = [t for t, v in d.receipt["tiers"].items() if v in ("ok", "warning")]
+        msg = (
+            f"{b.path.name} verification incomplete ({', '.join(done) or 'nothing'} checked): {why}"
+        )
+    else:
+        msg = f"{b.path.name} verification {d.receipt['verdict']}"
     yield Finding("backup.receipt", worst, msg, str(b.path), dict(d.receipt))
 
 
