@@ -34,7 +34,7 @@ bench: setup
 	$(PY) bench/run_all.py
 
 docs: setup
-	$(VENV)/bin/rota docs --out runbook
+	$(VENV)/bin/rota docs --out-dir runbook
 
 clean:
 	rm -rf $(VENV) runbook .pytest_cache .mypy_cache .ruff_cache $(LOGGERS)/node_modules

@@ -27,7 +27,7 @@ def test_a_usage_error_is_one_line_and_exit_4_never_2(rota) -> None:  # type: ig
     r = rota("run", "--format", "xml", "monitor.health")
     assert r.code == 4
     assert r.err.strip().splitlines() == [
-        "rota: --format 'xml': choose one of console, json, nagios, prometheus, markdown, html"
+        "rota: --format 'xml': choose one of table, json, nagios, prometheus, markdown, html"
     ]
     r = rota("frobnicate")
     assert r.code == 4 and "Traceback" not in r.err and "No such command" in r.err
@@ -196,8 +196,8 @@ def test_due_history_and_report_follow_the_runs(rota, tmp_path: Path, platform: 
 
 
 def test_docs_writes_a_template_page_per_task_and_an_index(rota, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    r = rota("docs", "--out", str(tmp_path / "book"))
-    assert r.code == 0
+    r = rota("docs", "--out-dir", str(tmp_path / "book"))
+    assert r.code == 0 and "deprecated" not in r.err
     page = (tmp_path / "book" / "monitor.health.md").read_text()
     for heading in (
         "### Purpose",
@@ -226,8 +226,7 @@ def test_schedule_export_writes_cron_systemd_and_k8s(
     assert "CRON_TZ=Europe/Berlin" in cron.out
     out = tmp_path / "units"
     assert (
-        rota("-c", str(cfg), "schedule", "export", "--format", "systemd", "--out", str(out)).code
-        == 0
+        rota("-c", str(cfg), "schedule", "export", "-f", "systemd", "--out-dir", str(out)).code == 0
     )
     timer = (out / "rota-monitor-health.timer").read_text()
     assert re.search(r"OnCalendar=\*-\*-\* \d\d:\d\d:00 Europe/Berlin", timer)
@@ -336,3 +335,155 @@ def test_history_shows_one_run_in_full(rota, tmp_path: Path, platform: Platform)
     assert full["findings"][0]["evidence"]["status"] == 500
     table = rota("-c", str(cfg), "history", "--run", str(runs[0]["run"]))
     assert "answered HTTP 500" in table.out
+
+
+# --- issue 12: one CLI grammar that forgives ---------------------------------------------
+
+
+def _strict_json(text: str) -> object:
+    def refuse(constant: str) -> object:
+        raise ValueError(f"not JSON: {constant}")
+
+    return json.loads(text, parse_constant=refuse)
+
+
+def test_global_options_are_accepted_after_the_subcommand(
+    rota, tmp_path: Path, platform: Platform
+) -> None:  # type: ignore[no-untyped-def]
+    cfg = write_config(tmp_path, platform)
+    r = rota("run", "-c", str(cfg), "--all", "-f", "json")
+    assert r.code == 0, r.err
+    assert json.loads(r.out)["target"] == "testplat"
+    assert rota("due", f"--config={cfg}", "-f", "json").code == 0
+    assert rota("schedule", "export", "-c", str(cfg)).code == 0
+    r = rota("tasks", "--debug")
+    assert r.code == 0 and "monitor.health" in r.out
+    r = rota("run", "monitor.health", "-c", str(tmp_path / "missing.toml"))
+    assert r.code == 4 and "missing.toml does not exist" in r.err
+
+
+def test_every_command_accepts_table_and_its_alias_console(
+    rota, tmp_path: Path, platform: Platform
+) -> None:  # type: ignore[no-untyped-def]
+    cfg = write_config(tmp_path, platform)
+    for fmt in ("table", "console"):
+        r = rota("-c", str(cfg), "run", "monitor.health", "-f", fmt)
+        assert r.code == 0 and "monitor.health" in r.out, r.err
+        for cmd in (["tasks"], ["due"], ["history"], ["alerts", "history"]):
+            r = rota("-c", str(cfg), *cmd, "-f", fmt)
+            assert r.code == 0, (cmd, r.err)
+    r = rota("tasks", "-f", "xml")
+    assert r.code == 4 and r.err.strip() == "rota: --format 'xml': choose one of table, json"
+
+
+def test_o_names_a_file_everywhere_and_out_dir_a_directory(
+    rota, tmp_path: Path, platform: Platform
+) -> None:  # type: ignore[no-untyped-def]
+    cfg = write_config(tmp_path, platform)
+    cron = tmp_path / "rota.cron"
+    assert rota("-c", str(cfg), "schedule", "export", "-o", str(cron)).code == 0
+    assert "monitor.health" in cron.read_text()
+    r = rota("-c", str(cfg), "schedule", "export", "-f", "systemd", "-o", str(tmp_path / "x"))
+    assert r.code == 4 and "--out-dir" in r.err
+    units = tmp_path / "units"
+    assert (
+        rota("-c", str(cfg), "schedule", "export", "-f", "systemd", "--out-dir", str(units)).code
+        == 0
+    )
+    assert (units / "rota-monitor-health.timer").exists()
+    # The old spellings still work, with a note.
+    r = rota("-c", str(cfg), "schedule", "export", "-f", "systemd", "--out", str(tmp_path / "old"))
+    assert r.code == 0 and "deprecated" in r.err and (tmp_path / "old").is_dir()
+    r = rota("docs", "-o", str(tmp_path / "book"))
+    assert r.code == 0 and "use --out-dir" in r.err and (tmp_path / "book" / "index.md").exists()
+    assert "deprecated" in rota("docs", "--help").out.lower()
+
+
+def test_report_and_history_take_the_same_time_grammar_as_logs(
+    rota, tmp_path: Path, platform: Platform
+) -> None:  # type: ignore[no-untyped-def]
+    cfg = write_config(tmp_path, platform)
+    assert rota("-c", str(cfg), "run", "monitor.health").code == 0
+    for since in ("today", "1h", "2020-01-01T00:00:00"):
+        r = rota("-c", str(cfg), "report", "--since", since, "-f", "json")
+        assert r.code == 0, r.err
+        assert [t["id"] for t in json.loads(r.out)["tasks"]] == ["monitor.health"]
+        hist = json.loads(rota("-c", str(cfg), "history", "--since", since, "-f", "json").out)
+        assert [h["task"] for h in hist] == ["monitor.health"]
+    before = json.loads(rota("-c", str(cfg), "history", "--until", "1h", "-f", "json").out)
+    assert before == []
+    r = rota("-c", str(cfg), "report", "--until", "1h", "-f", "json")
+    assert r.code == 0 and json.loads(r.out)["tasks"] == []
+    r = rota("-c", str(cfg), "report", "--since", "last tuesday")
+    assert r.code == 4 and "give today, a duration (1h, 7d) or an ISO time" in r.err
+
+
+def test_commands_that_touch_no_target_do_not_need_its_secrets(
+    rota, tmp_path: Path, platform: Platform
+) -> None:  # type: ignore[no-untyped-def]
+    cfg = tmp_path / "rota.toml"
+    cfg.write_text(
+        f'[http]\nbase_url = "{platform.url}"\nadmin_token = "${{ROTA_T_UNSET_KEY}}"\n'
+        f'[history]\nurl = "sqlite:///{tmp_path / "h.db"}"\n'
+    )
+    for cmd in (["due"], ["tasks"], ["schedule", "export"], ["docs", "--out-dir", "book"]):
+        r = rota("-c", str(cfg), *cmd)
+        assert r.code == 0, (cmd, r.err)
+    assert "monitor.health" in rota("-c", str(cfg), "schedule", "export").out
+    r = rota("-c", str(cfg), "run", "--all")  # a run uses the token: it is still required
+    assert r.code == 4 and "ROTA_T_UNSET_KEY is not set" in r.err
+
+
+def test_due_prints_a_plain_aligned_table_when_piped(
+    rota, tmp_path: Path, platform: Platform
+) -> None:  # type: ignore[no-untyped-def]
+    cfg = write_config(tmp_path, platform)
+    r = rota("-c", str(cfg), "due", extra_env={"COLUMNS": "80"})
+    assert r.code == 0 and "…" not in r.out and "│" not in r.out
+    lines = r.out.splitlines()
+    assert lines[0].split()[:3] == ["task", "section", "frequency"]
+    health = next(ln for ln in lines if ln.startswith("monitor.health"))
+    assert "Monitoring and alerting" in health
+    assert health.index("daily") == lines[0].index("frequency")
+
+
+def test_a_misspelt_task_override_stops_a_run_with_a_suggestion(
+    rota, tmp_path: Path, platform: Platform
+) -> None:  # type: ignore[no-untyped-def]
+    cfg = write_config(tmp_path, platform, '[tasks."monitor.helth"]\nenabled = false\n')
+    for cmd in (["run", "--all"], ["run", "monitor.health"], ["daemon", "--once"]):
+        r = rota("-c", str(cfg), *cmd)
+        assert r.code == 4, (cmd, r.err)
+        assert r.err.strip().splitlines() == [
+            f'rota: {cfg}: tasks."monitor.helth": no such task; did you mean monitor.health?'
+        ]
+
+
+def test_history_of_one_run_is_strict_json_with_nan_as_null(
+    rota, tmp_path: Path, platform: Platform
+) -> None:  # type: ignore[no-untyped-def]
+    from datetime import UTC, datetime
+
+    from rota.history import open_history
+    from rota.model import Metric, TaskOutcome
+
+    cfg = write_config(tmp_path, platform)
+    hist = open_history(f"sqlite:///{tmp_path / 'history.db'}")
+    now = datetime.now(UTC)
+    run_id = hist.start_run(
+        task_id="monitor.health",
+        mode="check",
+        target="t",
+        started_at=now,
+        run_group="g",
+        host="h",
+        pid=1,
+    )
+    outcome = TaskOutcome("monitor.health", now, now)
+    outcome.metrics.append(Metric("monitor.health.latency", float("nan"), "ms"))
+    hist.finish_run(run_id, outcome)
+    hist.close()
+    r = rota("-c", str(cfg), "history", "--run", str(run_id), "-f", "json")
+    assert r.code == 0, r.err
+    full = _strict_json(r.out)
+    assert full["metrics"][0]["value"] is None  # type: ignore[index]

@@ -161,3 +161,18 @@ def test_its_reference_documents_every_section() -> None:
     assert "## [[alerts.channels]]" in ref and "| `remind_every` |" in ref
     assert "## [[backups.validate]]" in ref and "| `expect` |" in ref
     assert "## [logs.format]" in ref and "| `regex` |" in ref
+
+
+def test_it_leaves_an_unset_secret_unset_for_commands_that_touch_no_target(
+    tmp_path: Path,
+) -> None:
+    text = '[http]\nbase_url = "http://x"\nadmin_token = "${ROTA_T_UNSET_KEY}"\n'
+    with pytest.raises(ConfigError):
+        parse_config(text, env={})
+    cfg = parse_config(text, env={}, secrets=False)
+    assert cfg.http.admin_token is None and cfg.http.base_url == "http://x"
+    # A missing secret file too; other variables are still required.
+    cfg = parse_config('[http]\nadmin_token = "file:/nonexistent/token"\n', env={}, secrets=False)
+    assert cfg.http.admin_token is None
+    with pytest.raises(ConfigError, match="1 problem"):
+        parse_config('[database]\nurl = "${ROTA_T_UNSET_DB}"\n', env={}, secrets=False)

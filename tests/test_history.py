@@ -236,6 +236,7 @@ def test_it_stores_evidence_json_cannot_hold_as_plain_values(history: History) -
         "nan": float("nan"),
         "nul": "a\x00b",
         "tags": {"b", "a"},
+        "took": timedelta(minutes=1, seconds=30),
     }
     history.finish_run(
         run_id,
@@ -253,9 +254,10 @@ def test_it_stores_evidence_json_cannot_hold_as_plain_values(history: History) -
         "ratio": 0.25,
         "at": T0.isoformat(),
         "path": "/var/log/app.log",
-        "nan": "nan",
+        "nan": None,  # as run -f json writes it (docs/json-output.md)
         "nul": "a\ufffdb",
         "tags": ["a", "b"],
+        "took": 90.0,
     }
     assert back.findings[0].message == "line\ufffdwith nul"
     assert [m.name for m in back.metrics] == ["db.nan", "db.inf"]

@@ -156,3 +156,49 @@ def test_it_shows_each_alert_delivery_and_the_ones_held_back() -> None:
     assert "sent to ops (ok → critical)" in text
     assert "NOT delivered to mail (ok → critical): cannot reach smtp: refused" in text
     assert "held for pager: 1 of 3 runs in a row at warning or worse" in text
+
+
+def _table_text(width: int, terminal: bool) -> str:
+    import io
+
+    from rich.console import Console
+
+    from rota.report.console import Column, print_table
+
+    buf = io.StringIO()
+    console = Console(file=buf, width=width, force_terminal=terminal, color_system=None)
+    columns = [
+        Column("task", wrap=False),
+        Column("section", drop=2),
+        Column("frequency", drop=1),
+        Column("estimate", drop=3),
+        Column("overdue by"),
+    ]
+    rows = [
+        ["monitor.health", "Monitoring and alerting", "daily", "5s", "[red]2h 10m[/]"],
+        ["db.vacuum", "Database maintenance", "weekly", "10m", "never"],
+    ]
+    print_table(console, columns, rows, title="rota schedule")
+    return buf.getvalue()
+
+
+def test_a_table_drops_columns_by_priority_instead_of_cutting_cells_on_a_narrow_terminal():
+    text = _table_text(50, terminal=True)
+    assert "…" not in text
+    assert all(len(line) <= 50 for line in text.splitlines())
+    assert "monitor.health" in text and "overdue by" in text and "frequency" in text
+    assert "section" not in text.splitlines()[2]  # dropped first: estimate, then section
+    assert "not shown (too narrow): section, estimate" in " ".join(text.split())
+
+
+def test_a_table_keeps_every_column_when_the_terminal_is_wide():
+    text = _table_text(140, terminal=True)
+    assert "Monitoring and alerting" in text and "not shown" not in text
+
+
+def test_a_table_is_plain_and_aligned_when_stdout_is_not_a_terminal():
+    lines = _table_text(40, terminal=False).splitlines()
+    assert lines[0].split() == ["task", "section", "frequency", "estimate", "overdue", "by"]
+    assert lines[1].startswith("monitor.health  Monitoring and alerting  daily")
+    assert lines[2].index("weekly") == lines[1].index("daily")  # aligned, not truncated
+    assert "…" not in "".join(lines) and "2h 10m" in lines[1] and "[red]" not in lines[1]

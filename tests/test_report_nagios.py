@@ -215,6 +215,15 @@ def test_it_reports_a_task_that_failed_as_unknown_with_its_error() -> None:
     assert out["long"] == ["[unknown] security.tls: TimeoutError: 10s"]
 
 
-def test_it_says_so_when_no_task_ran() -> None:
+def test_it_reports_a_run_in_which_no_task_ran_as_unknown() -> None:
     text, code = render_nagios(RunReport("production", "check", T0, T0))
-    assert (text, code) == ("ROTA OK - no tasks ran\n", 0)
+    assert (text, code) == ("ROTA UNKNOWN - no task ran\n", 3)
+
+
+def test_it_reports_a_run_whose_tasks_were_all_skipped_as_unknown_not_ok() -> None:
+    report = RunReport("production", "check", T0, T0)
+    for task_id in ("db.vacuum", "backup.verify"):
+        report.tasks.append(TaskOutcome(task_id, T0, T0, skip_reason="[database] url is not set"))
+    text, code = render_nagios(report)
+    assert code == 3
+    assert text.splitlines()[0].startswith("ROTA UNKNOWN - no task ran (2 skipped)")

@@ -88,3 +88,12 @@ def test_the_cli_format_gives_the_runs_exit_code():
     assert text.endswith("\n") and "rota_task_status" in text
     empty = RunReport("x", "check", datetime(2026, 1, 1, tzinfo=UTC), None, [])
     assert render_prometheus(empty) == ""
+
+
+def test_a_run_in_which_no_task_ran_exits_unknown():
+    empty = RunReport("x", "check", datetime(2026, 1, 1, tzinfo=UTC), None, [])
+    assert render(empty, "prometheus")[1] == 3
+    t0 = datetime(2026, 1, 1, tzinfo=UTC)
+    skipped = TaskOutcome("db.vacuum", t0, t0, skip_reason="[database] url is not set")
+    text, code = render(RunReport("x", "check", t0, t0, [skipped]), "prometheus")
+    assert code == 3 and 'rota_task_status{task="db.vacuum"}' in text

@@ -88,3 +88,35 @@ def test_named_frequencies_become_spread_cron_lines() -> None:
     daily_b = Frequency.parse("daily").to_cron(salt="c.d")
     assert daily_a.endswith("* * *") and daily_a != daily_b
     assert Frequency.parse("quarterly").to_cron(salt="x").endswith(" 1 1,4,7,10 *")
+
+
+def _export(fmt: str, frequency: str) -> dict[str, str]:
+    from rota import schedule_export as se
+    from rota.config import Config
+
+    tasks = [make_task("demo.often", frequency=frequency), make_task("demo.daily")]
+    return se.render(fmt, se.jobs(tasks, Config()))
+
+
+@pytest.mark.parametrize("fmt", ["cron", "k8s"])
+def test_export_refuses_a_frequency_cron_cannot_express_and_names_the_format_that_can(
+    fmt: str,
+) -> None:
+    from rota.errors import UsageError
+
+    with pytest.raises(UsageError, match=r"demo\.often \(every 90m\).*--format systemd"):
+        _export(fmt, "every 90m")
+    with pytest.raises(UsageError):
+        _export(fmt, "every 5h")  # */5 restarts at midnight: 20:00 then 00:00
+
+
+def test_export_writes_a_monotonic_systemd_timer_for_an_uneven_period() -> None:
+    files = _export("systemd", "every 90m")
+    timer = files["rota-demo-often.timer"]
+    assert "OnUnitActiveSec=5400s" in timer and "OnCalendar" not in timer
+    assert "OnCalendar=" in files["rota-demo-daily.timer"]
+
+
+@pytest.mark.parametrize("frequency", ["every 15m", "every 2h", "every 1d", "hourly", "monthly"])
+def test_export_keeps_frequencies_cron_repeats_exactly(frequency: str) -> None:
+    assert "demo.often" in _export("cron", frequency)["rota.cron"]

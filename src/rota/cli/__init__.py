@@ -43,11 +43,16 @@ def root(
         typer.Option(
             "-c",
             "--config",
-            help="Config file (default: $ROTA_CONFIG or ./rota.toml).",
+            help="Config file (default: $ROTA_CONFIG or ./rota.toml); also accepted after the command.",
             show_default=False,
         ),
     ] = None,
-    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks for errors.")] = False,
+    debug: Annotated[
+        bool,
+        typer.Option(
+            "--debug", help="Show tracebacks for errors; also accepted after the command."
+        ),
+    ] = False,
     version: Annotated[
         bool,
         typer.Option(
@@ -76,11 +81,37 @@ def _register() -> None:
 _register()
 
 
+def hoist_global_options(argv: list[str]) -> list[str]:
+    """Move ``-c/--config FILE`` and ``--debug`` to the front wherever they were written, so
+    that ``rota run -c rota.toml --all`` means ``rota -c rota.toml run --all``.
+
+    No command has options of its own with these names; ``--`` ends the search.
+    """
+    front: list[str] = []
+    rest: list[str] = []
+    i = 0
+    while i < len(argv):
+        arg = argv[i]
+        if arg == "--":
+            rest.extend(argv[i:])
+            break
+        if arg == "--debug":
+            front.append(arg)
+        elif arg in ("-c", "--config") and i + 1 < len(argv):
+            front.extend(argv[i : i + 2])
+            i += 1
+        elif arg.startswith("--config=") or (arg.startswith("-c") and len(arg) > 2):
+            front.append(arg)
+        else:
+            rest.append(arg)
+        i += 1
+    return front + rest
+
+
 def main(argv: list[str] | None = None) -> None:
     """Console-script entry point."""
-    debug = "--debug" in (argv if argv is not None else sys.argv[1:]) or bool(
-        os.environ.get("ROTA_DEBUG")
-    )
+    argv = hoist_global_options(list(argv if argv is not None else sys.argv[1:]))
+    debug = "--debug" in argv or bool(os.environ.get("ROTA_DEBUG"))
     try:
         code = typer.main.get_command(app).main(args=argv, prog_name="rota", standalone_mode=False)
     except typer.Abort:

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from rota.cli.common import state
+from rota.cli.common import check_format, state
 from rota.errors import UsageError
 
 alerts_app = typer.Typer(
@@ -32,8 +32,7 @@ def test_(
     from rota.alerts.dispatch import send
     from rota.redact import Redactor
 
-    if fmt not in ("table", "json"):
-        raise UsageError(f"--format {fmt!r}: choose table or json")
+    fmt = check_format(fmt, ("table", "json"))
     st = state(ctx)
     cfg = st.config()
     channels = cfg.alerts.channels
@@ -70,8 +69,7 @@ def history_(
     fmt: Annotated[str, typer.Option("--format", "-f", help="table or json.")] = "table",
 ) -> None:
     """Alert deliveries recorded in history: when, which task and channel, sent or failed."""
-    if fmt not in ("table", "json"):
-        raise UsageError(f"--format {fmt!r}: choose table or json")
+    fmt = check_format(fmt, ("table", "json"))
     st = state(ctx)
     rows = st.history().alerts(limit=limit, task_id=task)
     if fmt == "json":

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-import json
 from importlib import resources
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from rota.cli.common import state, write_output
+from rota.cli.common import check_format, check_overrides, state, write_output
 from rota.errors import ConfigError, ExitCode, UsageError
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 PROFILES = ("rylie",)
 
@@ -34,6 +36,9 @@ def tasks(
     fmt: Annotated[str, typer.Option("--format", "-f", help="table or json.")] = "table",
 ) -> None:
     """List the registered tasks: id, section, frequency, priority, estimate."""
+    from rota.report.jsonout import dumps
+
+    fmt = check_format(fmt, ("table", "json"))
     st = state(ctx)
     registered = list(st.registry())
     if fmt == "json":
@@ -51,10 +56,8 @@ def tasks(
             }
             for t in registered
         ]
-        typer.echo(json.dumps(rows, indent=2))
+        typer.echo(dumps(rows))
         return
-    if fmt != "table":
-        raise UsageError(f"--format {fmt!r}: choose table or json")
     from rota.report.console import print_tasks
 
     print_tasks(st.console(), registered)
@@ -62,15 +65,21 @@ def tasks(
 
 def docs(
     ctx: typer.Context,
-    out: Annotated[
-        Path, typer.Option("--out", "-o", help="Directory for the runbook pages.")
-    ] = Path("runbook"),
+    out_dir: Annotated[
+        Path | None,
+        typer.Option("--out-dir", help="Directory for the runbook pages [default: runbook]."),
+    ] = None,
+    old_out: Annotated[
+        Path | None,
+        typer.Option("--out", "-o", help="Deprecated: use --out-dir (-o names a file elsewhere)."),
+    ] = None,
 ) -> None:
     """Write every task's runbook page (the spec's template), an index, and the config reference."""
     from rota.config_reference import reference_markdown
     from rota.docs import write_docs
 
     st = state(ctx)
+    out = _out_dir(st.console(stderr=True), out_dir, old_out) or Path("runbook")
     paths = write_docs(list(st.registry()), out)
     ref = out / "config.md"
     ref.write_text(reference_markdown(), encoding="utf-8")
@@ -109,14 +118,7 @@ def config_check(ctx: typer.Context) -> None:
     st = state(ctx)
     cfg = st.config(required=True)
     registry = st.registry()
-    problems = []
-    import difflib
-
-    for task_id in cfg.tasks:
-        if task_id not in registry:
-            close = difflib.get_close_matches(task_id, [t.id for t in registry], n=1)
-            hint = f"; did you mean {close[0]}?" if close else ""
-            problems.append(f'tasks."{task_id}": no such task{hint}')
+    problems = check_overrides(cfg, registry)
     if problems:
         raise ConfigError(
             f"{config_path(st.config_path)}: {len(problems)} problem(s) found", problems
@@ -132,9 +134,16 @@ def config_check(ctx: typer.Context) -> None:
 def schedule_export(
     ctx: typer.Context,
     fmt: Annotated[str, typer.Option("--format", "-f", help="cron, systemd or k8s.")] = "cron",
-    out: Annotated[
+    output: Annotated[
         Path | None,
-        typer.Option("--out", "-o", help="Directory to write files to (default: stdout)."),
+        typer.Option("--output", "-o", help="Write to this file (cron, k8s; default: stdout)."),
+    ] = None,
+    out_dir: Annotated[
+        Path | None,
+        typer.Option("--out-dir", help="Directory to write the files to (systemd: two per task)."),
+    ] = None,
+    old_out: Annotated[
+        Path | None, typer.Option("--out", help="Deprecated: use --out-dir.")
     ] = None,
     apply: Annotated[
         bool, typer.Option("--apply", help="Let exported jobs of mutating tasks apply changes.")
@@ -153,12 +162,27 @@ def schedule_export(
     if fmt not in se.FORMATS:
         raise UsageError(f"--format {fmt!r}: choose one of {', '.join(se.FORMATS)}")
     st = state(ctx)
-    cfg = st.config()
+    err = st.console(stderr=True)
+    if output is not None and output.is_dir():
+        # `-o DIR` was the directory before -o meant a file on every command.
+        err.print(f"note: -o names a file now; writing to directory {output} as --out-dir")
+        out_dir, output = out_dir or output, None
+    out = _out_dir(err, out_dir, old_out)
+    if output is not None and out is not None:
+        raise UsageError("give -o FILE or --out-dir DIR, not both")
+    cfg = st.config(secrets=False)
     cfg_file = (
         Path("/etc/rota/rota.toml") if fmt == "k8s" else config_path(st.config_path).resolve()
     )
     job_list = se.jobs(list(st.registry()), cfg, rota=rota_path, config_path=cfg_file, apply=apply)
     files = se.render(fmt, job_list, image=image)
+    if output is not None:
+        if len(files) > 1:
+            raise UsageError(
+                f"--format {fmt} writes {len(files)} files; give --out-dir DIR instead of -o"
+            )
+        write_output(next(iter(files.values())), output, err)
+        return
     if out is None:
         for name, text in files.items():
             if len(files) > 1:
@@ -167,5 +191,15 @@ def schedule_export(
         return
     out.mkdir(parents=True, exist_ok=True)
     for name, text in files.items():
-        write_output(text, out / name, st.console(stderr=True))
+        write_output(text, out / name, err)
     raise typer.Exit(ExitCode.OK)
+
+
+def _out_dir(err: Console, out_dir: Path | None, old: Path | None) -> Path | None:
+    """``--out-dir``, or the deprecated spelling with a note on stderr."""
+    if old is None:
+        return out_dir
+    if out_dir is not None:
+        raise UsageError("give --out-dir only (--out is its deprecated spelling)")
+    err.print("note: --out/-o for a directory is deprecated; use --out-dir")
+    return old

@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.markup import escape
 
-from rota.cli.common import state
+from rota.cli.common import parse_time as _since  # one time grammar for every --since
+from rota.cli.common import check_format, state
 from rota.errors import UsageError
 
 if TYPE_CHECKING:
@@ -37,32 +38,10 @@ FilesArg = Annotated[
 FormatOpt = Annotated[str, typer.Option("--format", "-f", help="table or json.")]
 
 
-def _since(text: str | None, tz_name: str) -> float | None:
-    """``today`` (midnight in [logs] timezone), a duration back from now (``1h``), or ISO."""
-    if not text:
-        return None
-    from rota.tasks.logs.analyze import midnight
-    from rota.units import parse_duration
-
-    if text == "today":
-        return midnight(tz_name).timestamp()
-    try:
-        return datetime.now(UTC).timestamp() - parse_duration(text)
-    except (ValueError, TypeError):
-        pass
-    try:
-        dt = datetime.fromisoformat(text)
-    except ValueError:
-        raise UsageError(
-            f"--since {text!r}: give today, a duration (1h, 7d) or an ISO time"
-        ) from None
-    return (dt if dt.tzinfo else dt.replace(tzinfo=UTC)).timestamp()
-
-
 def _scan(ctx: typer.Context, files: list[str] | None) -> tuple[Results, str]:
     from rota.logscan.runner import scan_configured
 
-    cfg = state(ctx).config()
+    cfg = state(ctx).config(secrets=False)  # logs are files: no key is needed to read them
     if fmt_error := _check_files(files, cfg.logs.paths):
         raise UsageError(fmt_error)
     return scan_configured(cfg.logs, files or None).results, cfg.logs.timezone
@@ -74,11 +53,6 @@ def _check_files(files: list[str] | None, paths: list[str]) -> str | None:
     return None
 
 
-def _check_format(fmt: str) -> None:
-    if fmt not in FORMATS:
-        raise UsageError(f"--format {fmt!r}: choose table or json")
-
-
 def top(
     ctx: typer.Context,
     files: FilesArg = None,
@@ -87,7 +61,7 @@ def top(
     fmt: FormatOpt = "table",
 ) -> None:
     """The most common error groups (errors = level error/fatal/critical/panic or HTTP 5xx)."""
-    _check_format(fmt)
+    fmt = check_format(fmt, FORMATS)
     res, tz = _scan(ctx, files)
     cutoff = _since(since, tz)
     groups = res.top_groups(limit, since=cutoff)
@@ -120,7 +94,7 @@ def top(
 
 def latency(ctx: typer.Context, files: FilesArg = None, fmt: FormatOpt = "table") -> None:
     """Per route and method: requests, p50/p90/p95/p99/max (ms, nearest rank), 5xx rate."""
-    _check_format(fmt)
+    fmt = check_format(fmt, FORMATS)
     res, _ = _scan(ctx, files)
     rows = []
     for key, lat in sorted(res.routes.items(), key=lambda kv: -kv[1].requests):
@@ -148,7 +122,7 @@ def recent(
     fmt: FormatOpt = "table",
 ) -> None:
     """Errors since a time, by the timestamp in each line (not the file's name or mtime)."""
-    _check_format(fmt)
+    fmt = check_format(fmt, FORMATS)
     res, tz = _scan(ctx, files)
     cutoff = _since(since, tz) or 0.0
     groups = [

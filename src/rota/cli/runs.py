@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
-import json
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from rota.cli.common import State, state, write_output
+from rota.cli.common import (
+    State,
+    check_format,
+    parse_period,
+    require_known_overrides,
+    state,
+    write_output,
+)
 from rota.errors import UsageError
 
 if TYPE_CHECKING:
@@ -19,7 +25,14 @@ if TYPE_CHECKING:
     from rota.schedule import DueInfo
     from rota.task import Task
 
-RUN_FORMATS = ("console", "json", "nagios", "prometheus", "markdown", "html")
+RUN_FORMATS = ("table", "json", "nagios", "prometheus", "markdown", "html")
+LIST_FORMATS = ("table", "json")
+SinceOpt = Annotated[
+    str | None, typer.Option("--since", help="From: today, a duration back (1h, 7d) or ISO time.")
+]
+UntilOpt = Annotated[
+    str | None, typer.Option("--until", help="Up to: today, a duration back (1h, 7d) or ISO time.")
+]
 
 
 def register(app: typer.Typer) -> None:
@@ -46,8 +59,8 @@ def run(
     ] = False,
     fmt: Annotated[
         str,
-        typer.Option("--format", "-f", help="console, json, nagios, prometheus, markdown or html."),
-    ] = "console",
+        typer.Option("--format", "-f", help="table, json, nagios, prometheus, markdown or html."),
+    ] = "table",
     output: Annotated[
         Path | None, typer.Option("--output", "-o", help="Write the report to a file.")
     ] = None,
@@ -62,19 +75,19 @@ def run(
     ] = False,
 ) -> None:
     """Run tasks (check mode unless --apply) and report; exit 0/1/2/3 = ok/warning/critical/unknown."""
-    if fmt not in RUN_FORMATS:
-        raise UsageError(f"--format {fmt!r}: choose one of {', '.join(RUN_FORMATS)}")
+    fmt = check_format(fmt, RUN_FORMATS)
     picked = [bool(selectors), all_, due_only]
     if sum(picked) != 1:
         raise UsageError("name tasks to run, or give exactly one of --all and --due")
     st = state(ctx)
     cfg = st.config()
     registry = st.registry()
+    require_known_overrides(st)
     if all_:
         chosen = [t for t in registry if cfg.override(t.id).enabled]
     elif due_only:
         chosen = due_tasks(st)
-        if not chosen and fmt == "console":
+        if not chosen and fmt == "table":
             st.console(stderr=True).print("nothing is due (see `rota due`)")
             raise typer.Exit(0)
     else:
@@ -87,7 +100,7 @@ def run(
         wait=wait,
         explicit=explicit,
         ignore_window=ignore_window,
-        progress=fmt == "console",
+        progress=fmt == "table",
     )
     raise typer.Exit(render_run(st, rep, fmt, output, verbose=verbose))
 
@@ -148,7 +161,7 @@ def render_run(
     st: State, rep: RunReport, fmt: str, output: Path | None, *, verbose: bool = False
 ) -> int:
     """Show ``rep`` in ``fmt``; returns the exit code (the report's status)."""
-    if fmt == "console":
+    if fmt in ("table", "console"):
         from rota.report.console import print_run
 
         print_run(st.console(), rep, verbose=verbose)
@@ -176,7 +189,7 @@ def render_run(
 def due_list(st: State, now: datetime | None = None) -> list[DueInfo]:
     from rota.schedule import due_info
 
-    cfg = st.config()
+    cfg = st.config(secrets=False)
     hist = st.history()
     successes = hist.last_successes()
     now = now or datetime.now(UTC)
@@ -209,7 +222,7 @@ def due_tasks(st: State) -> list[Task]:
 
 def _state(st: State, d: DueInfo) -> str:
     """never | ok | due | overdue, or why the task cannot run (disabled, not configured)."""
-    cfg = st.config()
+    cfg = st.config(secrets=False)
     if not cfg.override(d.task.id).enabled:
         return "disabled"
     if cfg.missing(d.task.needs):
@@ -222,66 +235,64 @@ def due(
     fmt: Annotated[str, typer.Option("--format", "-f", help="table or json.")] = "table",
 ) -> None:
     """Show each task's schedule: last run and status, next due, overdue by."""
+    from rota.report.jsonout import dumps
     from rota.units import format_duration
 
+    fmt = check_format(fmt, LIST_FORMATS)
     st = state(ctx)
     items = due_list(st)
     if fmt == "json":
-        typer.echo(
-            json.dumps(
-                [
-                    {
-                        "id": d.task.id,
-                        "section": d.task.section,
-                        "frequency": d.frequency.text,
-                        "priority": d.task.priority,
-                        "estimate": d.task.time_estimate,
-                        "state": _state(st, d),
-                        "last_run": d.last_run.started_at.isoformat() if d.last_run else None,
-                        "last_status": d.last_run.status if d.last_run else None,
-                        "next_due": d.next_due.isoformat() if d.next_due else None,
-                        "overdue_s": round(d.overdue_s),
-                    }
-                    for d in items
-                ],
-                indent=2,
-            )
-        )
+        rows = [
+            {
+                "id": d.task.id,
+                "section": d.task.section,
+                "frequency": d.frequency.text,
+                "priority": d.task.priority,
+                "estimate": d.task.time_estimate,
+                "state": _state(st, d),
+                "last_run": d.last_run.started_at.isoformat() if d.last_run else None,
+                "last_status": d.last_run.status if d.last_run else None,
+                "next_due": d.next_due.isoformat() if d.next_due else None,
+                "overdue_s": round(d.overdue_s),
+            }
+            for d in items
+        ]
+        typer.echo(dumps(rows))
         return
-    if fmt != "table":
-        raise UsageError(f"--format {fmt!r}: choose table or json")
-    from rich.table import Table
+    from rota.report.console import Column, print_table
 
-    table = Table(title="rota schedule", title_justify="left")
-    for col in (
-        "task",
-        "section",
-        "frequency",
-        "priority",
-        "estimate",
-        "last run",
-        "status",
-        "next due",
-        "overdue by",
-    ):
-        table.add_column(col, no_wrap=col in ("task", "next due"))
+    # Dropped right to left when the terminal is narrow: what is due stays.
+    columns = [
+        Column("task", wrap=False),
+        Column("section", drop=4),
+        Column("frequency", drop=3),
+        Column("priority", drop=2),
+        Column("estimate", drop=6),
+        Column("last run", drop=5),
+        Column("status", drop=1),
+        Column("next due", wrap=False),
+        Column("overdue by"),
+    ]
     styles = {"never": "yellow", "due": "yellow", "overdue": "red", "ok": "green"}
+    cells: list[list[str]] = []
     for d in items:
         last = d.last_run
         state_text = _state(st, d)
         shown = format_duration(d.overdue_s) if d.overdue_s and state_text in styles else state_text
-        table.add_row(
-            d.task.id,
-            d.task.section,
-            d.frequency.text,
-            d.task.priority,
-            d.task.time_estimate,
-            last.started_at.strftime("%Y-%m-%d %H:%M") if last else "never",
-            last.status if last else "-",
-            "now" if d.next_due is None else d.next_due.strftime("%Y-%m-%d %H:%M"),
-            f"[{styles.get(state_text, 'dim')}]{shown}[/]",
+        cells.append(
+            [
+                d.task.id,
+                d.task.section,
+                d.frequency.text,
+                d.task.priority,
+                d.task.time_estimate,
+                last.started_at.strftime("%Y-%m-%d %H:%M") if last else "never",
+                last.status if last else "-",
+                "now" if d.next_due is None else d.next_due.strftime("%Y-%m-%d %H:%M"),
+                f"[{styles.get(state_text, 'dim')}]{shown}[/]",
+            ]
         )
-    st.console().print(table)
+    print_table(st.console(), columns, cells, title="rota schedule")
 
 
 def daemon(
@@ -300,6 +311,7 @@ def daemon(
     """Keep running what is due, until interrupted."""
     st = state(ctx)
     cfg = st.config()
+    require_known_overrides(st)
     pause = interval if interval is not None else cfg.schedule.check_interval
     err = st.console(stderr=True)
     worst = 0
@@ -327,15 +339,20 @@ def history(
     ] = None,
     limit: Annotated[int, typer.Option("--limit", "-n", help="How many runs.")] = 20,
     run_id: Annotated[int | None, typer.Option("--run", help="Show one run in full.")] = None,
+    since: SinceOpt = None,
+    until: UntilOpt = None,
     fmt: Annotated[str, typer.Option("--format", "-f", help="table or json.")] = "table",
 ) -> None:
     """List recorded runs, newest first (or one run in full with --run)."""
+    from rota.report.jsonout import dumps
+
+    fmt = check_format(fmt, LIST_FORMATS)
     st = state(ctx)
     hist = st.history()
     if run_id is not None:
         outcome = hist.outcome(run_id)
         if fmt == "json":
-            typer.echo(json.dumps(outcome.to_dict(), indent=2, default=str))
+            typer.echo(dumps(outcome.to_dict()))
             return
         from rota.model import RunReport
         from rota.report.console import print_run
@@ -347,39 +364,40 @@ def history(
         )
         print_run(st.console(), rep, verbose=True)
         return
+    start, end = parse_period(since, until, st.config().logs.timezone)
+    fetch = limit if end is None else 100000
     if task_id and task_id not in st.registry():
         st.registry().select([task_id])  # raises a clear error for an unknown prefix
-        runs = hist.runs(prefix=task_id, limit=limit)
+        runs = hist.runs(prefix=task_id, since=start, limit=fetch)
     else:
-        runs = hist.runs(task_id, limit=limit)
+        runs = hist.runs(task_id, since=start, limit=fetch)
+    if end is not None:
+        runs = [r for r in runs if r.started_at <= end][:limit]
     if fmt == "json":
-        typer.echo(
-            json.dumps(
-                [
-                    {
-                        "run": r.id,
-                        "task": r.task_id,
-                        "mode": r.mode,
-                        "status": r.status,
-                        "started_at": r.started_at.isoformat(),
-                        "duration_s": r.duration_s,
-                        "changed": r.changed,
-                        "summary": r.summary,
-                        "error": r.error,
-                    }
-                    for r in runs
-                ],
-                indent=2,
-            )
-        )
+        rows = [
+            {
+                "run": r.id,
+                "task": r.task_id,
+                "mode": r.mode,
+                "status": r.status,
+                "started_at": r.started_at.isoformat(),
+                "duration_s": r.duration_s,
+                "changed": r.changed,
+                "summary": r.summary,
+                "error": r.error,
+            }
+            for r in runs
+        ]
+        typer.echo(dumps(rows))
         return
-    from rich.table import Table
+    if not runs:
+        st.console().print("no runs recorded yet; try `rota run --all`")
+        return
+    from rich.markup import escape
 
+    from rota.report.console import Column, print_table
     from rota.units import format_duration
 
-    table = Table(title=f"rota history{' ' + task_id if task_id else ''}", title_justify="left")
-    for col in ("run", "started", "task", "mode", "status", "took", "summary"):
-        table.add_column(col, overflow="fold")
     colours = {
         "ok": "green",
         "warning": "yellow",
@@ -387,27 +405,39 @@ def history(
         "unknown": "magenta",
         "running": "cyan",
     }
-    for r in runs:
-        table.add_row(
+    columns = [
+        Column("run", wrap=False, justify="right"),
+        Column("started", wrap=False),
+        Column("task", wrap=False),
+        Column("mode", drop=2),
+        Column("status"),
+        Column("took", drop=1),
+        Column("summary"),
+    ]
+    cells = [
+        [
             str(r.id),
             r.started_at.strftime("%Y-%m-%d %H:%M"),
             r.task_id,
             r.mode,
             f"[{colours.get(r.status, 'white')}]{r.status}[/]",
             format_duration(r.duration_s),
-            r.summary or (r.error or ""),
-        )
-    if not runs:
-        st.console().print("no runs recorded yet; try `rota run --all`")
-        return
-    st.console().print(table)
+            escape(r.summary or (r.error or "")),
+        ]
+        for r in runs
+    ]
+    print_table(
+        st.console(), columns, cells, title=f"rota history{' ' + task_id if task_id else ''}"
+    )
 
 
 def report(
     ctx: typer.Context,
     since: Annotated[
-        str, typer.Option("--since", help="Period to cover, e.g. 7d, 24h, 30d.")
+        str,
+        typer.Option("--since", help="From: today, a duration back (1h, 7d) or an ISO time."),
     ] = "7d",
+    until: UntilOpt = None,
     fmt: Annotated[
         str, typer.Option("--format", "-f", help="markdown, html or json.")
     ] = "markdown",
@@ -416,23 +446,20 @@ def report(
     """A report of the latest run of each task within a period, from the history."""
     from rota.model import RunReport
     from rota.report import render
-    from rota.units import parse_duration
 
-    if fmt not in ("markdown", "html", "json"):
-        raise UsageError(f"--format {fmt!r}: choose markdown, html or json")
-    try:
-        period = parse_duration(since)
-    except ValueError as exc:
-        raise UsageError(f"--since: {exc}") from None
+    fmt = check_format(fmt, ("markdown", "html", "json"))
     st = state(ctx)
+    start, end = parse_period(since, until, st.config().logs.timezone)
+    assert start is not None
     hist = st.history()
-    start = datetime.now(UTC) - timedelta(seconds=period)
     latest: dict[str, RunRecord] = {}
     for r in hist.runs(since=start, limit=100000):
+        if end is not None and r.started_at > end:
+            continue
         if r.status not in ("running", "abandoned") and r.task_id not in latest:
             latest[r.task_id] = r
     outcomes = sorted((hist.outcome(r.id) for r in latest.values()), key=lambda o: o.task_id)
     mode = "apply" if any(r.mode == "apply" for r in latest.values()) else "check"
-    rep = RunReport(st.config().target.name, mode, start, datetime.now(UTC), outcomes)
+    rep = RunReport(st.config().target.name, mode, start, end or datetime.now(UTC), outcomes)
     text, _ = render(rep, fmt)
     write_output(text, output, st.console(stderr=True))

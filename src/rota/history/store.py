@@ -18,7 +18,7 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from enum import Enum
 from pathlib import PurePath
 from typing import Any
@@ -679,8 +679,8 @@ def dump_json(value: Any) -> str:
 def _jsonable(value: Any) -> Any:
     if value is None or isinstance(value, bool | int):
         return value
-    if isinstance(value, float):
-        return value if math.isfinite(value) else str(value)
+    if isinstance(value, float):  # as report.jsonout writes it: NaN and infinities are null
+        return value if math.isfinite(value) else None
     if isinstance(value, str):
         return _text(value)
     if isinstance(value, Enum):
@@ -692,6 +692,8 @@ def _jsonable(value: Any) -> Any:
         return [_jsonable(v) for v in items]
     if isinstance(value, datetime | date):
         return value.isoformat()
+    if isinstance(value, timedelta):  # seconds, as report.jsonout writes durations
+        return value.total_seconds()
     if isinstance(value, PurePath):
         return str(value)
     if isinstance(value, bytes):

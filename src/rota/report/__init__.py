@@ -7,7 +7,7 @@ imported only by whoever prints to a terminal, so importing this package never l
 
 from __future__ import annotations
 
-from rota.errors import UsageError
+from rota.errors import ExitCode, UsageError
 from rota.model import RunReport
 
 FORMATS = ("json", "nagios", "prometheus", "markdown", "html")
@@ -24,9 +24,12 @@ def render(report: RunReport, fmt: str) -> tuple[str, int]:
 
         return render_nagios(report)
     if fmt == "prometheus":
+        from rota.report.common import nothing_ran
         from rota.report.prometheus import render_prometheus
 
-        return render_prometheus(report), report.status.exit_code
+        # A scrape of a run that ran nothing is no evidence that all is well.
+        code = ExitCode.UNKNOWN if nothing_ran(report) else report.status.exit_code
+        return render_prometheus(report), int(code)
     if fmt == "markdown":
         from rota.report.markdown import render_markdown
 

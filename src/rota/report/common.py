@@ -36,6 +36,15 @@ def is_skipped(outcome: TaskOutcome) -> bool:
     return outcome.skipped and outcome.error is None
 
 
+def nothing_ran(report: RunReport) -> bool:
+    """True when no task of the run ran (none chosen, or every one skipped on purpose).
+
+    A monitoring check that checked nothing cannot vouch that all is well: the Nagios and
+    Prometheus writers report it as ``unknown`` (exit 3), not ``ok``.
+    """
+    return all(is_skipped(t) for t in report.tasks)
+
+
 def status_counts(report: RunReport) -> dict[str, int]:
     """Tasks per state, worst first, leaving out states no task is in."""
     counts: dict[str, int] = {}

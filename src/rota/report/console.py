@@ -9,8 +9,10 @@ Rich; the CLI imports it lazily.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from rich import box
-from rich.console import Console, RenderableType
+from rich.console import Console, JustifyMethod, RenderableType
 from rich.padding import Padding
 from rich.syntax import Syntax
 from rich.table import Table
@@ -263,3 +265,70 @@ def _by_section(tasks: list[Task]) -> list[tuple[str, list[Task]]]:
     for t in tasks:
         groups.setdefault(t.section, []).append(t)
     return list(groups.items())
+
+
+@dataclass(frozen=True)
+class Column:
+    """A column of :func:`print_table`. ``drop`` orders what goes first when the terminal is
+    too narrow (highest first; 0 is never dropped); ``wrap`` lets long cells fold."""
+
+    name: str
+    drop: int = 0
+    wrap: bool = True
+    justify: JustifyMethod = "left"
+
+
+def print_table(
+    console: Console, columns: list[Column], rows: list[list[str]], *, title: str = ""
+) -> None:
+    """Rows of Rich-markup cells as a table that fits the console.
+
+    On a terminal, columns are dropped by priority until every kept column can show its
+    header and longest word, and the rest wrap: a cell is never cut to ``sec…``. When
+    stdout is not a terminal (a pipe, a file), a plain aligned table without colour, box
+    or title is printed instead, whole, for ``grep``, ``awk`` and ``column``.
+    """
+    plain = [[Text.from_markup(cell).plain for cell in row] for row in rows]
+    if not console.is_terminal:
+        _print_plain(console, [c.name for c in columns], plain)
+        return
+    need = [_min_width(c, [row[i] for row in plain]) for i, c in enumerate(columns)]
+    keep = list(range(len(columns)))
+    for i in sorted(keep, key=lambda i: -columns[i].drop):
+        # A column costs its width plus 3: one space of padding each side and a rule.
+        if sum(need[k] + 3 for k in keep) + 1 <= console.width or columns[i].drop == 0:
+            break
+        keep.remove(i)
+    hidden = [columns[i].name for i in range(len(columns)) if i not in keep]
+    table = Table(
+        title=title or None,
+        title_justify="left",
+        caption=f"not shown (too narrow): {', '.join(hidden)}" if hidden else None,
+        caption_justify="left",
+    )
+    for i in keep:
+        c = columns[i]
+        table.add_column(
+            c.name,
+            justify=c.justify,
+            no_wrap=not c.wrap,
+            overflow="fold",
+            min_width=need[i],
+        )
+    for row in rows:
+        table.add_row(*(row[i] for i in keep))
+    console.print(table)
+
+
+def _min_width(column: Column, cells: list[str]) -> int:
+    if not column.wrap:
+        return max([len(column.name), *(len(c) for c in cells)])
+    words = [len(w) for c in cells for w in c.split()]
+    return max([len(column.name), *words])
+
+
+def _print_plain(console: Console, header: list[str], rows: list[list[str]]) -> None:
+    widths = [max([len(h), *(len(r[i]) for r in rows)]) for i, h in enumerate(header)]
+    for row in [header, *rows]:
+        line = "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True))
+        console.out(line.rstrip(), highlight=False)

@@ -13,7 +13,8 @@ where ``<perf>`` is one item per metric, such as
 The first line carries the state, a summary and the metrics as perfdata; then one long-output
 line per non-ok finding; the last line is more perfdata, one duration per task, kept off the
 first line so that it stays short however many tasks ran (Nagios and Icinga both read
-perfdata after a ``|`` in the long output). The exit code is the run's worst state.
+perfdata after a ``|`` in the long output). The exit code is the run's worst state, and
+``UNKNOWN`` (3) when nothing ran: ``ROTA UNKNOWN - no task ran (13 skipped)``.
 """
 
 from __future__ import annotations
@@ -23,7 +24,14 @@ import re
 from decimal import Decimal
 
 from rota.model import Metric, RunReport, Severity
-from rota.report.common import counts_text, is_skipped, one_line, problem_findings, worst_task
+from rota.report.common import (
+    counts_text,
+    is_skipped,
+    nothing_ran,
+    one_line,
+    problem_findings,
+    worst_task,
+)
 
 SERVICE = "ROTA"
 
@@ -65,7 +73,7 @@ _BARE_LABEL = re.compile(r"^[A-Za-z0-9_.:/\[\],-]+$")
 
 def render_nagios(report: RunReport) -> tuple[str, int]:
     """The check result text (ends with a newline) and its exit code (0, 1, 2 or 3)."""
-    status = report.status
+    status = Severity.UNKNOWN if nothing_ran(report) else report.status
     first = f"{SERVICE} {status.value.upper()} - {_summary(report)}"
     perf = [_metric_perfdata(t.task_id, m) for t in report.tasks for m in t.metrics]
     if perf:
@@ -98,7 +106,9 @@ def _long_output(report: RunReport) -> list[str]:
 
 def _summary(report: RunReport) -> str:
     if not report.tasks:
-        return "no tasks ran"
+        return "no task ran"
+    if nothing_ran(report):
+        return f"no task ran ({len(report.tasks)} skipped)"
     worst = worst_task(report)
     if worst is None:
         skipped = sum(1 for t in report.tasks if is_skipped(t))

@@ -13,7 +13,8 @@ and each metric a task yields, named ``rota_<metric name>`` with its unit turned
 base unit Prometheus names use (``ms`` → ``_seconds`` ÷ 1000, ``bytes`` → ``_bytes``,
 ``%`` → ``_percent``) and its labels plus ``task``. Names and label names are cleaned to
 Prometheus' character set; label values escaped. A skipped task gets no duration sample
-(a gap, not a false zero), like the Nagios writer's ``U``.
+(a gap, not a false zero), like the Nagios writer's ``U``. A run in which no task ran
+exits 3 (unknown), as the Nagios writer does: the file then says nothing is known.
 """
 
 from __future__ import annotations
