@@ -58,10 +58,92 @@ def test_it_finds_overdue_vacuum_disabled_autovacuum_and_measured_bloat(
     bloat = bad(out, "db.bloat.table")["public.messages"].evidence
     assert bloat["method"] == "pgstattuple_approx" and 30 <= bloat["bloat_percent"] <= 50
     assert bloat["bloat_bytes"] > 500 * 1024 and "pgstattuple_approx" in bloat["query"]
+    # The statistics estimate that led to the measurement travels with it.
+    assert bloat["estimate_confidence"] in ("medium", "low") and bloat["estimate_percent"] > 15
     planned = {s.action: s for s in out.steps}
     assert planned["VACUUM FULL public.messages"].status is StepStatus.PLANNED
     tune = planned["tune autovacuum on public.messages"].detail["sql"]
     assert "autovacuum_enabled = on" in tune
+
+
+def drop_pgstattuple(url: str) -> None:
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("DROP EXTENSION pgstattuple")
+
+
+def change(url: str, *statements: str) -> None:
+    with psycopg.connect(url, autocommit=True) as conn:
+        for s in statements:
+            conn.execute(s)
+        conn.execute("SELECT pg_stat_force_next_flush()")
+    with psycopg.connect(url, autocommit=True) as conn:  # the flush happens when idle
+        conn.execute("SELECT pg_sleep(0.01)")
+
+
+def test_without_pgstattuple_bloat_is_estimated_and_the_status_follows_the_estimate(
+    pg_faulty_url: str, tmp_path: Path
+) -> None:
+    drop_pgstattuple(pg_faulty_url)
+    out = run(pg_faulty_url, tmp_path)
+    assert out.status is Severity.WARNING and out.error is None
+    assert [f for f in out.findings if f.severity is Severity.UNKNOWN] == []
+    f = bad(out, "db.bloat.table")["public.messages"]
+    ev = f.evidence
+    # pgstattuple measures about 38% on this table; the estimate from statistics agrees.
+    assert ev["method"] == "estimate" and 30 <= ev["bloat_percent"] <= 50
+    assert ev["estimate_confidence"] == "medium" and ev["estimate_caveats"] == []
+    assert ev["estimate_basis"]["expected_pages"] < ev["estimate_basis"]["relpages"]
+    assert "estimated from statistics (medium confidence" in f.message
+    assert "pg_stats" in ev["query"]
+    # No rewrite on an estimate alone: said so, and nothing planned.
+    rewrite = bad(out, "db.vacuum.rewrite")["public.messages"]
+    assert rewrite.severity is Severity.WARNING and "needs a measurement" in rewrite.message
+    assert "VACUUM FULL public.messages" not in {s.action for s in out.steps}
+    assert "VACUUM (ANALYZE) public.messages" in {s.action for s in out.steps}
+
+
+def test_without_pgstattuple_a_clean_database_is_ok(pg_url: str, tmp_path: Path) -> None:
+    drop_pgstattuple(pg_url)
+    out = run(pg_url, tmp_path)
+    assert out.status is Severity.OK, [
+        f.message for f in out.findings if f.severity is not Severity.OK
+    ]
+    [summary] = [f for f in out.findings if f.code == "db.bloat.table"]
+    assert summary.evidence["method"] == "estimate" and "not installed" in summary.message
+    [rewrite] = [f for f in out.findings if f.code == "db.vacuum.rewrite"]
+    assert "no rewrite needed" in rewrite.message and rewrite.evidence["method"] == "estimate"
+
+
+def test_an_estimate_from_stale_statistics_says_its_confidence_is_low(
+    pg_url: str, tmp_path: Path
+) -> None:
+    drop_pgstattuple(pg_url)
+    # Every row rewritten twice, no VACUUM or ANALYZE since: two thirds of the heap is dead.
+    change(
+        pg_url,
+        "UPDATE messages SET tokens = coalesce(tokens, 0) + 1",
+        "UPDATE messages SET tokens = tokens + 1",
+    )
+    out = run(pg_url, tmp_path)
+    ev = bad(out, "db.bloat.table")["public.messages"].evidence
+    assert ev["method"] == "estimate" and ev["estimate_confidence"] == "low"
+    assert any("statistics are stale" in c for c in ev["estimate_caveats"])
+    assert ev["bloat_percent"] >= 50
+
+
+def test_check_mode_changes_nothing(
+    pg_faulty_url: str, tmp_path: Path, assert_read_only: Any
+) -> None:
+    out = assert_read_only(lambda: run(pg_faulty_url, tmp_path), urls=(pg_faulty_url,))
+    assert out.error is None
+    actions = {s.action: s for s in out.steps}
+    # The rewrite, the vacuums and the autovacuum settings are all only planned.
+    assert {
+        "VACUUM FULL public.messages",
+        "VACUUM (ANALYZE) public.conversations",
+        "tune autovacuum on public.messages",
+    } <= set(actions)
+    assert all(s.status is StepStatus.PLANNED for s in out.steps)
 
 
 def test_a_clean_database_gives_no_warnings(pg_url: str, tmp_path: Path) -> None:

@@ -21,6 +21,10 @@ from rota.redact import redact_url
 ADVISORY_NAMESPACE = 0x726F7461
 
 
+class LockTimeout(Exception):
+    """A read gave up waiting for a lock (its ``lock_timeout``); nothing else went wrong."""
+
+
 def describe_url(url: str) -> str:
     """host:port/dbname for messages, without user or password."""
     from psycopg.conninfo import conninfo_to_dict
@@ -53,7 +57,8 @@ class Postgres:
         self.lock_timeout = lock_timeout
         self.application_name = application_name
         self._conn: Any = None
-        self._lock = threading.Lock()
+        # Reentrant: a read inside transaction() runs on the thread that holds it.
+        self._lock = threading.RLock()
 
     @property
     def where(self) -> str:
@@ -100,6 +105,46 @@ class Postgres:
             return None
         return next(iter(rows[0].values()))
 
+    def read(
+        self,
+        sql: str,
+        params: Sequence[Any] | dict[str, Any] | None = None,
+        *,
+        lock_timeout: float,
+    ) -> list[dict[str, Any]]:
+        """``query`` in a read-only transaction (a savepoint when one is open) whose
+        ``lock_timeout`` is ``lock_timeout`` seconds: a relation another session holds in
+        ACCESS EXCLUSIVE mode costs one short wait and raises :class:`LockTimeout`, instead
+        of the session's lock_timeout and an error that ends the whole check."""
+        import psycopg
+        from psycopg.pq import TransactionStatus
+
+        conn = self.connect()
+        with self._lock:
+            nested = conn.info.transaction_status != TransactionStatus.IDLE
+            try:
+                with conn.transaction(), conn.cursor() as cur:
+                    previous = None
+                    if nested:
+                        cur.execute("SELECT current_setting('lock_timeout') AS lt")
+                        row = cur.fetchone()
+                        previous = str(row["lt"]) if row else "0"
+                    else:
+                        cur.execute("SET TRANSACTION READ ONLY")
+                    # set_config(..., true) is SET LOCAL: it ends with the transaction, and
+                    # inside a savepoint it is put back below for the enclosing one.
+                    cur.execute(
+                        "SELECT set_config('lock_timeout', %s, true)",
+                        (f"{max(1, int(lock_timeout * 1000))}ms",),
+                    )
+                    cur.execute(sql, params)
+                    rows = list(cur.fetchall()) if cur.description else []
+                    if previous is not None:
+                        cur.execute("SELECT set_config('lock_timeout', %s, true)", (previous,))
+                    return rows
+            except psycopg.errors.LockNotAvailable as exc:
+                raise LockTimeout(_first_line(exc)) from None
+
     def execute(self, sql: str, params: Sequence[Any] | dict[str, Any] | None = None) -> int:
         """Run a changing statement (apply mode only); returns the affected row count."""
         if self.readonly:
@@ -140,6 +185,12 @@ class Postgres:
                 self._conn.close()
             finally:
                 self._conn = None
+
+    def backend_pid(self) -> int | None:
+        """The server process serving this session (None when not connected), so a
+        timed-out task's query can be cancelled from another connection."""
+        conn = self._conn
+        return int(conn.info.backend_pid) if conn is not None and not conn.closed else None
 
 
 def _first_line(exc: BaseException) -> str:

@@ -18,6 +18,8 @@ from rota.model import Metric, Severity
 from rota.task import Context, Item, task
 from rota.tasks.db.common import USER_SCHEMA_FILTER, finding
 from rota.tasks.db.locking import locked_action
+from rota.tasks.db.relations import CODE as LOCKED_CODE
+from rota.tasks.db.relations import LOCKED, Guard
 
 if TYPE_CHECKING:
     from psycopg import sql  # imported where used: loading the task list stays fast
@@ -30,10 +32,12 @@ TINY_ROWS = 1000
 # No pg_total_relation_size here: it opens every index and TOAST relation of every table,
 # most of this query's time on a database of thousands of tables, for a number only the
 # few tables a finding or a rewrite is about need (total_bytes() reads it for those).
+# pg_relation_size opens the table, so not one another session holds locked (LOCKED).
 TABLES_SQL = f"""
 SELECT c.oid::bigint AS oid, n.nspname AS schema, c.relname AS name,
        c.reltuples::float8 AS reltuples, c.relpages::bigint AS relpages,
-       pg_relation_size(c.oid) AS heap_bytes,
+       CASE WHEN c.oid = ANY ({LOCKED}) THEN c.oid::bigint END AS locked_by,
+       CASE WHEN c.oid <> ALL ({LOCKED}) THEN pg_relation_size(c.oid) END AS heap_bytes,
        coalesce(s.n_live_tup, 0) AS n_live_tup, coalesce(s.n_dead_tup, 0) AS n_dead_tup,
        coalesce(s.n_mod_since_analyze, 0) AS n_mod_since_analyze,
        s.last_vacuum, s.last_autovacuum, s.last_analyze, s.last_autoanalyze,
@@ -116,18 +120,31 @@ def parse_options(options: list[str] | None) -> dict[str, str]:
     return out
 
 
-def table_stats(pg: Any) -> tuple[list[TableStats], dict[str, str]]:
-    """Every user table with its counters, and the server's autovacuum settings."""
-    tables = [TableStats(r, parse_options(r["reloptions"])) for r in pg.query(TABLES_SQL)]
-    defaults = {r["name"]: r["setting"] for r in pg.query(SETTINGS_SQL)}
+def table_stats(guard: Guard, what: str) -> tuple[list[TableStats], dict[str, str]]:
+    """Every user table with its counters, and the server's autovacuum settings.
+
+    Tables another session holds locked are left out (the guard reports them for ``what``).
+    """
+    rows = guard.bulk(TABLES_SQL, what)
+    tables = [TableStats(r, parse_options(r["reloptions"])) for r in rows if r["locked_by"] is None]
+    defaults = {r["name"]: r["setting"] for r in guard.pg.query(SETTINGS_SQL)}
     return tables, defaults
 
 
-def total_bytes(pg: Any, t: TableStats) -> int:
-    """Heap, TOAST and indexes of ``t`` in bytes, read once and kept on its row."""
+def total_bytes(guard: Guard, t: TableStats) -> int | None:
+    """Heap, TOAST and indexes of ``t`` in bytes, read once and kept on its row; None when
+    the table (or one of its indexes) was locked meanwhile."""
     if "total_bytes" not in t.row:
-        size = pg.scalar("SELECT pg_total_relation_size(%s::oid)", (int(t["oid"]),))
-        t.row["total_bytes"] = int(size or 0)
+        rows = guard.one(
+            (int(t["oid"]),),
+            t.subject,
+            "total size",
+            "SELECT pg_total_relation_size(%s::oid) AS bytes",
+            (int(t["oid"]),),
+        )
+        if rows is None:
+            return None
+        t.row["total_bytes"] = int(rows[0]["bytes"] or 0)
     return int(t.row["total_bytes"])
 
 
@@ -151,6 +168,9 @@ def ident(t: TableStats) -> sql.Identifier:
         "[database] url of a role that owns the tables (ANALYZE needs ownership or MAINTAIN)",
     ],
     procedure=[
+        "Skip a relation another session holds (or waits for) in ACCESS EXCLUSIVE mode, "
+        "reading each under a short lock_timeout, and report it with its holder "
+        "(db.relation.locked); check the rest.",
         "Read n_mod_since_analyze and reltuples for every user table (pg_stat_all_tables, "
         "pg_class) and the autoanalyze settings, honouring per-table reloptions.",
         "Flag tables past their autoanalyze trigger (threshold + scale_factor x rows), and "
@@ -164,13 +184,13 @@ def ident(t: TableStats) -> sql.Identifier:
     time_estimate="1m",
     manual_time="15m",
     timeout="30m",
-    codes=("db.analyze.overdue", "db.lock.timeout"),
+    codes=("db.analyze.overdue", "db.lock.timeout", LOCKED_CODE),
 )
 def analyze(ctx: Context) -> Iterator[Item]:
     from psycopg import sql
 
-    pg = ctx.target("postgres")
-    tables, defaults = table_stats(pg)
+    guard = Guard.from_context(ctx)
+    tables, defaults = table_stats(guard, "analyze check")
     overdue: list[TableStats] = []
     for t in tables:
         if t.tiny:
@@ -215,6 +235,7 @@ def analyze(ctx: Context) -> Iterator[Item]:
             tables=len(tables),
             tiny_ignored=sum(t.tiny for t in tables),
         )
+    yield from guard.findings()
     if ctx.config.database.analyze_all:
         yield from locked_action(
             ctx,

@@ -25,20 +25,26 @@ from rota.model import Finding, Metric, Severity
 from rota.task import Context, Item, task
 from rota.tasks.db.common import USER_SCHEMA_FILTER, finding
 from rota.tasks.db.locking import LockNotGranted, LockPolicy, lock_finding, run_locked
+from rota.tasks.db.relations import CODE as LOCKED_CODE
+from rota.tasks.db.relations import LOCKED, Guard
 
 if TYPE_CHECKING:
     from psycopg import sql  # imported where used: loading the task list stays fast
 
+# pg_relation_size opens the index, pg_get_indexdef its table: neither is called on a
+# relation another session holds in ACCESS EXCLUSIVE mode (LOCKED, filled in by the Guard).
 INDEXES_SQL = f"""
 SELECT i.indexrelid::bigint AS oid, n.nspname AS schema, c.relname AS name,
-       t.relname AS table_name, i.indisvalid AS valid, i.indisunique AS is_unique,
+       t.relname AS table_name, i.indrelid::bigint AS table_oid, lk.locked_by,
+       i.indisvalid AS valid, i.indisunique AS is_unique,
        i.indisprimary AS is_primary, i.indisexclusion AS is_exclusion,
-       am.amname AS method, pg_relation_size(i.indexrelid) AS bytes,
+       am.amname AS method,
+       CASE WHEN lk.locked_by IS NULL THEN pg_relation_size(i.indexrelid) END AS bytes,
        c.reltuples::float8 AS reltuples,
        -- what pg_stat_all_indexes.idx_scan reads, without the view's pass over every
        -- index of the catalog
        coalesce(pg_stat_get_numscans(i.indexrelid), 0) AS idx_scan,
-       pg_get_indexdef(i.indexrelid) AS definition,
+       CASE WHEN lk.locked_by IS NULL THEN pg_get_indexdef(i.indexrelid) END AS definition,
        EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conindid = i.indexrelid) AS constraint_backed,
        EXISTS (SELECT 1 FROM pg_stat_progress_create_index p
                WHERE p.index_relid = i.indexrelid
@@ -48,6 +54,10 @@ JOIN pg_class c ON c.oid = i.indexrelid
 JOIN pg_class t ON t.oid = i.indrelid
 JOIN pg_namespace n ON n.oid = c.relnamespace
 JOIN pg_am am ON am.oid = c.relam
+CROSS JOIN LATERAL (
+    SELECT CASE WHEN i.indrelid = ANY ({LOCKED}) THEN i.indrelid
+                WHEN i.indexrelid = ANY ({LOCKED}) THEN i.indexrelid END::bigint AS locked_by
+) lk
 WHERE {USER_SCHEMA_FILTER}
 ORDER BY n.nspname, c.relname
 """
@@ -66,6 +76,8 @@ WITH idx AS (
     JOIN pg_class c ON c.oid = i.indexrelid
     JOIN pg_namespace n ON n.oid = c.relnamespace
     WHERE {USER_SCHEMA_FILTER}
+      -- pg_get_expr and pg_get_indexdef open the table: leave locked ones out
+      AND NOT (i.indrelid = ANY ({LOCKED}) OR i.indexrelid = ANY ({LOCKED}))
 )
 SELECT (SELECT n.nspname || '.' || c.relname FROM pg_class c
         JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = a.indexrelid) AS redundant,
@@ -209,6 +221,9 @@ def _existing_definition(indexdef: str) -> str:
         "pgstattuple extension to confirm index bloat",
     ],
     procedure=[
+        "Skip a relation another session holds (or waits for) in ACCESS EXCLUSIVE mode, "
+        "reading each under a short lock_timeout, and report it with its holder "
+        "(db.relation.locked); check the rest.",
         "List indexes with validity, uniqueness, method, size and idx_scan; skip invalid "
         "indexes that a CREATE INDEX CONCURRENTLY is still building.",
         "Find duplicates by leading prefix (same method, expressions, predicate, opclass).",
@@ -232,30 +247,45 @@ def _existing_definition(indexdef: str) -> str:
         "db.index.missing",
         "db.bloat.index",
         "db.lock.timeout",
+        LOCKED_CODE,
     ),
 )
 def indexes(ctx: Context) -> Iterator[Item]:
     pg = ctx.target("postgres")
-    rows = pg.query(INDEXES_SQL)
-    yield Metric("db.indexes.count", len(rows), "count")
-    yield from _invalid(ctx, pg, rows)
-    yield from _duplicates(pg)
+    guard = Guard.from_context(ctx)
+    every = guard.bulk(INDEXES_SQL, "index checks")
+    yield Metric("db.indexes.count", len(every), "count")
+    # Indexes of a locked table are reported once, as db.relation.locked, and left alone.
+    rows = [r for r in every if r["locked_by"] is None]
+    yield from _invalid(ctx, pg, guard, rows)
+    yield from _duplicates(guard)
     yield from _unused(ctx, pg, rows)
-    yield from _missing(ctx, pg, rows)
-    yield from _bloat(ctx, pg, rows)
+    yield from _missing(ctx, pg, guard, every)
+    yield from _bloat(ctx, pg, guard, rows)
+    yield from guard.findings()
 
 
 # -- invalid ---------------------------------------------------------------------------------
 
 
-def _duplicate_values(pg: Any, oid: int) -> int | None:
+def _duplicate_values(guard: Guard, r: dict[str, Any]) -> int | None:
     """Groups of rows that break a unique index's keys (None when it cannot be counted)."""
-    cols = pg.query(
+    oid = int(r["oid"])
+    table = (int(r["table_oid"]), oid)
+    name = f"{r['schema']}.{r['table_name']}"
+    what = "duplicate keys of an invalid unique index"
+    cols = guard.one(
+        table,
+        name,
+        what,
         "SELECT pg_get_indexdef(i.indexrelid, k, true) AS col "
         "FROM pg_index i, generate_series(1, i.indnkeyatts) AS k WHERE i.indexrelid = %s ORDER BY k",
         (oid,),
     )
-    meta = pg.query(
+    meta = guard.one(
+        table,
+        name,
+        what,
         "SELECT i.indrelid::regclass::text AS tbl, pg_get_expr(i.indpred, i.indrelid) AS pred "
         "FROM pg_index i WHERE i.indexrelid = %s",
         (oid,),
@@ -273,19 +303,22 @@ def _duplicate_values(pg: Any, oid: int) -> int | None:
         f"GROUP BY {', '.join(keys)} HAVING count(*) > 1) AS d"
     )
     try:
-        return int(pg.scalar(text))
+        found = guard.one(table, name, what, text)
     except Exception:
         return None
+    return int(next(iter(found[0].values()))) if found else None
 
 
-def _invalid(ctx: Context, pg: Any, rows: list[dict[str, Any]]) -> Iterator[Item]:
+def _invalid(ctx: Context, pg: Any, guard: Guard, rows: list[dict[str, Any]]) -> Iterator[Item]:
     from psycopg import sql
 
     bad = [r for r in rows if not r["valid"] and not r["building"]]
     for r in bad:
         subject = f"{r['schema']}.{r['name']}"
         leftover = bool(re.search(r"_cc(new|old)\d*$", r["name"]))
-        dups = _duplicate_values(pg, r["oid"]) if r["is_unique"] else None
+        dups = _duplicate_values(guard, r) if r["is_unique"] else None
+        if guard.is_locked(r["table_oid"], r["oid"]):
+            continue  # locked while it was being read: db.relation.locked says so
         ev: dict[str, Any] = {
             "table": r["table_name"],
             "definition": r["definition"],
@@ -469,8 +502,8 @@ def _drop_failed(
 # -- duplicate, unused -----------------------------------------------------------------------
 
 
-def _duplicates(pg: Any) -> Iterator[Item]:
-    rows = pg.query(DUPLICATES_SQL)
+def _duplicates(guard: Guard) -> Iterator[Item]:
+    rows = guard.bulk(DUPLICATES_SQL, "duplicate indexes")
     for r in rows:
         yield finding(
             "db.index.duplicate",
@@ -543,7 +576,7 @@ def _unused(ctx: Context, pg: Any, rows: list[dict[str, Any]]) -> Iterator[Item]
 # -- declared but missing --------------------------------------------------------------------
 
 
-def _missing(ctx: Context, pg: Any, rows: list[dict[str, Any]]) -> Iterator[Item]:
+def _missing(ctx: Context, pg: Any, guard: Guard, rows: list[dict[str, Any]]) -> Iterator[Item]:
     from psycopg import sql
 
     path: Path | None = ctx.config.database.index_file
@@ -578,7 +611,8 @@ def _missing(ctx: Context, pg: Any, rows: list[dict[str, Any]]) -> Iterator[Item
     by_name = {(r["schema"], r["name"]): r for r in rows}
     by_def: dict[tuple[str, str], dict[str, Any]] = {}
     for r in rows:
-        by_def.setdefault((r["table_name"], _existing_definition(r["definition"])), r)
+        if r["definition"] is not None:
+            by_def.setdefault((r["table_name"], _existing_definition(r["definition"])), r)
     schemas = [str(s["s"]) for s in pg.query("SELECT unnest(current_schemas(false)) AS s")]
     missing = 0
     for d in declared:
@@ -586,6 +620,10 @@ def _missing(ctx: Context, pg: Any, rows: list[dict[str, Any]]) -> Iterator[Item
         found = by_name.get((schema, d.name))
         same = by_def.get((d.table, _normal(d.definition)))
         if found is not None and found["valid"]:
+            continue
+        held = guard.oid_of(f"{schema}.{d.table}")
+        if found is None and held is not None:
+            guard.skip(held, "declared indexes")  # its definitions cannot be read now
             continue
         if found is None and same is not None and same["valid"]:
             yield finding(
@@ -652,7 +690,7 @@ def _estimate(w: dict[str, Any] | None, r: dict[str, Any]) -> tuple[int, float] 
     return wasted, round(100 * wasted / size, 1)
 
 
-def _bloat(ctx: Context, pg: Any, rows: list[dict[str, Any]]) -> Iterator[Item]:
+def _bloat(ctx: Context, pg: Any, guard: Guard, rows: list[dict[str, Any]]) -> Iterator[Item]:
     from psycopg import sql
 
     th = ctx.config.database.thresholds
@@ -674,7 +712,16 @@ def _bloat(ctx: Context, pg: Any, rows: list[dict[str, Any]]) -> Iterator[Item]:
             unconfirmed.append(subject)
             continue
         try:
-            m = pg.query(PGSTATINDEX_SQL, (sql.Identifier(r["schema"], r["name"]).as_string(),))[0]
+            got = guard.one(
+                (int(r["oid"]),),
+                subject,
+                "index bloat",
+                PGSTATINDEX_SQL,
+                (sql.Identifier(r["schema"], r["name"]).as_string(),),
+            )
+            if not got:
+                continue  # locked: db.relation.locked
+            m = got[0]
         except Exception as exc:
             yield finding(
                 "db.bloat.index",

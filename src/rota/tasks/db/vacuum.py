@@ -4,8 +4,10 @@ The runbook's weekly ``VACUUM FULL conversations, messages`` locks both tables a
 reads and writes for the whole rewrite, whether they need it or not. rota instead:
 
 1. measures: dead tuples against each table's computed autovacuum trigger, and bloat
-   (a cheap estimate from the catalog every run, confirmed with ``pgstattuple_approx``
-   when the estimate comes near the threshold);
+   (an estimate from planner statistics every run, the one check_postgres and PgHero
+   use, confirmed with ``pgstattuple_approx`` when it comes near the threshold; without
+   pgstattuple the estimate alone decides, with its confidence stated, and never a
+   rewrite);
 2. runs plain ``VACUUM (ANALYZE)`` (no blocking lock) on overdue tables, most dead tuples
    and oldest XIDs first, and stops starting new ones when the window would close;
 3. for ``[database] high_churn_tables`` whose measured bloat is past the thresholds,
@@ -18,21 +20,20 @@ reads and writes for the whole rewrite, whether they need it or not. rota instea
 
 from __future__ import annotations
 
-import math
 import os
 import shutil
 import time
-from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+from collections.abc import Generator, Iterator
+from typing import Any
 
 from rota.model import Metric, Severity, Step, StepStatus
 from rota.task import Context, Item, task
 from rota.tasks.db.analyze import TableStats, ident, table_stats, total_bytes
-from rota.tasks.db.common import SYSTEM_SCHEMAS, finding
+from rota.tasks.db.bloat import WIDTHS_SQL, Estimate, estimate_bloat
+from rota.tasks.db.common import finding
 from rota.tasks.db.locking import locked_action, window_seconds_left
-
-if TYPE_CHECKING:
-    pass  # imported where used: loading the task list stays fast
+from rota.tasks.db.relations import CODE as LOCKED_CODE
+from rota.tasks.db.relations import Guard
 
 # Rough VACUUM and rewrite throughput, only for estimates and the window time box.
 VACUUM_BYTES_PER_S = 100e6
@@ -47,14 +48,8 @@ CHURN_OPTIONS = {
     "autovacuum_analyze_scale_factor": "0.02",
 }
 
-# Own rows only (NOT inherited): a parent's heap holds its own rows, not its children's.
-WIDTHS_SQL = f"""
-SELECT schemaname AS schema, tablename AS name, sum(avg_width)::float8 AS width
-FROM pg_stats
-WHERE NOT inherited AND schemaname NOT IN {SYSTEM_SCHEMAS} AND schemaname NOT LIKE 'pg_temp%'
-GROUP BY 1, 2
-"""
 APPROX_SQL = "SELECT * FROM pgstattuple_approx(%s::regclass)"
+HAS_PGSTATTUPLE_SQL = "SELECT count(*) FROM pg_extension WHERE extname = 'pgstattuple'"
 LONG_XACT_SQL = """
 SELECT pid, usename, application_name, state, now() - xact_start AS age,
        left(query, 200) AS query
@@ -62,25 +57,6 @@ FROM pg_stat_activity
 WHERE xact_start < now() - make_interval(secs => %s) AND pid <> pg_backend_pid()
 ORDER BY xact_start LIMIT 5
 """
-
-
-def _estimate(t: TableStats, width: float | None) -> tuple[int, float]:
-    """(wasted bytes, percent) of the heap from the catalog, without reading the table."""
-    heap = int(t["heap_bytes"])
-    if heap == 0:
-        return 0, 0.0
-    live, dead = float(t["n_live_tup"]), float(t["n_dead_tup"])
-    dead_share = dead / (live + dead) if live + dead else 0.0
-    size_share = 0.0
-    if width is not None and not t.never_analyzed:
-        # Heap tuple header (23 bytes, aligned to 24) plus its 4-byte line pointer.
-        per_tuple = 28 + 8 * math.ceil(width / 8)
-        fill = float(t.options.get("fillfactor", "100")) / 100
-        per_page = max(1, int((8192 - 24) * fill // per_tuple))
-        expected = math.ceil(t.rows / per_page) * 8192
-        size_share = max(0.0, (heap - expected) / heap)
-    share = max(dead_share, size_share)
-    return int(heap * share), round(share * 100, 1)
 
 
 @task(
@@ -95,17 +71,23 @@ def _estimate(t: TableStats, width: float | None) -> tuple[int, float]:
     "and give space back only when bloat is real, without locking the application out.",
     prerequisites=[
         "[database] url of a role that owns the tables",
-        "pgstattuple extension (CREATE EXTENSION pgstattuple) to confirm bloat estimates",
+        "pgstattuple extension (CREATE EXTENSION pgstattuple) to measure bloat; without it "
+        "bloat is estimated and no table is rewritten",
         "[schedule] window for VACUUM FULL; [database] high_churn_tables",
     ],
     procedure=[
+        "Skip a relation another session holds (or waits for) in ACCESS EXCLUSIVE mode, "
+        "reading each under a short lock_timeout, and report it with its holder "
+        "(db.relation.locked); check the rest.",
         "Compare n_dead_tup with each table's autovacuum trigger (threshold + scale_factor x "
         "rows, per-table reloptions honoured); warn where autovacuum is disabled.",
-        "Estimate heap bloat from the catalog; above half the threshold confirm with "
-        "pgstattuple_approx; report bytes and percent.",
+        "Estimate heap bloat from statistics (pg_stats widths and null fractions, reltuples, "
+        "relpages, fillfactor; confidence stated); above half the threshold measure it with "
+        "pgstattuple_approx when installed; report bytes and percent.",
         "With --apply, VACUUM (ANALYZE) overdue tables, most dead tuples and oldest XID first, "
         "not starting one the window could not fit.",
-        "For high-churn tables past bloat_percent and bloat_min_bytes: pg_repack when "
+        "For high-churn tables whose measured bloat (never an estimate alone) is past "
+        "bloat_percent and bloat_min_bytes: pg_repack when "
         "installed, else VACUUM FULL inside the window under lock_timeout after checking free "
         "disk and long transactions; report bytes reclaimed.",
         "Propose per-table autovacuum settings for high-churn tables (applied with "
@@ -124,12 +106,14 @@ def _estimate(t: TableStats, width: float | None) -> tuple[int, float]:
         "db.bloat.table",
         "db.vacuum.rewrite",
         "db.lock.timeout",
+        LOCKED_CODE,
     ),
 )
 def vacuum(ctx: Context) -> Iterator[Item]:
     pg = ctx.target("postgres")
     cfg = ctx.config.database
-    tables, defaults = table_stats(pg)
+    guard = Guard.from_context(ctx)
+    tables, defaults = table_stats(guard, "vacuum and bloat checks")
     checked = [t for t in tables if not t.tiny]
     yield from _autovacuum_disabled(checked, defaults)
     overdue = list(_overdue(checked, defaults))
@@ -144,12 +128,17 @@ def vacuum(ctx: Context) -> Iterator[Item]:
             tables=len(checked),
         )
     measured: dict[str, dict[str, Any]] = {}
-    yield from _bloat(ctx, pg, checked, measured)
+    estimates: dict[str, Estimate] = {}
+    yield from _bloat(ctx, guard, checked, measured, estimates)
 
     churn = _resolve(tables, cfg.high_churn_tables)
     rewritten: set[str] = set()
     for name in cfg.high_churn_tables:
         found = churn.get(name)
+        held = guard.oid_of(name if "." in name else f"public.{name}")
+        if found is None and held is not None:
+            guard.skip(held, "rewrite check")
+            continue
         if found is None:
             yield finding(
                 "db.vacuum.rewrite",
@@ -159,10 +148,12 @@ def vacuum(ctx: Context) -> Iterator[Item]:
                 remedy="Fix [database] high_churn_tables: name tables as table or schema.table.",
             )
             continue
-        for item in _ladder(ctx, pg, found, measured.get(found.subject)):
+        estimate = estimates.get(found.subject) or _estimate_one(pg, found)
+        for item in _ladder(ctx, guard, found, measured.get(found.subject), estimate):
             if isinstance(item, Step) and item.status is StepStatus.DONE:
                 rewritten.add(found.subject)
             yield item
+    yield from guard.findings()
     yield from _vacuum_overdue(ctx, [t for t, _ in overdue if t.subject not in rewritten])
     for t in churn.values():
         yield from _tune(ctx, t, defaults)
@@ -226,107 +217,135 @@ def _overdue_finding(t: TableStats, trig: float, defaults: dict[str, str]) -> An
     )
 
 
+def _widths(pg: Any) -> dict[int, dict[str, Any]]:
+    return {int(r["oid"]): r for r in pg.query(WIDTHS_SQL)}
+
+
+def _estimate_one(pg: Any, t: TableStats) -> Estimate:
+    """The estimate of a table the bloat check passed over (a tiny one)."""
+    return estimate_bloat(t, _widths(pg).get(int(t["oid"])))
+
+
 def _bloat(
-    ctx: Context, pg: Any, tables: list[TableStats], measured: dict[str, dict[str, Any]]
+    ctx: Context,
+    guard: Guard,
+    tables: list[TableStats],
+    measured: dict[str, dict[str, Any]],
+    estimates: dict[str, Estimate],
 ) -> Iterator[Item]:
+    pg = guard.pg
     th = ctx.config.database.thresholds
-    widths = {(r["schema"], r["name"]): r["width"] for r in pg.query(WIDTHS_SQL)}
-    has_pgstattuple = bool(
-        pg.scalar("SELECT count(*) FROM pg_extension WHERE extname = 'pgstattuple'")
-    )
+    widths = _widths(pg)
+    has_pgstattuple = bool(pg.scalar(HAS_PGSTATTUPLE_SQL))
     bad = 0
-    unconfirmed: list[str] = []
+    estimated_only: list[str] = []
     for t in tables:
-        est_bytes, est_pct = _estimate(t, widths.get((t.schema, t.name)))
-        yield Metric("db.table.bloat_estimate_bytes", est_bytes, "bytes", {"table": t.subject})
-        near = est_pct >= th.bloat_percent / 2 and est_bytes >= th.bloat_min_bytes / 2
+        est = estimate_bloat(t, widths.get(int(t["oid"])))
+        estimates[t.subject] = est
+        yield Metric("db.table.bloat_estimate_bytes", est.bytes, "bytes", {"table": t.subject})
+        near = est.percent >= th.bloat_percent / 2 and est.bytes >= th.bloat_min_bytes / 2
         if not near:
             continue
+        total = total_bytes(guard, t)
+        if total is None:
+            continue  # locked since the table list was read: db.relation.locked
         evidence: dict[str, Any] = {
             "heap_bytes": t["heap_bytes"],
-            "total_bytes": total_bytes(pg, t),
-            "estimate_bytes": est_bytes,
-            "estimate_percent": est_pct,
+            "total_bytes": total,
             "n_dead_tup": t["n_dead_tup"],
             "n_live_tup": t["n_live_tup"],
+            **est.evidence(),
         }
-        if not has_pgstattuple:
-            unconfirmed.append(t.subject)
-            if est_pct >= th.bloat_percent and est_bytes >= th.bloat_min_bytes:
-                bad += 1
-                yield finding(
-                    "db.bloat.table",
-                    Severity.WARNING,
-                    f"{t.subject}: about {_mb(est_bytes)} ({est_pct:.0f}%) bloat, estimated",
-                    subject=t.subject,
-                    sql=WIDTHS_SQL,
-                    method="estimate",
-                    **evidence,
-                    remedy="CREATE EXTENSION pgstattuple to measure it; VACUUM to reuse the "
-                    "space, a rewrite (pg_repack, VACUUM FULL) to return it to the OS.",
-                )
+        error = None
+        if has_pgstattuple:
+            try:
+                got = guard.one((int(t["oid"]),), t.subject, "bloat", APPROX_SQL, (_regclass(t),))
+            except Exception as exc:  # privilege (pg_stat_scan_tables) or a timeout
+                error = str(exc).strip().splitlines()[0]
+            else:
+                if got is None:
+                    continue  # locked: db.relation.locked
+                bad += yield from _measured(ctx, t, got[0], measured, evidence)
+                continue
+        estimated_only.append(t.subject)
+        if est.percent < th.bloat_percent or est.bytes < th.bloat_min_bytes:
             continue
-        try:
-            m = pg.query(APPROX_SQL, (_regclass(t),))[0]
-        except Exception as exc:  # privilege (pg_stat_scan_tables) or a timeout
-            yield finding(
-                "db.bloat.table",
-                Severity.UNKNOWN,
-                f"{t.subject}: bloat estimate {est_pct:.0f}% could not be confirmed: "
-                f"{str(exc).strip().splitlines()[0]}",
-                subject=t.subject,
-                sql=APPROX_SQL,
-                **evidence,
-                remedy="GRANT pg_stat_scan_tables TO the rota role.",
-            )
-            continue
-        wasted = int(m["dead_tuple_len"]) + int(m["approx_free_space"])
-        length = int(m["table_len"]) or 1
-        pct = round(100 * wasted / length, 1)
-        measured[t.subject] = {"bytes": wasted, "percent": pct, "table_len": length}
-        yield Metric("db.table.bloat_bytes", wasted, "bytes", {"table": t.subject})
-        over = pct >= th.bloat_percent and wasted >= th.bloat_min_bytes
-        bad += over
-        yield finding(
-            "db.bloat.table",
-            Severity.WARNING if over else Severity.OK,
-            f"{t.subject}: {_mb(wasted)} ({pct:.0f}%) of {_mb(length)} is dead or free space"
-            + ("" if over else f" (below {th.bloat_percent:g}% and {_mb(th.bloat_min_bytes)})"),
-            subject=t.subject,
-            sql=APPROX_SQL.replace("%s", f"'{t.subject}'"),
-            method="pgstattuple_approx",
-            bloat_bytes=wasted,
-            bloat_percent=pct,
-            dead_tuple_len=m["dead_tuple_len"],
-            approx_free_space=m["approx_free_space"],
-            scanned_percent=m["scanned_percent"],
-            **evidence,
-            remedy=""
-            if not over
-            else "Plain VACUUM makes the space reusable; to return it to the OS list the table "
-            "in [database] high_churn_tables so rota rewrites it in the window (pg_repack "
-            "when installed, else VACUUM FULL).",
+        bad += 1
+        why = (
+            f"pgstattuple_approx failed: {error}"
+            if error
+            else "pgstattuple is not installed to measure it"
         )
-    if unconfirmed:
         yield finding(
             "db.bloat.table",
-            Severity.UNKNOWN,
-            f"pgstattuple is not installed; bloat of {len(unconfirmed)} tables is only estimated",
-            subject="pgstattuple",
-            sql="SELECT count(*) FROM pg_extension WHERE extname = 'pgstattuple'",
-            tables=unconfirmed,
-            remedy="CREATE EXTENSION pgstattuple; (as a superuser), and GRANT "
+            Severity.WARNING,
+            f"{t.subject}: about {_mb(est.bytes)} ({est.percent:.0f}%) bloat, estimated from "
+            f"statistics ({est.confidence} confidence; {why})",
+            subject=t.subject,
+            sql=WIDTHS_SQL,
+            method="estimate",
+            bloat_bytes=est.bytes,
+            bloat_percent=est.percent,
+            measurement_error=error,
+            **evidence,
+            remedy="VACUUM makes the space reusable. To measure it (and let rota rewrite a "
+            "high-churn table in the window): CREATE EXTENSION pgstattuple; and GRANT "
             "pg_stat_scan_tables to the rota role.",
         )
-    elif not bad:
+    if not bad:
+        how = (
+            "measured with pgstattuple_approx where the estimate came near"
+            if has_pgstattuple and not estimated_only
+            else "estimated from statistics"
+            + ("" if has_pgstattuple else "; pgstattuple is not installed")
+        )
         yield finding(
             "db.bloat.table",
             Severity.OK,
-            f"no table past {ctx.config.database.thresholds.bloat_percent:g}% and "
-            f"{_mb(ctx.config.database.thresholds.bloat_min_bytes)} of bloat",
+            f"no table past {th.bloat_percent:g}% and {_mb(th.bloat_min_bytes)} of bloat ({how})",
             sql=WIDTHS_SQL,
             tables=len(tables),
+            method="pgstattuple_approx" if has_pgstattuple and not estimated_only else "estimate",
+            estimated_only=estimated_only,
         )
+
+
+def _measured(
+    ctx: Context,
+    t: TableStats,
+    m: dict[str, Any],
+    measured: dict[str, dict[str, Any]],
+    evidence: dict[str, Any],
+) -> Generator[Item, None, int]:
+    """Findings from one pgstattuple_approx row; returns 1 when the table is over the line."""
+    th = ctx.config.database.thresholds
+    wasted = int(m["dead_tuple_len"]) + int(m["approx_free_space"])
+    length = int(m["table_len"]) or 1
+    pct = round(100 * wasted / length, 1)
+    measured[t.subject] = {"bytes": wasted, "percent": pct, "table_len": length}
+    yield Metric("db.table.bloat_bytes", wasted, "bytes", {"table": t.subject})
+    over = pct >= th.bloat_percent and wasted >= th.bloat_min_bytes
+    yield finding(
+        "db.bloat.table",
+        Severity.WARNING if over else Severity.OK,
+        f"{t.subject}: {_mb(wasted)} ({pct:.0f}%) of {_mb(length)} is dead or free space"
+        + ("" if over else f" (below {th.bloat_percent:g}% and {_mb(th.bloat_min_bytes)})"),
+        subject=t.subject,
+        sql=APPROX_SQL.replace("%s", f"'{t.subject}'"),
+        method="pgstattuple_approx",
+        bloat_bytes=wasted,
+        bloat_percent=pct,
+        dead_tuple_len=m["dead_tuple_len"],
+        approx_free_space=m["approx_free_space"],
+        scanned_percent=m["scanned_percent"],
+        **evidence,
+        remedy=""
+        if not over
+        else "Plain VACUUM makes the space reusable; to return it to the OS list the table "
+        "in [database] high_churn_tables so rota rewrites it in the window (pg_repack "
+        "when installed, else VACUUM FULL).",
+    )
+    return int(over)
 
 
 def _regclass(t: TableStats) -> str:
@@ -346,27 +365,28 @@ def _resolve(tables: list[TableStats], names: list[str]) -> dict[str, TableStats
 
 
 def _ladder(
-    ctx: Context, pg: Any, t: TableStats, measured: dict[str, Any] | None
+    ctx: Context,
+    guard: Guard,
+    t: TableStats,
+    measured: dict[str, Any] | None,
+    estimate: Estimate,
 ) -> Iterator[Item]:
     from psycopg import sql
 
+    pg = guard.pg
     th = ctx.config.database.thresholds
     if measured is None:
-        m = _measure_now(pg, t)
-        if m is None:
-            yield finding(
-                "db.vacuum.rewrite",
-                Severity.UNKNOWN,
-                f"{t.subject}: bloat not measured (pgstattuple missing or not readable); "
-                "no rewrite without a measurement",
-                subject=t.subject,
-                sql=APPROX_SQL,
-                remedy="CREATE EXTENSION pgstattuple; GRANT pg_stat_scan_tables TO the rota role.",
-            )
-            return
-        measured = m
+        measured = _measure_now(guard, t)
+    if guard.is_locked(int(t["oid"])):
+        return  # db.relation.locked
+    if measured is None:
+        yield from _estimate_only(ctx, t, estimate)
+        return
+    total = total_bytes(guard, t)
+    if total is None:
+        return  # locked meanwhile: db.relation.locked
     pct, wasted = measured["percent"], measured["bytes"]
-    base = {"bloat_percent": pct, "bloat_bytes": wasted, "total_bytes": total_bytes(pg, t)}
+    base = {"bloat_percent": pct, "bloat_bytes": wasted, "total_bytes": total}
     if pct < th.bloat_percent or wasted < th.bloat_min_bytes:
         yield finding(
             "db.vacuum.rewrite",
@@ -378,7 +398,6 @@ def _ladder(
             **base,
         )
         return
-    total = total_bytes(pg, t)
     repack = _pg_repack(pg)
     if repack["extension"] and repack["binary"]:
         yield from _repack(ctx, t, repack, base)
@@ -428,11 +447,46 @@ def _ladder(
     )
 
 
-def _measure_now(pg: Any, t: TableStats) -> dict[str, Any] | None:
+def _estimate_only(ctx: Context, t: TableStats, est: Estimate) -> Iterator[Item]:
+    """The rewrite verdict when bloat could not be measured: an estimate can say a rewrite
+    is not needed, never that one is."""
+    th = ctx.config.database.thresholds
+    base = {"method": "estimate", **est.evidence()}
+    if est.percent < th.bloat_percent or est.bytes < th.bloat_min_bytes:
+        yield finding(
+            "db.vacuum.rewrite",
+            Severity.OK,
+            f"{t.subject}: estimated {est.percent:.0f}% ({_mb(est.bytes)}) bloat is below "
+            f"{th.bloat_percent:g}% and {_mb(th.bloat_min_bytes)}; no rewrite needed "
+            f"({est.confidence} confidence, not measured)",
+            subject=t.subject,
+            sql=WIDTHS_SQL,
+            **base,
+        )
+        return
+    yield finding(
+        "db.vacuum.rewrite",
+        Severity.WARNING,
+        f"{t.subject}: about {est.percent:.0f}% ({_mb(est.bytes)}) bloat, estimated "
+        f"({est.confidence} confidence); not rewritten: a rewrite needs a measurement",
+        subject=t.subject,
+        sql=WIDTHS_SQL,
+        gates=["bloat is only estimated (pgstattuple missing or not readable)"],
+        **base,
+        remedy="CREATE EXTENSION pgstattuple; GRANT pg_stat_scan_tables TO the rota role; "
+        "rota then measures it and rewrites it in the window if the measurement agrees.",
+    )
+
+
+def _measure_now(guard: Guard, t: TableStats) -> dict[str, Any] | None:
+    """pgstattuple_approx of ``t``; None when it is missing, not readable, or ``t`` is locked."""
     try:
-        m = pg.query(APPROX_SQL, (_regclass(t),))[0]
+        got = guard.one((int(t["oid"]),), t.subject, "bloat", APPROX_SQL, (_regclass(t),))
     except Exception:
         return None
+    if not got:
+        return None
+    m = got[0]
     wasted = int(m["dead_tuple_len"]) + int(m["approx_free_space"])
     length = int(m["table_len"]) or 1
     return {"bytes": wasted, "percent": round(100 * wasted / length, 1), "table_len": length}
@@ -446,9 +500,9 @@ def _pg_repack(pg: Any) -> dict[str, Any]:
 def _repack(
     ctx: Context, t: TableStats, repack: dict[str, Any], base: dict[str, Any]
 ) -> Iterator[Item]:
-    import subprocess
-
     from psycopg.conninfo import conninfo_to_dict
+
+    from rota.targets.pgtools import PgToolError
 
     lock_s = max(1, int(ctx.config.database.lock_timeout))
     argv = [
@@ -460,7 +514,7 @@ def _repack(
 
     def do() -> dict[str, Any]:
         params = conninfo_to_dict(ctx.config.database.url or "")
-        env = dict(os.environ)
+        env: dict[str, str] = {}
         for key, var in (("host", "PGHOST"), ("port", "PGPORT"), ("user", "PGUSER"),
                          ("password", "PGPASSWORD"), ("dbname", "PGDATABASE")):  # fmt: skip
             if params.get(key):
@@ -468,15 +522,13 @@ def _repack(
         pg = ctx.target("postgres")
         size = "SELECT pg_total_relation_size(%s::regclass)"
         before = int(pg.scalar(size, (_regclass(t),)))
-        r = subprocess.run(
-            argv,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=ctx.config.database.maintenance_timeout,
-        )
-        if r.returncode != 0:
-            raise RuntimeError(f"pg_repack failed: {(r.stderr or r.stdout).strip()[:300]}")
+        # through the pgtools target: its own process group, killed if the task times out
+        try:
+            ctx.target("pgtools").run(
+                argv, env=env, capture=True, timeout=ctx.config.database.maintenance_timeout
+            )
+        except PgToolError as exc:
+            raise RuntimeError(f"pg_repack failed: {str(exc)[:300]}") from None
         after = int(pg.scalar(size, (_regclass(t),)))
         return {"bytes_before": before, "bytes_after": after, "bytes_reclaimed": before - after}
 
