@@ -5,13 +5,19 @@ import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
+import psutil
+import psycopg
 import pytest
 
 from rota.config import parse_config
 from rota.engine import Engine
+from rota.errors import LockBusy
 from rota.history import History, open_history
+from rota.locks import FileLock, lock_path
 from rota.model import Finding, Metric, Severity, StepStatus, TaskOutcome
+from rota.targets.postgres import Postgres
 from rota.task import Context, Item
 from samples import make_task
 
@@ -285,3 +291,205 @@ def test_apply_durations_are_compared_with_apply_history_only(
 
     out = engine(history, tmp_path).run([make("t.mode", quick)], apply=True).tasks[0]
     assert [f.code for f in out.findings] == ["t.mode"]  # no anomaly against check-mode history
+
+
+# -- a timeout ends the work before the locks are released ----------------------------------
+def _running(pid: int) -> bool:
+    """Whether ``pid`` still runs (a zombie waiting for its reaper has stopped)."""
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
+def _lock_is_free(eng: Engine, task_id: str) -> bool:
+    lock = FileLock(lock_path(eng.lock_dir, eng.config.target.name, task_id))
+    try:
+        lock.acquire()
+    except LockBusy:
+        return False
+    lock.release()
+    return True
+
+
+def _db_toml(pg_url: str) -> str:
+    return f'[database]\nurl = "{pg_url}"\n'
+
+
+def _pg(pg_url: str, sql: str) -> list[tuple[Any, ...]]:
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        return conn.execute(sql).fetchall()
+
+
+def _advisory_locks(pg_url: str) -> int:
+    return int(
+        _pg(
+            pg_url,
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted "
+            "AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
+        )[0][0]
+    )
+
+
+def _sleeping_backends(pg_url: str) -> list[tuple[Any, ...]]:
+    return _pg(
+        pg_url,
+        "SELECT pid, state FROM pg_stat_activity WHERE query LIKE 'SELECT pg_sleep(60)%' "
+        "AND state <> 'idle' AND pid <> pg_backend_pid()",
+    )
+
+
+def test_a_timeout_kills_the_tasks_subprocesses_before_its_lock_is_released(
+    history: History, tmp_path: Path
+) -> None:
+    pids = tmp_path / "pids"
+    # sh and a child of its own: the whole process group goes, not only the leader.
+    script = f"sleep 60 & echo $! > {pids}.tmp; echo $$ >> {pids}.tmp; mv {pids}.tmp {pids}; wait"
+    freed: list[bool] = []
+
+    def runs_a_tool(ctx: Context) -> Iterator[Item]:
+        yield Metric("started", 1)
+        ctx.target("pgtools").run(["sh", "-c", script])
+
+    eng = engine(history, tmp_path)
+    t = make("t.tool", runs_a_tool, timeout="1s")
+    watcher = threading.Thread(target=lambda: freed.append(_wait_for_lock(eng, "t.tool")))
+    t0 = time.monotonic()
+    watcher.start()
+    out = eng.run([t]).tasks[0]
+    watcher.join(10)
+    assert time.monotonic() - t0 < 8
+    assert out.error == "timed out after 1.0s"
+    started = [int(p) for p in pids.read_text().split()]
+    assert len(started) == 2
+    assert not any(_running(p) for p in started)
+    assert freed == [True] and _lock_is_free(eng, "t.tool")
+    assert history.runs("t.tool")[0].status == "unknown"
+
+
+def _wait_for_lock(eng: Engine, task_id: str) -> bool:
+    """Wait until the run holds ``task_id``'s lock, then until it lets go; True when every
+    process the task started was gone by then."""
+    pids = eng.lock_dir.parent / "pids"
+    deadline = time.monotonic() + 10
+    # Probe the lock only once the task runs (it wrote its pids): a probe takes the lock
+    # for a moment, and one at the run's start would make the run find it busy.
+    while not pids.exists():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.01)
+    started = [int(p) for p in pids.read_text().split()]
+    while not _lock_is_free(eng, task_id):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.005)
+    return not any(_running(p) for p in started)
+
+
+def test_a_timeout_cancels_the_tasks_query_on_the_server(
+    history: History, tmp_path: Path, pg_url: str
+) -> None:
+    def sleeps(ctx: Context) -> Iterator[Item]:
+        yield Metric("started", 1)
+        ctx.target("postgres").query("SELECT pg_sleep(60)")
+
+    eng = engine(history, tmp_path, _db_toml(pg_url))
+    t0 = time.monotonic()
+    out = eng.run([make("t.sleepy", sleeps, timeout="1s")]).tasks[0]
+    assert time.monotonic() - t0 < 8
+    assert out.error == "timed out after 1.0s"
+    assert _sleeping_backends(pg_url) == []
+    assert _advisory_locks(pg_url) == 0 and _lock_is_free(eng, "t.sleepy")
+
+
+def test_a_timeout_cancels_a_session_the_task_opened_and_tracked_itself(
+    history: History, tmp_path: Path, pg_url: str
+) -> None:
+    def sleeps(ctx: Context) -> Iterator[Item]:
+        # Not through ctx.target, so nothing but the engine's pg_cancel_backend stops it.
+        pg = Postgres(pg_url, application_name="rota-test:own")
+        ctx.track_session(pg)
+        try:
+            yield Metric("started", 1)
+            pg.query("SELECT pg_sleep(60)")
+        finally:
+            pg.close()
+
+    eng = engine(history, tmp_path, _db_toml(pg_url))
+    eng.cancel_grace = 3
+    t0 = time.monotonic()
+    out = eng.run([make("t.own", sleeps, timeout="1s")]).tasks[0]
+    assert time.monotonic() - t0 < 8
+    assert out.error == "timed out after 1.0s"  # stopped, not "still stopping"
+    assert _sleeping_backends(pg_url) == []
+
+
+def test_a_backend_that_lingers_in_its_transaction_is_terminated(
+    history: History, tmp_path: Path, pg_url: str
+) -> None:
+    stop = threading.Event()
+    pids: list[int] = []
+
+    def holds(ctx: Context) -> Iterator[Item]:
+        pg = Postgres(pg_url, readonly=False, application_name="rota-test:linger")
+        ctx.track_session(pg)
+        yield Metric("started", 1)
+        with pg.transaction() as conn:
+            pids.append(pg.backend_pid() or 0)
+            conn.execute("LOCK TABLE users IN SHARE MODE")
+            try:
+                conn.execute("SELECT pg_sleep(60)")
+            except psycopg.Error:
+                stop.wait(30)  # ignores the cancel, its transaction (and lock) still open
+
+    eng = engine(history, tmp_path, _db_toml(pg_url))
+    eng.cancel_grace = 0.5
+    try:
+        out = eng.run([make("t.linger", holds, timeout="1s")]).tasks[0]
+        assert out.error == "timed out after 1.0s; still stopping"
+        gone = _pg(pg_url, f"SELECT count(*) FROM pg_stat_activity WHERE pid = {pids[0]}")
+        assert gone == [(0,)]
+        assert _pg(pg_url, "SELECT count(*) FROM pg_locks WHERE relation = 'users'::regclass") == [
+            (0,)
+        ]
+    finally:
+        stop.set()
+
+
+def test_a_task_that_ignores_cancellation_keeps_its_locks_until_it_ends(
+    history: History, tmp_path: Path, pg_url: str
+) -> None:
+    stop = threading.Event()
+
+    def stubborn(ctx: Context) -> Iterator[Item]:
+        yield Metric("started", 1)
+        while not stop.is_set():  # never looks at ctx.cancelled
+            time.sleep(0.01)
+        yield Finding("t.stubborn", Severity.OK, "late")
+
+    t = make("t.stubborn", stubborn, timeout="1s")
+    eng = engine(history, tmp_path, _db_toml(pg_url))
+    eng.cancel_grace = 0.3
+    try:
+        first = eng.run([t]).tasks[0]
+        assert first.error == "timed out after 1.0s; still stopping"
+        assert history.runs("t.stubborn")[0].status == "unknown"
+        second = engine(history, tmp_path, _db_toml(pg_url)).run([t]).tasks[0]
+        assert second.error is not None
+        assert "t.stubborn is already running (pid" in second.error
+        assert "still stopping after a timeout" in second.error
+        assert len(history.runs("t.stubborn")) == 1  # never ran beside it
+        assert _advisory_locks(pg_url) == 1
+    finally:
+        stop.set()
+    deadline = time.monotonic() + 5
+    while not _lock_is_free(eng, "t.stubborn") and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert _lock_is_free(eng, "t.stubborn")
+    assert _advisory_locks(pg_url) == 0
+    assert first.findings == []  # what it yielded after the timeout was not recorded
+    stop.clear()
+    third = engine(history, tmp_path, _db_toml(pg_url)).run(
+        [make("t.stubborn", lambda ctx: iter([Finding("t.stubborn", Severity.OK, "ok")]))]
+    )
+    assert third.tasks[0].error is None and len(history.runs("t.stubborn")) == 2

@@ -122,3 +122,27 @@ def test_a_big_file_read_in_parts_on_two_cores_equals_one_read(logs, monkeypatch
     assert _report(parts.results) == _report(alone.results)
     assert parts.cache.entries[str(live)].offset == live.stat().st_size
     assert _report(scan([str(d / "*")], jobs=2).results) == _report(whole.results)
+
+
+def test_a_cancelled_scan_stops_its_worker_processes(tmp_path):
+    import psutil
+
+    from rota.logscan.scan import PARALLEL_MIN_BYTES, ScanCancelled
+
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    line = b"2026-11-28T10:00:01.123Z INFO [api] a line to read\n"
+    for day in range(4):
+        (logs / f"app-{day}.log").write_bytes(line * (PARALLEL_MIN_BYTES // len(line) + 1))
+
+    def cancelled_already(hook):  # a task past its timeout runs a new cleanup at once
+        hook()
+        return lambda: None
+
+    with pytest.raises(ScanCancelled):
+        scan([str(logs / "*.log")], jobs=2, on_cancel=cancelled_already)
+    assert [
+        p for p in psutil.Process().children() if p.is_running() and p.status() != "zombie"
+    ] == []
+    outcome = scan([str(logs / "*.log")], jobs=2)  # and a scan nobody stops reads everything
+    assert outcome.results.lines == 4 * (PARALLEL_MIN_BYTES // len(line) + 1)

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import os
+import sys
 import threading
 import time
 from pathlib import Path
 
+import psutil
 import pytest
 
 from rota.errors import TargetUnavailable
 from rota.targets.pgtools import PgToolError, PgTools, conninfo
+from rota.task import KILL_GRACE_S
 
 
 def test_it_finds_client_programs_of_the_servers_major_version() -> None:
@@ -117,3 +121,40 @@ def test_a_broken_stderr_observer_hides_nothing() -> None:
     with pytest.raises(PgToolError) as err:
         PgTools().run(["sh", "-c", "echo 'real cause' >&2; exit 2"], on_stderr=broken)
     assert err.value.stderr == "real cause"
+
+
+def _running(pid: int) -> bool:
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
+def test_each_stage_runs_in_a_session_and_process_group_of_its_own() -> None:
+    probe = [sys.executable, "-c", "import os; print(os.getsid(0), os.getpgid(0), os.getpid())"]
+    out = PgTools().run(probe, capture=True).stdout.split()
+    sid, pgid, pid = (int(x) for x in out)
+    assert sid == pgid == pid  # killable as a group, with no terminal to prompt on
+    assert sid != os.getsid(0)
+
+
+def test_cancel_ends_the_children_a_tool_left_behind(tmp_path: Path) -> None:
+    pidfile = tmp_path / "child"
+    tools = PgTools()
+    threading.Timer(0.5, tools.cancel).start()
+    with pytest.raises(PgToolError, match="cancelled"):
+        tools.run(["sh", "-c", f"sleep 60 & echo $! > {pidfile}; wait"])
+    child = int(pidfile.read_text())
+    assert not _running(child)
+
+
+def test_cancel_kills_a_tool_that_ignores_sigterm_after_a_grace(tmp_path: Path) -> None:
+    pidfile = tmp_path / "stubborn"
+    tools = PgTools()
+    threading.Timer(0.5, tools.cancel).start()
+    t0 = time.monotonic()
+    with pytest.raises(PgToolError, match="cancelled"):
+        tools.run(["sh", "-c", f"trap '' TERM; echo $$ > {pidfile}; sleep 60"])
+    took = time.monotonic() - t0
+    assert KILL_GRACE_S <= took < KILL_GRACE_S + 4
+    assert not _running(int(pidfile.read_text()))

@@ -6,10 +6,20 @@ configured); write the run row as ``running``; run the task in a worker thread w
 timeout; catch anything it raises and record it as ``unknown`` with the reason; add a
 finding when it ran much faster or slower than usual; redact secrets; complete the run
 row; release the locks. One task's failure never stops the others.
+
+A timeout ends the work before the locks go: the task's cleanups run (its subprocesses'
+process groups are killed, its targets cancel), its PostgreSQL sessions' backends are
+cancelled (then terminated if they linger) from a separate connection, and the engine
+waits, bounded, for the task's thread to end. A thread that still runs (Python code that
+never looks at cancellation) keeps the locks until it ends, so a second run of the task
+is refused as already running instead of starting beside it; the run is recorded as
+``unknown``, "still stopping", and the rota process can still exit (the thread is a
+daemon, and the operating system and the server drop both locks with the process).
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import statistics
@@ -34,8 +44,10 @@ if TYPE_CHECKING:
     from rota.config import Config
     from rota.history import History
 
-# Grace after a timeout for the task to notice cancellation before it is abandoned.
+# Grace after a timeout for the task's thread to end once its work has been cancelled.
 CANCEL_GRACE_S = 5.0
+# Grace for a cancelled backend to leave its query (and transaction) before it is terminated.
+BACKEND_GRACE_S = 2.0
 Event = Callable[[str, Task, TaskOutcome | None], None]
 
 
@@ -46,6 +58,7 @@ class Engine:
     lock_dir: Path = field(default_factory=state_dir)
     on_event: Event | None = None
     now: Callable[[], datetime] = lambda: datetime.now(UTC)
+    cancel_grace: float = CANCEL_GRACE_S
 
     def run(
         self,
@@ -105,19 +118,19 @@ class Engine:
             outcome.finished_at = outcome.started_at
             return outcome
 
-        flock = FileLock(lock_path(self.lock_dir, self.config.target.name, task.id))
-        advisory = None
+        held = _Held(FileLock(lock_path(self.lock_dir, self.config.target.name, task.id)))
         try:
-            flock.acquire(wait=wait, label=task.id)
-            advisory = self._advisory_lock(task, wait)
+            held.flock.acquire(wait=wait, label=task.id)
+            held.advisory = self._advisory_lock(task, wait)
         except LockBusy as exc:
-            flock.release()
+            held.flock.release()
             outcome.error = str(exc)
             outcome.finished_at = self.now()
             return outcome
 
         run_id = None
         previous: Severity | None = None
+        stopping: threading.Thread | None = None
         try:
             if self.history is not None:
                 if self.config.alerts.channels:
@@ -131,16 +144,23 @@ class Engine:
                     host=socket.gethostname(),
                     pid=os.getpid(),
                 )
-            self._execute(task, outcome, apply=apply)
+            stopping = self._execute(task, outcome, apply=apply, held=held)
             outcome.finished_at = self.now()
             self._check_duration(task, outcome, mode="apply" if apply else "check")
             self._redact(outcome)
             if self.history is not None and run_id is not None:
                 self.history.finish_run(run_id, outcome)
         finally:
-            if advisory is not None:
-                advisory.close()
-            flock.release()
+            if stopping is not None and stopping.is_alive():
+                held.flock.note("still stopping after a timeout")
+                threading.Thread(
+                    target=held.release_after,
+                    args=(stopping,),
+                    name=f"rota-locks-{task.id}",
+                    daemon=True,
+                ).start()
+            else:
+                held.release()
         if self.history is not None and run_id is not None and self.config.alerts.channels:
             self._alert(task, outcome, previous, run_id)  # after the locks: it may wait on I/O
         return outcome
@@ -205,18 +225,27 @@ class Engine:
             return None
         return pg
 
-    def _execute(self, task: Task, outcome: TaskOutcome, *, apply: bool) -> None:
+    def _execute(
+        self, task: Task, outcome: TaskOutcome, *, apply: bool, held: _Held
+    ) -> threading.Thread | None:
+        """Run ``task`` in its own thread with its timeout. Returns that thread when it
+        is still running after a timeout and the cancellation grace (it then owns
+        ``held``: the locks and its targets go when it ends), else None."""
         ctx = Context(task=task, config=self.config, apply=apply, history=self.history)
+        held.ctx = ctx
         override = self.config.override(task.id)
         timeout = override.timeout or parse_duration(task.timeout)
         failure: list[str] = []
+        # Held while an item is added, so nothing lands in the outcome once it is recorded.
+        collecting = threading.Lock()
 
         def work() -> None:
             try:
                 for item in task.run(ctx):
-                    if ctx.cancelled.is_set():
-                        break
-                    _collect(outcome, item, task)
+                    with collecting:
+                        if ctx.cancelled.is_set():
+                            break
+                        _collect(outcome, item, task)
             except TargetUnavailable as exc:
                 failure.append(str(exc))
             except RotaError as exc:
@@ -227,16 +256,38 @@ class Engine:
                     where = f"{Path(tb.filename).name}:{tb.lineno}"
                     failure.append(f"task failed: {one_line(exc)} (at {where})")
 
+        # A daemon: a thread that ignores cancellation must not keep rota from exiting.
         worker = threading.Thread(target=work, name=f"rota-task-{task.id}", daemon=True)
         worker.start()
         worker.join(timeout)
+        if not worker.is_alive():
+            if failure:
+                outcome.error = failure[0]
+            return None
+        outcome.error = f"timed out after {format_duration(timeout)}"
+        backends = ctx.backends()  # before the cleanups, which may close sessions
+        ctx.cancel()
+        with collecting:
+            pass  # an item being added when the cancel came is in; none will follow
+        self._stop_backends(backends)
+        worker.join(self.cancel_grace)
         if worker.is_alive():
-            ctx.cancel()
-            worker.join(CANCEL_GRACE_S)
-            outcome.error = f"timed out after {format_duration(timeout)}"
-        elif failure:
-            outcome.error = failure[0]
-        ctx.close()
+            outcome.error += "; still stopping"
+            return worker
+        return None
+
+    def _stop_backends(self, backends: list[tuple[str, int]]) -> None:
+        """Cancel the server-side work of a timed-out task's sessions from a separate
+        connection; terminate a backend still busy, or still inside a transaction (its
+        locks held), after a short grace."""
+        by_url: dict[str, list[int]] = {}
+        for url, pid in backends:
+            by_url.setdefault(url, []).append(pid)
+        for url, pids in by_url.items():
+            try:
+                _stop_backends_at(url, pids, self.config.database.connect_timeout)
+            except Exception:  # best effort: the thread's grace and the locks still hold
+                pass
 
     def _check_duration(self, task: Task, outcome: TaskOutcome, *, mode: str) -> None:
         """A run far faster or slower than its history (or estimate) is itself a finding."""
@@ -297,6 +348,69 @@ class Engine:
     def _emit(self, event: str, task: Task, outcome: TaskOutcome | None) -> None:
         if self.on_event is not None:
             self.on_event(event, task, outcome)
+
+
+@dataclass
+class _Held:
+    """What one run holds until its task's thread ends: its locks and its targets."""
+
+    flock: FileLock
+    advisory: Any = None
+    ctx: Context | None = None
+
+    def release(self) -> None:
+        try:
+            if self.ctx is not None:
+                self.ctx.close()
+        finally:
+            try:
+                if self.advisory is not None:
+                    # Explicitly: the server drops a closed session's locks a moment later,
+                    # long enough for the next run to find the lock still held.
+                    with contextlib.suppress(Exception):
+                        self.advisory.query("SELECT pg_advisory_unlock_all()")
+                    self.advisory.close()
+            finally:
+                self.flock.release()
+
+    def release_after(self, worker: threading.Thread) -> None:
+        worker.join()
+        self.release()
+
+
+def _stop_backends_at(url: str, pids: list[int], connect_timeout: float) -> None:
+    from rota.targets.postgres import Postgres
+
+    pg = Postgres(
+        url,
+        readonly=True,
+        connect_timeout=connect_timeout,
+        statement_timeout=10,
+        application_name="rota:cancel",
+    )
+    try:
+        pg.query(
+            "SELECT pg_cancel_backend(pid) FROM pg_stat_activity "
+            "WHERE pid = ANY(%s) AND state <> 'idle'",
+            (pids,),
+        )
+        deadline = time.monotonic() + BACKEND_GRACE_S
+        while True:
+            busy = [
+                r["pid"]
+                for r in pg.query(
+                    "SELECT pid FROM pg_stat_activity WHERE pid = ANY(%s) AND state <> 'idle'",
+                    (pids,),
+                )
+            ]
+            if not busy:
+                return
+            if time.monotonic() >= deadline:
+                pg.query("SELECT pg_terminate_backend(pid) FROM unnest(%s::int[]) AS pid", (busy,))
+                return
+            time.sleep(0.05)
+    finally:
+        pg.close()
 
 
 def _collect(outcome: TaskOutcome, item: Any, task: Task) -> None:

@@ -15,7 +15,7 @@ import os
 import re
 import socket
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO
@@ -27,6 +27,7 @@ from rota.errors import LockBusy
 class FileLock:
     path: Path
     _fh: IO[str] | None = None
+    _holder: dict[str, str | int] = field(default_factory=dict)
 
     def acquire(self, *, wait: float = 0, label: str = "") -> None:
         """Take the lock, waiting up to ``wait`` seconds; raise LockBusy naming the holder."""
@@ -45,19 +46,27 @@ class FileLock:
                         f"{label or self.path.stem} is already running ({holder})"
                     ) from None
                 time.sleep(0.1)
-        fh.seek(0)
-        fh.truncate()
-        fh.write(
-            json.dumps(
-                {
-                    "pid": os.getpid(),
-                    "host": socket.gethostname(),
-                    "since": datetime.now(UTC).isoformat(timespec="seconds"),
-                }
-            )
-        )
-        fh.flush()
         self._fh = fh
+        self._holder = {
+            "pid": os.getpid(),
+            "host": socket.gethostname(),
+            "since": datetime.now(UTC).isoformat(timespec="seconds"),
+        }
+        self._write()
+
+    def note(self, state: str) -> None:
+        """Say what the holder is doing (``still stopping after a timeout``), for the
+        message a run refused by this lock shows."""
+        if self._fh is not None:
+            self._holder["state"] = state
+            self._write()
+
+    def _write(self) -> None:
+        assert self._fh is not None
+        self._fh.seek(0)
+        self._fh.truncate()
+        self._fh.write(json.dumps(self._holder))
+        self._fh.flush()
 
     def release(self) -> None:
         if self._fh is not None:
@@ -77,7 +86,8 @@ def _read_holder(path: Path) -> str:
         info = {}
     if not info:
         return "held by another rota process"
-    return f"pid {info.get('pid')} on {info.get('host')} since {info.get('since')}"
+    holder = f"pid {info.get('pid')} on {info.get('host')} since {info.get('since')}"
+    return f"{holder}, {info['state']}" if info.get("state") else holder
 
 
 def lock_path(state_dir: Path, target: str, task_id: str) -> Path:

@@ -29,7 +29,10 @@ and hand it to ``registry.add(health)`` from the function named by an entry poin
 
 from __future__ import annotations
 
+import contextlib
+import os
 import re
+import signal
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -45,6 +48,8 @@ if TYPE_CHECKING:
 Item = Finding | Metric | Step
 RunFunction = Callable[["Context"], Iterator[Item]]
 
+# How long a subprocess has to exit after SIGTERM before it gets SIGKILL.
+KILL_GRACE_S = 2.0
 PRIORITIES = ("low", "medium", "high", "critical")
 ID_PATTERN = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$")
 # Fields a runbook page cannot do without; a task missing one fails registry validation.
@@ -136,9 +141,11 @@ class Context:
     """What a running task may use: its config, its mode, targets, history and state.
 
     ``targets`` opens target adapters lazily (``ctx.target("postgres")``) and closes them
-    after the task; ``cancelled`` is set when the task runs past its timeout, and targets
-    register ``on_cancel`` callbacks (a PostgreSQL target cancels its query) so a stuck
-    task stops instead of being merely abandoned.
+    after the task. ``cancelled`` is set when the task runs past its timeout; the work a
+    thread cannot stop by itself is registered so the engine can end it before it releases
+    the task's locks: :meth:`on_cancel` takes any cleanup (a target cancelling its query),
+    :meth:`track_process` a subprocess's process group (killed), :meth:`track_session` a
+    PostgreSQL session (its backend cancelled, then terminated, from another connection).
     """
 
     task: Task
@@ -147,7 +154,9 @@ class Context:
     history: History | None = None
     cancelled: threading.Event = field(default_factory=threading.Event)
     _cancel_hooks: list[Callable[[], None]] = field(default_factory=list)
+    _sessions: list[Any] = field(default_factory=list)
     _targets: dict[str, Any] = field(default_factory=dict)
+    _guard: threading.Lock = field(default_factory=threading.Lock)
 
     @property
     def mode(self) -> str:
@@ -159,7 +168,10 @@ class Context:
         if kind not in self._targets:
             from rota.targets import open_target
 
-            self._targets[kind] = open_target(kind, self)
+            t = open_target(kind, self)
+            if callable(getattr(t, "backend_pid", None)):
+                self.track_session(t)
+            self._targets[kind] = t
         return self._targets[kind]
 
     def close(self) -> None:
@@ -172,16 +184,55 @@ class Context:
                     pass
         self._targets.clear()
 
-    def on_cancel(self, hook: Callable[[], None]) -> None:
-        self._cancel_hooks.append(hook)
+    # -- what the engine stops on a timeout ----------------------------------------------
+    def on_cancel(self, hook: Callable[[], None]) -> Callable[[], None]:
+        """Run ``hook`` if the task times out (at once if it already has); returns a
+        function that forgets it, for work that finished."""
+        with self._guard:
+            late = self.cancelled.is_set()
+            if not late:
+                self._cancel_hooks.append(hook)
+        if late:
+            _quietly(hook)
+
+        def forget() -> None:
+            with self._guard, contextlib.suppress(ValueError):
+                self._cancel_hooks.remove(hook)
+
+        return forget
+
+    def track_process(self, pgid: int) -> Callable[[], None]:
+        """Kill process group ``pgid`` (SIGTERM, then SIGKILL) if the task times out while
+        it runs; returns a function that forgets it once the process has been reaped."""
+        return self.on_cancel(lambda: kill_process_group(pgid))
+
+    def track_session(self, session: Any) -> None:
+        """Cancel ``session``'s server-side work if the task times out: anything with a
+        ``url`` and a ``backend_pid()`` (None while it is not connected)."""
+        with self._guard:
+            self._sessions.append(session)
+
+    def backends(self) -> list[tuple[str, int]]:
+        """(url, backend pid) of every tracked session connected right now."""
+        with self._guard:
+            sessions = list(self._sessions)
+        found: list[tuple[str, int]] = []
+        for s in sessions:
+            try:
+                pid = s.backend_pid()
+            except Exception:
+                continue
+            if pid:
+                found.append((str(s.url), int(pid)))
+        return found
 
     def cancel(self) -> None:
-        self.cancelled.set()
-        for hook in self._cancel_hooks:
-            try:
-                hook()
-            except Exception:
-                pass
+        """Mark the task cancelled and run every cleanup (each failure is ignored)."""
+        with self._guard:
+            self.cancelled.set()
+            hooks = list(self._cancel_hooks)
+        for hook in hooks:
+            _quietly(hook)
 
     # -- state kept between runs (log offsets, statistics snapshots) ---------------------
     def load_state(self, key: str, default: Any = None) -> Any:
@@ -227,6 +278,56 @@ class Context:
                 action, StepStatus.FAILED, time.monotonic() - t0, {**info, "error": one_line(exc)}
             )
         return Step(action, StepStatus.DONE, time.monotonic() - t0, {**info, **extra})
+
+
+def kill_process_group(pgid: int, grace: float = KILL_GRACE_S) -> None:
+    """SIGTERM process group ``pgid``, then SIGKILL whatever is left of it after ``grace``."""
+    if pgid <= 0:
+        return
+    try:
+        os.killpg(pgid, signal.SIGTERM)
+    except (ProcessLookupError, PermissionError):
+        return
+    deadline = time.monotonic() + grace
+    while time.monotonic() < deadline:
+        time.sleep(0.02)
+        if not _group_alive(pgid):
+            return
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, signal.SIGKILL)
+
+
+def _group_alive(pgid: int) -> bool:
+    """Whether a process of group ``pgid`` still runs. Zombies do not count: a leader
+    that died waits for its own thread to reap it, which may be the one waiting here."""
+    try:
+        os.killpg(pgid, 0)
+    except (ProcessLookupError, PermissionError):
+        return False
+    try:
+        entries = os.listdir("/proc")
+    except OSError:
+        return True
+    for entry in entries:
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as fh:
+                stat = fh.read()
+        except OSError:
+            continue
+        # "pid (comm) state ppid pgrp ...": comm may hold spaces and parentheses.
+        fields = stat[stat.rfind(b")") + 2 :].split()
+        if len(fields) > 2 and int(fields[2]) == pgid and fields[0] != b"Z":
+            return True
+    return False
+
+
+def _quietly(hook: Callable[[], None]) -> None:
+    try:
+        hook()
+    except Exception:  # one broken cleanup must not keep the others from running
+        pass
 
 
 def one_line(exc: BaseException) -> str:

@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from rota.errors import ConfigError
 from rota.logscan.analyze import ParseSettings
-from rota.logscan.scan import ScanCache, ScanOutcome, scan
+from rota.logscan.scan import OnCancel, ScanCache, ScanOutcome, scan
 
 if TYPE_CHECKING:
     from rota.config import LogsConfig
@@ -51,7 +51,11 @@ def cache_file(patterns: list[str]) -> Path:
 
 
 def scan_configured(
-    logs: LogsConfig, patterns: list[str] | None = None, *, use_cache: bool = True
+    logs: LogsConfig,
+    patterns: list[str] | None = None,
+    *,
+    use_cache: bool = True,
+    on_cancel: OnCancel | None = None,
 ) -> ScanOutcome:
     """Scan ``patterns`` (default: ``[logs] paths``), reading only what changed since the
     last scan of the same globs, and keep the cache for the next one."""
@@ -59,7 +63,7 @@ def scan_configured(
     globs = list(patterns if patterns is not None else logs.paths)
     path = cache_file(globs) if use_cache else None
     cache = ScanCache.load(path, settings)
-    outcome = scan(globs, settings=settings, cache=cache)
+    outcome = scan(globs, settings=settings, cache=cache, on_cancel=on_cancel)
     if path is not None:
         try:
             outcome.cache.save(path)

@@ -27,10 +27,14 @@ from __future__ import annotations
 
 import glob
 import marshal
+import multiprocessing
 import os
+import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from multiprocessing.pool import AsyncResult
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +42,23 @@ from rota.logscan.analyze import ParseSettings, analyze_file
 from rota.logscan.reader import MAX_LINE, gzip_isize, head, head_hash, is_gzip
 from rota.logscan.results import Results
 
-__all__ = ["CACHE_VERSION", "FileEntry", "ScanCache", "ScanOutcome", "expand", "scan"]
+__all__ = [
+    "CACHE_VERSION",
+    "FileEntry",
+    "ScanCache",
+    "ScanCancelled",
+    "ScanOutcome",
+    "expand",
+    "scan",
+]
+
+# Context.on_cancel: takes a cleanup, returns a function that forgets it.
+OnCancel = Callable[[Callable[[], None]], Callable[[], None]]
+
+
+class ScanCancelled(Exception):
+    """The scan's worker processes were stopped (the task ran past its timeout)."""
+
 
 CACHE_VERSION = 2
 PARALLEL_MIN_BYTES = 4 << 20  # below this, starting workers costs more than it saves
@@ -243,8 +263,11 @@ def scan(
     settings: ParseSettings | None = None,
     cache: ScanCache | None = None,
     jobs: int | None = None,
+    on_cancel: OnCancel | None = None,
 ) -> ScanOutcome:
-    """Scan the files the globs match, reusing and updating ``cache`` (a fresh one if None)."""
+    """Scan the files the globs match, reusing and updating ``cache`` (a fresh one if None).
+
+    ``on_cancel`` (a task's ``Context.on_cancel``) learns how to stop the worker processes."""
     started = time.perf_counter()
     settings = settings or ParseSettings()
     if cache is None or cache.settings != settings:
@@ -260,7 +283,7 @@ def scan(
             continue  # vanished between glob and stat (rotation in progress)
         head_bytes += 1024
     work = [j for j in planned if isinstance(j, _Job)]
-    outputs = _execute(work, settings, jobs)
+    outputs = _execute(work, settings, jobs, on_cancel)
     new_entries: dict[str, FileEntry] = {}
     files: list[dict[str, Any]] = []
     bytes_read = 0
@@ -327,12 +350,14 @@ def scan(
     return ScanOutcome(total, files, bytes_read, seconds, cache, rebuilt)
 
 
-def _execute(work: list[_Job], settings: ParseSettings, jobs: int | None) -> dict[int, _Output]:
+def _execute(
+    work: list[_Job], settings: ParseSettings, jobs: int | None, on_cancel: OnCancel | None
+) -> dict[int, _Output]:
     workers = min(jobs or os.cpu_count() or 1, max(len(work), 2))
     todo = sum(max(j.stat.st_size - j.start, 0) for j in work)
     if workers <= 1 or todo < PARALLEL_MIN_BYTES:
         return {id(j): _run(j, settings, j.start, None) for j in work}
-    from concurrent.futures import ProcessPoolExecutor  # only when there is enough to read
+    import multiprocessing  # only when there is enough to read
 
     # Fewer files than cores (a rerun after one more day): a big plain file is read in
     # parts, one per core, cut just after a newline.
@@ -342,13 +367,38 @@ def _execute(work: list[_Job], settings: ParseSettings, jobs: int | None) -> dic
         key=lambda p: (p[2] or p[0].stat.st_size) - p[1],
         reverse=True,
     )
-    with ProcessPoolExecutor(max_workers=workers) as ex:
-        futures = {(id(j), a): ex.submit(_run, j, settings, a, b) for j, a, b in ordered}
+    # A Pool, not a ProcessPoolExecutor: a task that times out has its workers killed
+    # (terminate) before the engine releases the task's locks.
+    pool = multiprocessing.Pool(workers)
+    stop = threading.Event()
+
+    def terminate() -> None:
+        stop.set()
+        pool.terminate()
+
+    forget = None
+    try:
+        pending = {(id(j), a): pool.apply_async(_run, (j, settings, a, b)) for j, a, b in ordered}
+        forget = on_cancel(terminate) if on_cancel is not None else None
         out: dict[int, _Output] = {}
         for j in work:
-            outputs = [futures[(id(j), a)].result() for a, _ in parts[id(j)]]
+            outputs = [_result(pending[(id(j), a)], stop) for a, _ in parts[id(j)]]
             out[id(j)] = _join(j.path.name, outputs)
         return out
+    finally:
+        if forget is not None:
+            forget()
+        pool.terminate()  # every result is in (or the scan was stopped): no work is lost
+        pool.join()
+
+
+def _result(pending: AsyncResult[_Output], stop: threading.Event) -> _Output:
+    while True:
+        try:
+            return pending.get(timeout=0.2)
+        except multiprocessing.TimeoutError:
+            if stop.is_set():
+                raise ScanCancelled("the log scan was stopped: the task timed out") from None
 
 
 def _split(job: _Job, n: int) -> list[tuple[int, int | None]]:

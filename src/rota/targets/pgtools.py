@@ -4,8 +4,11 @@ Tasks never start these themselves: this adapter finds the right binaries (``[ba
 bindir``, else the version that matches the server, never Debian's ``/usr/bin`` wrapper
 blindly), runs pipelines (``pg_dump | gzip``, ``gzip -dc | pg_restore``) with the exit
 status of *every* process checked, keeps each process's stderr (the first lines go into
-errors), enforces a timeout, and kills the whole process group when the task is cancelled.
-Passwords travel in ``PGPASSWORD``, never on a command line, and no message carries one.
+errors), enforces a timeout, and ends every process it started when the task is cancelled:
+each stage runs in its own session (``start_new_session``: its own process group, no
+terminal to prompt on), and the whole group gets SIGTERM, then SIGKILL after a short grace,
+so helpers a tool forked die with it. Passwords travel in ``PGPASSWORD``, never on a
+command line, and no message carries one.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from typing import IO, Any
 
 from rota.errors import RotaError, TargetUnavailable
 from rota.redact import Redactor
+from rota.task import KILL_GRACE_S, kill_process_group
 
 __all__ = ["PgToolError", "PgTools", "Pipeline", "conninfo"]
 
@@ -209,7 +213,6 @@ class PgTools:
                 sink = stack.enter_context(tempfile.TemporaryFile())
             else:
                 sink = subprocess.DEVNULL
-            pgid = 0
             try:
                 for i, argv in enumerate(stages):
                     err = stack.enter_context(tempfile.TemporaryFile())
@@ -223,15 +226,13 @@ class PgTools:
                             stdout=sink if last else subprocess.PIPE,
                             stderr=subprocess.PIPE if streamed else err,
                             env=full_env,
-                            process_group=pgid,
+                            start_new_session=True,
                             preexec_fn=_die_with_parent,
                         )
                     except OSError as exc:
                         raise TargetUnavailable(f"cannot run {argv[0]}: {exc.strerror}") from None
-                    if i == 0:
-                        pgid = p.pid
-                        with self._lock:
-                            self._groups.add(pgid)
+                    with self._lock:
+                        self._groups.add(p.pid)  # its own session: the pid is its group
                     if procs and procs[-1].stdout is not None:
                         # Our copy of the pipe must close, so the producer sees SIGPIPE
                         # when the consumer dies instead of blocking forever.
@@ -246,12 +247,13 @@ class PgTools:
                 rcs = self._wait(procs, t0 + limit, stages)
             finally:
                 for p in procs:
-                    if p.poll() is None:
-                        _kill_group(pgid)
-                        with contextlib.suppress(Exception):
-                            p.wait(5)
+                    # Killed even when the stage itself exited: a child it left behind
+                    # would still be in its group.
+                    kill_process_group(p.pid, 0 if p.poll() is not None else KILL_GRACE_S)
+                    with contextlib.suppress(Exception):
+                        p.wait(5)
                 with self._lock:
-                    self._groups.discard(pgid)
+                    self._groups.difference_update(p.pid for p in procs)
                 if reader is not None:
                     reader.join(5)  # the pipe closes with the last process that holds it
             out = b""
@@ -290,12 +292,19 @@ class PgTools:
         return [int(p.returncode) for p in procs]
 
     def cancel(self) -> None:
-        """Kill every running pipeline's process group (the task timed out)."""
+        """End every running pipeline (the task timed out): SIGTERM to each stage's process
+        group, SIGKILL after a short grace; later runs are refused."""
         self._cancelled.set()
         with self._lock:
             groups = list(self._groups)
-        for pgid in groups:
-            _kill_group(pgid)
+        if not groups:
+            return
+        # In parallel: the grace runs once, not once per stage.
+        killers = [threading.Thread(target=kill_process_group, args=(g,)) for g in groups]
+        for k in killers:
+            k.start()
+        for k in killers:
+            k.join()
 
     def close(self) -> None:
         self.cancel()
@@ -330,12 +339,6 @@ def _wait_exit(p: subprocess.Popen[bytes], timeout: float) -> None:
     if not ready:
         raise subprocess.TimeoutExpired(p.args, timeout)
     p.wait(5)
-
-
-def _kill_group(pgid: int) -> None:
-    if pgid > 0:
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(pgid, signal.SIGKILL)
 
 
 def _die_with_parent() -> None:

@@ -105,7 +105,7 @@ def analyze(ctx: Context) -> Iterator[Item]:
             "logs.files", Severity.UNKNOWN, str(exc), "[logs]", {}, "Fix the [logs] section."
         )
         return
-    outcome = scan_configured(logs)
+    outcome = scan_configured(logs, on_cancel=ctx.on_cancel)  # workers stop on a timeout
     res = outcome.results
     evidence_base = {"paths": logs.paths, "command": COMMAND, "cache": str(cache_file(logs.paths))}
     if not outcome.files:
