@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.markup import escape
 
-from rota.cli.common import parse_time as _since  # one time grammar for every --since
 from rota.cli.common import check_format, state
+from rota.cli.common import parse_time as _since  # one time grammar for every --since
 from rota.errors import UsageError
 
 if TYPE_CHECKING:
