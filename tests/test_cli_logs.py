@@ -42,3 +42,20 @@ def test_it_says_what_is_wrong_in_one_line(tmp_path, rota):
     cfg.write_text('[logs]\npaths = ["x/*"]\n')
     r = rota("-c", cfg, "logs", "top", "--format", "xml")
     assert r.code == 4 and "--format" in r.err
+
+
+def test_top_and_recent_take_a_window_until_a_time(tmp_path, rota):
+    truth = generate_logs(tmp_path / "logs", days=3, lines_per_day=400, now=datetime.now(UTC))
+    cfg = tmp_path / "rota.toml"
+    cfg.write_text('[logs]\npaths = ["logs/*"]\n')
+    today = truth["now"][:10]
+    before_today = sum(
+        n for t in truth["templates"].values() for day, n in t["per_day"].items() if day < today
+    )
+    window = ("--since", "30d", "--until", "today", "-f", "json")
+    recent = json.loads(rota("-c", cfg, "logs", "recent", *window).out)
+    assert recent["errors"] == before_today
+    top = json.loads(rota("-c", cfg, "logs", "top", *window, "--limit", "50").out)
+    assert sum(g["count"] for g in top["groups"]) == before_today
+    bad = rota("-c", cfg, "logs", "top", "--since", "today", "--until", "nonsense")
+    assert bad.code == 4 and "--until" in bad.err

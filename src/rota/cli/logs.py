@@ -36,6 +36,9 @@ FilesArg = Annotated[
     typer.Argument(help="Files or globs (default: [logs] paths).", show_default=False),
 ]
 FormatOpt = Annotated[str, typer.Option("--format", "-f", help="table or json.")]
+UntilOpt = Annotated[
+    str | None, typer.Option(help="Before this time: today, 1h, 7d or an ISO time.")
+]
 
 
 def _scan(ctx: typer.Context, files: list[str] | None) -> tuple[Results, str]:
@@ -57,6 +60,7 @@ def top(
     ctx: typer.Context,
     files: FilesArg = None,
     since: Annotated[str | None, typer.Option(help="today, 1h, 7d or an ISO time.")] = None,
+    until: UntilOpt = None,
     limit: Annotated[int, typer.Option(help="How many groups.")] = 20,
     fmt: FormatOpt = "table",
 ) -> None:
@@ -64,12 +68,13 @@ def top(
     fmt = check_format(fmt, FORMATS)
     res, tz = _scan(ctx, files)
     cutoff = _since(since, tz)
-    groups = res.top_groups(limit, since=cutoff)
+    end = _since(until, tz, option="--until")
+    groups = res.top_groups(limit, since=cutoff, until=end)
     rows = []
     for g in groups:
         d = g.to_dict(res.errors)
-        if cutoff is not None:
-            d["count"] = g.count_since(cutoff)
+        if cutoff is not None or end is not None:
+            d["count"] = g.count_since(cutoff or 0.0, end)
         rows.append(d)
     if fmt == "json":
         typer.echo(json.dumps({"errors": res.errors, "lines": res.lines, "groups": rows}, indent=2))
@@ -118,6 +123,7 @@ def recent(
     ctx: typer.Context,
     files: FilesArg = None,
     since: Annotated[str, typer.Option(help="today, 1h, 7d or an ISO time.")] = "today",
+    until: UntilOpt = None,
     limit: Annotated[int, typer.Option(help="How many groups.")] = 20,
     fmt: FormatOpt = "table",
 ) -> None:
@@ -125,11 +131,17 @@ def recent(
     fmt = check_format(fmt, FORMATS)
     res, tz = _scan(ctx, files)
     cutoff = _since(since, tz) or 0.0
+    end = _since(until, tz, option="--until")
     groups = [
-        {"group": g.id, "template": g.template, "count": g.count_since(cutoff), "sample": g.sample}
-        for g in res.top_groups(limit, since=cutoff)
+        {
+            "group": g.id,
+            "template": g.template,
+            "count": g.count_since(cutoff, end),
+            "sample": g.sample,
+        }
+        for g in res.top_groups(limit, since=cutoff, until=end)
     ]
-    total = res.errors_since(cutoff)
+    total = res.errors_since(cutoff, end)
     if fmt == "json":
         typer.echo(json.dumps({"since": cutoff, "errors": total, "groups": groups}, indent=2))
         return

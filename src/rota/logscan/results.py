@@ -58,8 +58,11 @@ class Group:
         if other.sample and (not self.sample or _at(other.sample_at) < _at(self.sample_at)):
             self.sample, self.sample_at = other.sample, other.sample_at
 
-    def count_since(self, since: float) -> int:
-        return sum(1 for t in self.times if t >= since)
+    def count_since(self, since: float, until: float | None = None) -> int:
+        """Lines from ``since`` on (and before ``until``), by each line's own time."""
+        if until is None:
+            return sum(1 for t in self.times if t >= since)
+        return sum(1 for t in self.times if since <= t < until)
 
     def to_dict(self, total_errors: int = 0) -> dict[str, Any]:
         return {
@@ -206,19 +209,21 @@ class Results:
         res.problems = state[16]
         return res
 
-    def top_groups(self, limit: int = 20, since: float | None = None) -> list[Group]:
+    def top_groups(
+        self, limit: int = 20, since: float | None = None, until: float | None = None
+    ) -> list[Group]:
         """Groups by count (within ``since`` when given), largest first; ties by template."""
         events = self.events().values()
-        if since is None:
+        if since is None and until is None:
             ranked = sorted(events, key=lambda g: (-g.count, g.template))
             return ranked[:limit]
-        counted = [(g.count_since(since), g) for g in events]
+        counted = [(g.count_since(since or 0.0, until), g) for g in events]
         counted = [(n, g) for n, g in counted if n]
         counted.sort(key=lambda x: (-x[0], x[1].template))
         return [g for _, g in counted[:limit]]
 
-    def errors_since(self, since: float) -> int:
-        return sum(g.count_since(since) for g in self.groups.values())
+    def errors_since(self, since: float, until: float | None = None) -> int:
+        return sum(g.count_since(since, until) for g in self.groups.values())
 
     def summary(self) -> dict[str, Any]:
         return {
