@@ -213,3 +213,90 @@ def test_it_matches_a_declared_index_present_under_another_name(
     found = [f for f in out.findings if f.code == "db.index.missing"]
     assert all(f.severity is Severity.OK for f in found)
     assert any("other_name" in f.message for f in found)
+
+
+# -- bloat: estimated without pgstattuple, measured with it -----------------------------------
+
+
+def drop_pgstattuple(url: str) -> None:
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("DROP EXTENSION pgstattuple")
+
+
+def bloat_an_index(url: str) -> None:
+    """events_id_idx holds 200k entries' worth of pages for 20k rows: nine in ten deleted,
+    vacuumed (so the statistics are fresh) and never rebuilt."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("CREATE TABLE events (id bigint NOT NULL, kind text)")
+        conn.execute("CREATE INDEX events_id_idx ON events (id)")
+        conn.execute("CREATE INDEX events_kind_idx ON events (lower(kind))")
+        conn.execute(
+            "INSERT INTO events SELECT g, 'kind ' || (g % 7) FROM generate_series(1, 200000) g"
+        )
+        conn.execute("DELETE FROM events WHERE id % 10 <> 0")
+        # Counted changes reach the statistics when the session is idle: before the ANALYZE,
+        # or they would count as changes since it.
+        conn.execute("SELECT pg_stat_force_next_flush()")
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("VACUUM (ANALYZE) events")
+
+
+def index_bloat(out: TaskOutcome) -> list[Any]:
+    return [f for f in out.findings if f.code == "db.bloat.index"]
+
+
+def test_without_pgstattuple_index_bloat_is_estimated_and_nothing_is_rebuilt(
+    pg_url: str, tmp_path: Path
+) -> None:
+    drop_pgstattuple(pg_url)
+    bloat_an_index(pg_url)
+    out = run(pg_url, tmp_path, apply=True)
+    assert out.status is Severity.WARNING and out.error is None
+    assert [f for f in out.findings if f.severity is Severity.UNKNOWN] == []
+    found = by_code(out, "db.bloat.index")
+    f = found["public.events_id_idx"]
+    ev = f.evidence
+    # pgstatindex measures about 90% here; the estimate from statistics agrees.
+    assert ev["method"] == "estimate" and 80 <= ev["bloat_percent"] <= 95
+    assert ev["estimate_confidence"] == "medium" and ev["estimate_caveats"] == []
+    assert ev["estimate_basis"]["expected_pages"] < ev["estimate_basis"]["relpages"] / 5
+    assert "estimated from statistics (medium confidence" in f.message
+    assert "needs a measurement" in f.message and "pg_stats" in ev["query"]
+    assert "CREATE EXTENSION pgstattuple" in f.remedy
+    # An expression index is estimated too, and says how little to trust it.
+    kind = found["public.events_kind_idx"].evidence
+    assert kind["estimate_confidence"] == "low"
+    assert any("expression index" in c for c in kind["estimate_caveats"])
+    # No REINDEX on an estimate alone, not even with --apply.
+    assert not [s for s in out.steps if s.action.startswith("reindex ")]
+    assert scalar(pg_url, "SELECT pg_relation_size('events_id_idx')") > 3 << 20
+
+
+def test_without_pgstattuple_a_clean_database_has_no_index_bloat(
+    pg_url: str, tmp_path: Path
+) -> None:
+    drop_pgstattuple(pg_url)
+    cfg = parse_config(
+        f'[database]\nurl = "{pg_url}"\n[database.thresholds]\nbloat_min_bytes = "50kB"\n'
+    )
+    out = Engine(cfg, lock_dir=tmp_path).run([indexes]).tasks[0]
+    assert out.status is Severity.OK, [
+        f.message for f in out.findings if f.severity is not Severity.OK
+    ]
+    [summary] = index_bloat(out)
+    assert summary.evidence["method"] == "estimate" and "not installed" in summary.message
+
+
+def test_with_pgstattuple_index_bloat_is_measured_and_rebuilt(pg_url: str, tmp_path: Path) -> None:
+    bloat_an_index(pg_url)
+    out = run(pg_url, tmp_path)
+    f = by_code(out, "db.bloat.index")["public.events_id_idx"]
+    ev = f.evidence
+    assert ev["method"] == "pgstatindex" and "pgstatindex" in ev["query"]
+    assert ev["bloat_percent"] >= 80 and ev["avg_leaf_density"] < 20
+    # The estimate that led to the measurement travels with it, and came close.
+    assert ev["estimate_confidence"] == "medium"
+    assert abs(ev["estimate_percent"] - ev["bloat_percent"]) < 10
+    [step] = [s for s in out.steps if s.action == "reindex public.events_id_idx"]
+    assert step.status is StepStatus.PLANNED
+    assert "REINDEX INDEX CONCURRENTLY" in step.detail["sql"]

@@ -3,26 +3,29 @@
 Checks: invalid indexes (not while a build is running), duplicates (a leading prefix of
 another index with the same method, expressions and predicate), unused indexes (only
 once statistics are old enough to say so), declared-but-missing indexes (from
-``[database] index_file``), and index bloat (an estimate, confirmed with pgstatindex).
+``[database] index_file``), and btree bloat (an estimate from planner statistics every
+run, the one check_postgres and PgHero use, measured with pgstatindex when it comes near
+the threshold; without pgstattuple the estimate alone decides, with its confidence stated,
+and never a REINDEX).
 
 Actions: ``CREATE INDEX CONCURRENTLY`` of declared indexes, ``REINDEX INDEX
-CONCURRENTLY`` of invalid and bloated ones, each verified (``indisvalid``) and followed
-by ``ANALYZE``. A concurrent build that fails leaves an invalid index behind; rota drops
+CONCURRENTLY`` of invalid ones and of those whose measured bloat is past the threshold,
+each verified (``indisvalid``) and followed by ``ANALYZE``. A concurrent build that fails leaves an invalid index behind; rota drops
 it (``DROP INDEX CONCURRENTLY``) and reports. An invalid unique index whose data still
 holds duplicates is reported with the count rather than rebuilt again and again.
 """
 
 from __future__ import annotations
 
-import math
 import re
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rota.model import Finding, Metric, Severity
 from rota.task import Context, Item, task
+from rota.tasks.db.bloat import INDEX_WIDTHS_SQL, Estimate, estimate_index_bloat
 from rota.tasks.db.common import USER_SCHEMA_FILTER, finding
 from rota.tasks.db.locking import LockNotGranted, LockPolicy, lock_finding, run_locked
 from rota.tasks.db.relations import CODE as LOCKED_CODE
@@ -104,23 +107,6 @@ SELECT extract(epoch FROM now() - coalesce(d.stats_reset, pg_postmaster_start_ti
        AS age_s,
        coalesce(d.stats_reset, pg_postmaster_start_time()) AS since
 FROM pg_stat_database d WHERE d.datname = current_database()
-"""
-# Key widths of every index in one pass. pg_stats (not pg_statistic) so that a role
-# without superuser sees the columns it may read; a per-index query over the view costs a
-# hash of all of pg_attribute each time, minutes on a database of thousands of tables.
-WIDTHS_SQL = f"""
-SELECT i.indexrelid::bigint AS oid, coalesce(sum(s.avg_width), 0)::float8 AS width,
-       count(s.avg_width) AS known, i.indnkeyatts AS cols
-FROM pg_index i
-JOIN pg_class c ON c.oid = i.indexrelid
-JOIN pg_class t ON t.oid = i.indrelid
-JOIN pg_namespace n ON n.oid = c.relnamespace
-JOIN pg_namespace tn ON tn.oid = t.relnamespace
-LEFT JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY (i.indkey)
-LEFT JOIN pg_stats s ON s.schemaname = tn.nspname AND s.tablename = t.relname
-     AND s.attname = a.attname AND NOT s.inherited
-WHERE {USER_SCHEMA_FILTER} AND c.relam = (SELECT oid FROM pg_am WHERE amname = 'btree')
-GROUP BY i.indexrelid, i.indnkeyatts
 """
 PGSTATINDEX_SQL = "SELECT * FROM pgstatindex(%s::regclass)"
 # Statement forms of the declared-index file, enough to find name, table and definition.
@@ -218,7 +204,8 @@ def _existing_definition(indexdef: str) -> str:
     prerequisites=[
         "[database] url of a role that owns the tables",
         "[database] index_file: the apply-indexes script (CREATE INDEX statements)",
-        "pgstattuple extension to confirm index bloat",
+        "pgstattuple extension (CREATE EXTENSION pgstattuple) to measure index bloat; without "
+        "it bloat is estimated and no index is rebuilt for bloat",
     ],
     procedure=[
         "Skip a relation another session holds (or waits for) in ACCESS EXCLUSIVE mode, "
@@ -229,10 +216,14 @@ def _existing_definition(indexdef: str) -> str:
         "Find duplicates by leading prefix (same method, expressions, predicate, opclass).",
         "Judge unused indexes only when statistics are older than unused_index_stats_age.",
         "Compare the index file with the catalog by name and by definition.",
-        "Estimate btree bloat from pg_stats widths; confirm with pgstatindex.",
+        "Estimate btree bloat from statistics (pg_stats widths and null fractions, reltuples, "
+        "relpages, fillfactor), reading no index; where it comes near the threshold measure "
+        "it with pgstatindex when installed. Without pgstattuple report the estimate with "
+        "its confidence (low when statistics are stale, columns lack them, or the index has "
+        "expressions) and rebuild nothing on it.",
         "With --apply: CREATE INDEX CONCURRENTLY declared indexes, REINDEX INDEX CONCURRENTLY "
-        "invalid and bloated ones, verify indisvalid, ANALYZE the table; drop what a failed "
-        "concurrent build leaves behind.",
+        "invalid ones and those with measured bloat, verify indisvalid, ANALYZE the table; "
+        "drop what a failed concurrent build leaves behind.",
     ],
     expected_outcome="Every declared index present and valid; no invalid, duplicate or "
     "bloated index.",
@@ -675,114 +666,123 @@ def _missing(ctx: Context, pg: Any, guard: Guard, rows: list[dict[str, Any]]) ->
 # -- bloat -----------------------------------------------------------------------------------
 
 
-def _estimate(w: dict[str, Any] | None, r: dict[str, Any]) -> tuple[int, float] | None:
-    """(wasted bytes, percent) of a btree from its row count and its WIDTHS_SQL row."""
-    if not w or int(w["known"]) < int(w["cols"]) or r["reltuples"] <= 0:
-        return None
-    # Index tuple header (8) + aligned key data + line pointer (4); leaf pages filled to 90%.
-    per_tuple = 12 + 8 * math.ceil(float(w["width"]) / 8)
-    per_page = max(1, int((8192 - 24 - 16) * 0.9 // per_tuple))
-    expected = (math.ceil(float(r["reltuples"]) / per_page) + 1) * 8192
-    size = int(r["bytes"])
-    if size <= 0:
-        return None
-    wasted = max(0, size - expected)
-    return wasted, round(100 * wasted / size, 1)
-
-
 def _bloat(ctx: Context, pg: Any, guard: Guard, rows: list[dict[str, Any]]) -> Iterator[Item]:
     from psycopg import sql
 
     th = ctx.config.database.thresholds
     has = bool(pg.scalar("SELECT count(*) FROM pg_extension WHERE extname = 'pgstattuple'"))
     over = 0
-    unconfirmed: list[str] = []
-    widths = {int(w["oid"]): w for w in pg.query(WIDTHS_SQL)}
+    estimated_only: list[str] = []
+    widths = {int(w["oid"]): w for w in pg.query(INDEX_WIDTHS_SQL)}
     for r in rows:
-        if r["method"] != "btree" or not r["valid"]:
+        if r["method"] != "btree" or not r["valid"] or r["bytes"] is None:
             continue
-        est = _estimate(widths.get(int(r["oid"])), r)
-        if est is None:
-            continue
-        est_bytes, est_pct = est
         subject = f"{r['schema']}.{r['name']}"
-        if est_pct < th.bloat_percent / 2 or est_bytes < th.bloat_min_bytes / 2:
+        est = estimate_index_bloat(widths.get(int(r["oid"])), int(r["bytes"]))
+        yield Metric("db.index.bloat_estimate_bytes", est.bytes, "bytes", {"index": subject})
+        if est.percent < th.bloat_percent / 2 or est.bytes < th.bloat_min_bytes / 2:
             continue
-        if not has:
-            unconfirmed.append(subject)
-            continue
-        try:
-            got = guard.one(
-                (int(r["oid"]),),
-                subject,
-                "index bloat",
-                PGSTATINDEX_SQL,
-                (sql.Identifier(r["schema"], r["name"]).as_string(),),
-            )
-            if not got:
-                continue  # locked: db.relation.locked
-            m = got[0]
-        except Exception as exc:
-            yield finding(
-                "db.bloat.index",
-                Severity.UNKNOWN,
-                f"{subject}: bloat estimate {est_pct:.0f}% could not be confirmed: "
-                f"{str(exc).strip().splitlines()[0]}",
-                subject=subject,
-                sql=PGSTATINDEX_SQL,
-                remedy="GRANT pg_stat_scan_tables TO the rota role.",
-            )
-            continue
-        size = int(m["index_size"]) or 1
-        density = float(m["avg_leaf_density"] or 0)
-        leaf = int(m["leaf_pages"]) * 8192
-        empty = (int(m["empty_pages"]) + int(m["deleted_pages"])) * 8192
-        # A fresh btree's leaves are 90% full; below that the difference is waste.
-        wasted = int(leaf * max(0.0, 1 - density / 90)) + empty
-        pct = round(100 * wasted / size, 1)
-        yield Metric("db.index.bloat_bytes", wasted, "bytes", {"index": subject})
-        if pct < th.bloat_percent or wasted < th.bloat_min_bytes:
+        error = None
+        if has:
+            try:
+                got = guard.one(
+                    (int(r["oid"]),),
+                    subject,
+                    "index bloat",
+                    PGSTATINDEX_SQL,
+                    (sql.Identifier(r["schema"], r["name"]).as_string(),),
+                )
+            except Exception as exc:  # privilege (pg_stat_scan_tables) or a timeout
+                error = str(exc).strip().splitlines()[0]
+            else:
+                if got is None:
+                    continue  # locked: db.relation.locked
+                over += yield from _measured(ctx, r, got[0], est)
+                continue
+        estimated_only.append(subject)
+        if est.percent < th.bloat_percent or est.bytes < th.bloat_min_bytes:
             continue
         over += 1
+        why = f"pgstatindex failed: {error}" if error else "pgstattuple is not installed"
+        # No REINDEX on an estimate alone: stale statistics can make a healthy index look
+        # bloated, and a rebuild of a large one costs hours of I/O.
         yield finding(
             "db.bloat.index",
             Severity.WARNING,
-            f"{subject}: {_size(wasted)} ({pct:.0f}%) of {_size(size)} is wasted",
+            f"{subject}: about {_size(est.bytes)} ({est.percent:.0f}%) of {_size(r['bytes'])} "
+            f"is wasted, estimated from statistics ({est.confidence} confidence; {why}); "
+            "not rebuilt: a REINDEX needs a measurement",
             subject=subject,
-            sql=PGSTATINDEX_SQL.replace("%s", f"'{subject}'"),
-            bloat_bytes=wasted,
-            bloat_percent=pct,
-            index_size=size,
-            avg_leaf_density=density,
-            leaf_fragmentation=m["leaf_fragmentation"],
-            estimate_bytes=est_bytes,
-            estimate_percent=est_pct,
-            remedy=f"REINDEX INDEX CONCURRENTLY {subject};",
+            sql=INDEX_WIDTHS_SQL,
+            method="estimate",
+            bloat_bytes=est.bytes,
+            bloat_percent=est.percent,
+            index_size=r["bytes"],
+            measurement_error=error,
+            **est.evidence(),
+            remedy="CREATE EXTENSION pgstattuple; and GRANT pg_stat_scan_tables TO the rota "
+            "role: rota then measures it with pgstatindex and rebuilds it if the measurement "
+            f"agrees (or, by hand: REINDEX INDEX CONCURRENTLY {subject};).",
         )
-        yield from _index_action(
-            ctx,
-            f"reindex {subject}",
-            sql.SQL("REINDEX INDEX CONCURRENTLY {}").format(sql.Identifier(r["schema"], r["name"])),
-            r,
-            reason=f"measured bloat {pct:.0f}% ({_size(wasted)})",
+    if not over:
+        measured = has and not estimated_only
+        how = (
+            "measured with pgstatindex where the estimate came near"
+            if measured
+            else "estimated from statistics"
+            + ("" if has else "; pgstattuple is not installed to measure it")
         )
-    if unconfirmed:
-        yield finding(
-            "db.bloat.index",
-            Severity.UNKNOWN,
-            f"pgstattuple is not installed; {len(unconfirmed)} indexes look bloated but "
-            "cannot be measured",
-            subject="pgstattuple",
-            indexes=unconfirmed,
-            remedy="CREATE EXTENSION pgstattuple;",
-        )
-    elif not over:
         yield finding(
             "db.bloat.index",
             Severity.OK,
-            f"no index past {th.bloat_percent:g}% and {_size(th.bloat_min_bytes)} of bloat",
-            sql=PGSTATINDEX_SQL,
+            f"no index past {th.bloat_percent:g}% and {_size(th.bloat_min_bytes)} of bloat ({how})",
+            sql=PGSTATINDEX_SQL if measured else INDEX_WIDTHS_SQL,
+            method="pgstatindex" if measured else "estimate",
+            estimated_only=estimated_only,
         )
+
+
+def _measured(
+    ctx: Context, r: dict[str, Any], m: dict[str, Any], est: Estimate
+) -> Generator[Item, None, int]:
+    """Findings (and the REINDEX) from one pgstatindex row; returns 1 when it is over the line."""
+    from psycopg import sql
+
+    th = ctx.config.database.thresholds
+    subject = f"{r['schema']}.{r['name']}"
+    size = int(m["index_size"]) or 1
+    density = float(m["avg_leaf_density"] or 0)
+    leaf = int(m["leaf_pages"]) * 8192
+    empty = (int(m["empty_pages"]) + int(m["deleted_pages"])) * 8192
+    # A fresh btree's leaves are 90% full; below that the difference is waste.
+    wasted = int(leaf * max(0.0, 1 - density / 90)) + empty
+    pct = round(100 * wasted / size, 1)
+    yield Metric("db.index.bloat_bytes", wasted, "bytes", {"index": subject})
+    if pct < th.bloat_percent or wasted < th.bloat_min_bytes:
+        return 0
+    yield finding(
+        "db.bloat.index",
+        Severity.WARNING,
+        f"{subject}: {_size(wasted)} ({pct:.0f}%) of {_size(size)} is wasted",
+        subject=subject,
+        sql=PGSTATINDEX_SQL.replace("%s", f"'{subject}'"),
+        method="pgstatindex",
+        bloat_bytes=wasted,
+        bloat_percent=pct,
+        index_size=size,
+        avg_leaf_density=density,
+        leaf_fragmentation=m["leaf_fragmentation"],
+        **est.evidence(),
+        remedy=f"REINDEX INDEX CONCURRENTLY {subject};",
+    )
+    yield from _index_action(
+        ctx,
+        f"reindex {subject}",
+        sql.SQL("REINDEX INDEX CONCURRENTLY {}").format(sql.Identifier(r["schema"], r["name"])),
+        r,
+        reason=f"measured bloat {pct:.0f}% ({_size(wasted)})",
+    )
+    return 1
 
 
 def _size(n: float) -> str:
