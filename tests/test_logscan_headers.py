@@ -7,8 +7,8 @@ import re
 
 import pytest
 
-from rota.logscan.formats import TimeReader, parse_text
-from rota.logscan.grouping import line_template, read_line
+from rota.logscan.formats import TimeReader, parse_line, parse_text
+from rota.logscan.grouping import line_template
 from rota.logscan.headers import split_header
 
 # (line, rule, UTC hour or None, level, component, message)
@@ -256,7 +256,7 @@ def test_a_recognised_header_leaves_no_time_pid_weekday_or_host_in_the_template(
     case: tuple[str, ...],
 ) -> None:
     line = case[0]
-    template = line_template(read_line(line), line)
+    template = line_template(parse_line(line), line)
     for noise in ("2026", "2005", "10:00:00", "Sun ", "Fri ", "4242", "19939", "web-1", "combo"):
         assert noise not in template, (noise, template)
 

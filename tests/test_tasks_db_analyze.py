@@ -5,12 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import psycopg
-
 from rota.config import parse_config
 from rota.engine import Engine
 from rota.model import Severity, StepStatus, TaskOutcome
 from rota.tasks.db.analyze import analyze
+from rota.testing import execute_and_flush
 
 
 def run(url: str, tmp_path: Path, *, apply: bool = False, extra: str = "") -> TaskOutcome:
@@ -19,15 +18,6 @@ def run(url: str, tmp_path: Path, *, apply: bool = False, extra: str = "") -> Ta
         '[schedule]\nwindow = "daily 00:00-00:00 UTC"\n'
     )
     return Engine(cfg, lock_dir=tmp_path).run([analyze], apply=apply).tasks[0]
-
-
-def change(url: str, *statements: str) -> None:
-    with psycopg.connect(url, autocommit=True) as conn:
-        for s in statements:
-            conn.execute(s)
-        conn.execute("SELECT pg_stat_force_next_flush()")
-    with psycopg.connect(url, autocommit=True) as conn:  # the flush happens when idle
-        conn.execute("SELECT pg_sleep(0.01)")
 
 
 def overdue(out: TaskOutcome) -> dict[str, Any]:
@@ -39,7 +29,9 @@ def overdue(out: TaskOutcome) -> dict[str, Any]:
 
 
 def test_it_flags_a_table_past_its_autoanalyze_trigger(pg_url: str, tmp_path: Path) -> None:
-    change(pg_url, "UPDATE messages SET tokens = coalesce(tokens, 0) + 1 WHERE id % 3 = 0")
+    execute_and_flush(
+        pg_url, "UPDATE messages SET tokens = coalesce(tokens, 0) + 1 WHERE id % 3 = 0"
+    )
     out = run(pg_url, tmp_path)
     f = overdue(out)["public.messages"]
     assert f.evidence["n_mod_since_analyze"] > f.evidence["trigger"] > 50
@@ -48,7 +40,7 @@ def test_it_flags_a_table_past_its_autoanalyze_trigger(pg_url: str, tmp_path: Pa
 
 
 def test_it_honours_a_per_table_scale_factor(pg_url: str, tmp_path: Path) -> None:
-    change(
+    execute_and_flush(
         pg_url,
         "ALTER TABLE messages SET (autovacuum_analyze_scale_factor = 0.9)",
         "UPDATE messages SET tokens = coalesce(tokens, 0) + 1 WHERE id % 3 = 0",
@@ -57,17 +49,19 @@ def test_it_honours_a_per_table_scale_factor(pg_url: str, tmp_path: Path) -> Non
 
 
 def test_it_ignores_tiny_tables_and_a_clean_database_is_ok(pg_url: str, tmp_path: Path) -> None:
-    change(pg_url, "UPDATE schema_migrations SET name = name || '!'")
+    execute_and_flush(pg_url, "UPDATE schema_migrations SET name = name || '!'")
     out = run(pg_url, tmp_path)
     assert out.status is Severity.OK and out.steps == []
 
 
 def test_apply_analyzes_only_the_tables_that_need_it(pg_url: str, tmp_path: Path) -> None:
-    change(pg_url, "UPDATE messages SET tokens = coalesce(tokens, 0) + 1 WHERE id % 3 = 0")
+    execute_and_flush(
+        pg_url, "UPDATE messages SET tokens = coalesce(tokens, 0) + 1 WHERE id % 3 = 0"
+    )
     out = run(pg_url, tmp_path, apply=True)
     [step] = out.steps
     assert step.status is StepStatus.DONE and step.detail["sql"] == 'ANALYZE "public"."messages"'
-    change(pg_url)
+    execute_and_flush(pg_url)
     assert overdue(run(pg_url, tmp_path)) == {}
 
 

@@ -23,6 +23,7 @@ from rota.tasks.db.analyze import analyze
 from rota.tasks.db.indexes import indexes
 from rota.tasks.db.relations import LOCKED, Guard
 from rota.tasks.db.vacuum import vacuum
+from rota.testing import execute_and_flush
 
 
 def run_all(url: str, tmp_path: Path) -> dict[str, TaskOutcome]:
@@ -50,15 +51,6 @@ def warnings(outcome: TaskOutcome, code: str) -> dict[str, Finding]:
     }
 
 
-def change(url: str, *statements: str) -> None:
-    with psycopg.connect(url, autocommit=True) as conn:
-        for s in statements:
-            conn.execute(s)
-        conn.execute("SELECT pg_stat_force_next_flush()")
-    with psycopg.connect(url, autocommit=True) as conn:  # the flush happens when idle
-        conn.execute("SELECT pg_sleep(0.01)")
-
-
 @contextmanager
 def migration(url: str, *statements: str) -> Iterator[psycopg.Connection[Any]]:
     """A second session inside an open transaction, as a migration would hold it."""
@@ -76,7 +68,9 @@ def test_a_locked_table_is_skipped_and_every_other_fault_still_reported(
     pg_faulty_url: str, tmp_path: Path
 ) -> None:
     # Overdue analyze on messages, on top of the planted index, vacuum and bloat faults.
-    change(pg_faulty_url, "UPDATE messages SET tokens = coalesce(tokens, 0) + 1 WHERE id % 3 = 0")
+    execute_and_flush(
+        pg_faulty_url, "UPDATE messages SET tokens = coalesce(tokens, 0) + 1 WHERE id % 3 = 0"
+    )
     with migration(
         pg_faulty_url,
         "LOCK TABLE audit_log IN ACCESS EXCLUSIVE MODE",

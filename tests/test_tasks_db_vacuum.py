@@ -14,6 +14,7 @@ from rota.config import parse_config
 from rota.engine import Engine
 from rota.model import Severity, StepStatus, TaskOutcome
 from rota.tasks.db.vacuum import vacuum
+from rota.testing import execute_and_flush
 
 LOCK_TIMEOUT_S = 0.2
 
@@ -71,15 +72,6 @@ def drop_pgstattuple(url: str) -> None:
         conn.execute("DROP EXTENSION pgstattuple")
 
 
-def change(url: str, *statements: str) -> None:
-    with psycopg.connect(url, autocommit=True) as conn:
-        for s in statements:
-            conn.execute(s)
-        conn.execute("SELECT pg_stat_force_next_flush()")
-    with psycopg.connect(url, autocommit=True) as conn:  # the flush happens when idle
-        conn.execute("SELECT pg_sleep(0.01)")
-
-
 def test_without_pgstattuple_bloat_is_estimated_and_the_status_follows_the_estimate(
     pg_faulty_url: str, tmp_path: Path
 ) -> None:
@@ -119,7 +111,7 @@ def test_an_estimate_from_stale_statistics_says_its_confidence_is_low(
 ) -> None:
     drop_pgstattuple(pg_url)
     # Every row rewritten twice, no VACUUM or ANALYZE since: two thirds of the heap is dead.
-    change(
+    execute_and_flush(
         pg_url,
         "UPDATE messages SET tokens = coalesce(tokens, 0) + 1",
         "UPDATE messages SET tokens = tokens + 1",

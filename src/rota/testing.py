@@ -21,6 +21,9 @@ project, or in a package that extends rota, can ask for:
 ``assert_read_only``
     :func:`rota.readonly.assert_read_only`, for proving a task's check mode changed nothing.
 
+:func:`execute_and_flush` runs statements and makes their statistics visible at once, for
+tests that plant dead tuples or scans and then run a task that reads ``pg_stat_*``.
+
 Importing this module only defines fixtures; PostgreSQL and psycopg are touched only when
 a test asks for one of them.
 """
@@ -46,6 +49,7 @@ __all__ = [
     "TEST_SCALE",
     "TEST_SEED",
     "DatabaseTemplate",
+    "execute_and_flush",
     "pg_cluster",
     "pg_faulty_url",
     "pg_template",
@@ -165,3 +169,15 @@ def assert_read_only() -> Callable[..., Any]:
     from rota.readonly import assert_read_only as check
 
     return check
+
+
+def execute_and_flush(url: str, *statements: str) -> None:
+    """Run ``statements`` (autocommit), then flush their statistics to ``pg_stat_*``."""
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True) as conn:
+        for statement in statements:
+            conn.execute(statement)
+        conn.execute("SELECT pg_stat_force_next_flush()")
+    with psycopg.connect(url, autocommit=True) as conn:  # the flush happens when idle
+        conn.execute("SELECT pg_sleep(0.01)")

@@ -13,7 +13,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from rota.logscan.fingerprint import fingerprint, group_id, mask
-from rota.logscan.formats import ERROR_LEVELS, CustomFormat, TimeReader, parse_json, parse_text
+from rota.logscan.formats import ERROR_LEVELS, CustomFormat, TimeReader, parse_line
 from rota.logscan.reader import ReadReport, read_chunks
 from rota.logscan.results import MAX_SAMPLES, Group, Results
 from rota.logscan.route import template_path
@@ -91,7 +91,7 @@ class LineParser:
             if self.custom is not None:
                 rec = self.custom.parse(line)
             if rec is None:
-                rec = parse_json(line) if line[0] == "{" else parse_text(line)
+                rec = parse_line(line)
         if rec is None:
             res.unparsed += 1
             if len(res.unparsed_samples) < MAX_SAMPLES:

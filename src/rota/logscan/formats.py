@@ -32,6 +32,7 @@ __all__ = [
     "TimeReader",
     "parse_duration_ms",
     "parse_json",
+    "parse_line",
     "parse_text",
 ]
 
@@ -223,6 +224,11 @@ def parse_json(line: str) -> Record | None:
         "json",
         said=said,
     )
+
+
+def parse_line(line: str) -> Record | None:
+    """A line of any built-in format: a JSON object, or plain text with a known header."""
+    return parse_json(line) if line[:1] == "{" else parse_text(line)
 
 
 # --------------------------------------------------------------------------- plain text

@@ -19,23 +19,14 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from rota.logscan.cluster import cluster
-from rota.logscan.fingerprint import fingerprint, group_id, mask
-from rota.logscan.formats import Record, parse_json, parse_text
+from rota.logscan.fingerprint import fingerprint, group_id
+from rota.logscan.formats import Record, parse_line
 from rota.logscan.route import template_path
 
 __all__ = ["LineGrouper", "explain", "line_template"]
 
 
-def read_line(line: str) -> Record | None:
-    """A line as the analyzer reads it (JSON or a recognised plain header), or None."""
-    if line[:1] == "{":
-        rec = parse_json(line)
-        if rec is not None:
-            return rec
-    return parse_text(line)
-
-
-def line_template(rec: Record | None, line: str, *, component: bool = False) -> str:
+def line_template(rec: Record | None, line: str) -> str:
     """The masked template a line is grouped by, before clustering."""
     if rec is None:
         return fingerprint(line)[1]
@@ -44,10 +35,7 @@ def line_template(rec: Record | None, line: str, *, component: bool = False) -> 
         return f"{rec.method.upper()} {template_path(rec.path)} {status}"
     # a logged error's own text varies with its cause; the line's message is the event
     message = rec.said or rec.message or rec.component
-    template = fingerprint(message)[1] if message else ""
-    if component and rec.component and rec.message:
-        return f"{mask(rec.component).replace(' ', '_')}: {template}"
-    return template
+    return fingerprint(message)[1] if message else ""
 
 
 def explain(rec: Record | None) -> dict[str, object]:
@@ -70,7 +58,6 @@ class LineGrouper:
 
     threshold: float | None = None
     keep_explain: bool = False
-    component: bool = False
     _index: dict[str, int] = field(default_factory=dict)
     _templates: list[str] = field(default_factory=list)
     _lines: list[int] = field(default_factory=list)
@@ -79,8 +66,8 @@ class LineGrouper:
     _explained: list[dict[str, object]] = field(default_factory=list)
 
     def add(self, line: str) -> None:
-        rec = read_line(line)
-        template = line_template(rec, line, component=self.component)
+        rec = parse_line(line)
+        template = line_template(rec, line)
         i = self._index.get(template)
         if i is None:
             i = self._index[template] = len(self._templates)

@@ -111,6 +111,10 @@ class Results:
     # hour ("2026-11-28T10", UTC) -> [lines, requests, errors, 5xx]
     timeline: dict[str, list[int]] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
+    # events() of the groups as they were: (group count, error count) then the events
+    _events: tuple[tuple[int, int], dict[str, Group]] | None = field(
+        default=None, repr=False, compare=False
+    )
 
     @property
     def parsed(self) -> int:
@@ -125,9 +129,13 @@ class Results:
         """The error groups with their templates clustered (:mod:`rota.logscan.cluster`):
         the variables no mask knows (user, host, job names) merged. ``groups`` stays by
         masked template, which merges exactly across files and runs; this is computed
-        from it, over distinct templates, whenever a report needs it."""
+        from it, over distinct templates, once for as long as no error is added."""
         from rota.logscan.cluster import cluster
         from rota.logscan.fingerprint import group_id
+
+        key = (len(self.groups), self.errors)
+        if self._events is not None and self._events[0] == key:
+            return self._events[1]
 
         ordered = sorted(self.groups.values(), key=lambda g: g.id)
         index, merged = cluster([g.template for g in ordered], [g.count for g in ordered])
@@ -139,7 +147,9 @@ class Results:
                 event = events[c] = Group(group_id(template), template, g.component, g.level)
             event.merge(g)
             event.members.append(g.id)
-        return {e.id: e for e in events.values()}
+        found = {e.id: e for e in events.values()}
+        self._events = (key, found)
+        return found
 
     def merge(self, other: Results) -> Results:
         for name in ("lines", "blank", "unparsed", "invalid_utf8", "binary", "oversized"):
