@@ -261,7 +261,7 @@ def vacuum_task() -> Task:
         "pg_cancel_backend(pid); the table is left as it was.",
         time_estimate="5m",
         mutates=True,
-        needs=("database",),
+        needs=("postgres",),
         timeout="30m",
         manual_time="1-2 hours",
         codes=("db.bloat.table", "db.vacuum.stale_stats"),
@@ -317,7 +317,7 @@ def analyze_task() -> Task:
         rollback="Nothing to undo.",
         time_estimate="1m",
         mutates=True,
-        needs=("database",),
+        needs=("postgres",),
     )(_noop)
 
 

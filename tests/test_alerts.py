@@ -208,7 +208,7 @@ def test_a_skipped_run_is_no_state_change(tmp_path: Path, receiver: Receiver) ->
     switch = Switch()
     switch.severity = Severity.CRITICAL
     engine.run([switch.task()])
-    skipped = make_task("demo.switch", needs=("database",))  # not configured: skipped
+    skipped = make_task("demo.switch", needs=("postgres",))  # not configured: skipped
     out = engine.run([skipped]).tasks[0]
     assert out.skipped and out.alerts == []
     switch.severity = Severity.OK

@@ -173,7 +173,7 @@ def test_an_unconfigured_task_is_skipped_in_bulk_but_unknown_when_named(
     def run(ctx: Context) -> Iterator[Item]:
         yield Finding("x", Severity.OK, "never here")
 
-    t = make("t.db", run, needs=("database",))
+    t = make("t.db", run, needs=("postgres",))
     bulk = engine(history, tmp_path).run([t])
     assert bulk.tasks[0].skip_reason == "[database] url is not set"
     assert bulk.status is Severity.OK

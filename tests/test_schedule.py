@@ -4,7 +4,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from rota.schedule import Frequency, Window, due_info
+from rota.frequency import Frequency, Window
+from rota.schedule import due_info
 from samples import make_task
 
 T = make_task("x.y", frequency="weekly")

@@ -68,7 +68,7 @@ def _hold_task(started: threading.Event, release: threading.Event):  # type: ign
         release.wait(15)
         yield Finding("db.hold", Severity.OK, "held")
 
-    return make_task("db.hold", run, needs=("database",))
+    return make_task("db.hold", run, needs=("postgres",))
 
 
 def test_the_advisory_lock_excludes_a_second_machine(pg_url: str, tmp_path: Path) -> None:
@@ -94,7 +94,7 @@ def test_a_read_only_task_passes_the_read_only_assertion(pg_url: str, tmp_path: 
         n = ctx.target("postgres").scalar("SELECT count(*) FROM users")
         yield Metric("users", n)
 
-    t = make_task("db.count", count, needs=("database",))
+    t = make_task("db.count", count, needs=("postgres",))
     cfg = parse_config(f'[database]\nurl = "{pg_url}"\n')
     rep = assert_read_only(lambda: Engine(cfg, None, lock_dir=tmp_path).run([t]), urls=(pg_url,))
     assert rep.tasks[0].metrics[0].value > 0

@@ -46,7 +46,7 @@ def _size(v: Any) -> int:
 
 
 def _frequency(v: str) -> str:
-    from rota.schedule import Frequency
+    from rota.frequency import Frequency
 
     Frequency.parse(v)
     return v
@@ -54,7 +54,7 @@ def _frequency(v: str) -> str:
 
 def _window(v: str | None) -> str | None:
     if v:
-        from rota.schedule import Window
+        from rota.frequency import Window
 
         Window.parse(v)
     return v
@@ -553,6 +553,7 @@ class Config(BaseModel):
 
     def is_configured(self, section: str) -> str | None:
         """None when ``section`` is usable, else why not (e.g. "[database] url is not set")."""
+        section = {"postgres": "database", "files": "logs"}.get(section, section)
         required = {
             "database": ("url",),
             "http": ("base_url",),

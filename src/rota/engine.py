@@ -191,7 +191,7 @@ class Engine:
         if why:
             return why
         if apply and task.mutates and self.config.schedule.window and not ignore_window:
-            from rota.schedule import Window
+            from rota.frequency import Window
 
             window = Window.parse(self.config.schedule.window)
             now = self.now()

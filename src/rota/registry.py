@@ -101,7 +101,7 @@ class Registry:
 
 def validate_task(task: Task) -> list[str]:
     """Every problem with a task's metadata (empty when it is well-formed)."""
-    from rota.schedule import Frequency
+    from rota.frequency import Frequency
     from rota.units import parse_duration
 
     problems = []

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from rota.config import Config
 from rota.errors import UsageError
-from rota.schedule import Frequency, Window
+from rota.frequency import Frequency, Window
 from rota.task import Task
 
 FORMATS = ("cron", "systemd", "k8s")

@@ -37,13 +37,18 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 from rota.model import Finding, Metric, Step, StepStatus
 
 if TYPE_CHECKING:
+    from rota.alerts.channels import Channel
     from rota.config import Config
     from rota.history import History
+    from rota.targets.files import Files
+    from rota.targets.http import Http
+    from rota.targets.pgtools import PgTools
+    from rota.targets.postgres import Postgres
 
 Item = Finding | Metric | Step
 RunFunction = Callable[["Context"], Iterator[Item]]
@@ -163,8 +168,22 @@ class Context:
         return "apply" if self.apply else "check"
 
     # -- targets -------------------------------------------------------------------------
+    @overload
+    def target(self, kind: Literal["postgres"]) -> Postgres: ...
+    @overload
+    def target(self, kind: Literal["http"]) -> Http: ...
+    @overload
+    def target(self, kind: Literal["files"]) -> Files: ...
+    @overload
+    def target(self, kind: Literal["pgtools"]) -> PgTools: ...
+    @overload
+    def target(self, kind: Literal["alerts"]) -> list[Channel]: ...
+    @overload
+    def target(self, kind: str) -> object: ...
     def target(self, kind: str) -> Any:
-        """The task's adapter for ``kind`` (``postgres``, ``http``, ``files``, ``process``)."""
+        """The task's adapter for ``kind``: built-in kinds are typed (``postgres`` gives a
+        :class:`~rota.targets.postgres.Postgres`); a plugin's kind gives ``object``, for
+        the plugin to narrow with ``isinstance``."""
         if kind not in self._targets:
             from rota.targets import open_target
 

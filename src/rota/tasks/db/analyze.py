@@ -161,7 +161,7 @@ def ident(t: TableStats) -> sql.Identifier:
     frequency="weekly",
     priority="medium",
     mutates=True,
-    needs=("database",),
+    needs=("postgres",),
     purpose="Keep the planner's row estimates close to the data, so queries keep their good "
     "plans: stale statistics after bulk changes are a classic cause of sudden slow queries.",
     prerequisites=[

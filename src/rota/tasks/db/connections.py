@@ -77,7 +77,7 @@ CODES = (
     section="Database maintenance",
     frequency="daily",
     priority="high",
-    needs=("database",),
+    needs=("postgres",),
     purpose="Catch connection exhaustion, abandoned transactions, stale pooled connections, "
     "runaway queries and lock pile-ups before users see errors, and name whatever stops "
     "VACUUM from cleaning up.",

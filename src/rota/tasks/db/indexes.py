@@ -198,7 +198,7 @@ def _existing_definition(indexdef: str) -> str:
     frequency="weekly",
     priority="high",
     mutates=True,
-    needs=("database",),
+    needs=("postgres",),
     purpose="Indexes that are invalid, duplicated, unused or bloated cost every write and "
     "buy nothing; a declared index that never made it to production makes its queries scan.",
     prerequisites=[

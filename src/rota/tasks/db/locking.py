@@ -145,7 +145,7 @@ def window_seconds_left(ctx: Context, now: datetime | None = None) -> float | No
     text = ctx.config.schedule.window
     if not text:
         return None
-    from rota.schedule import Window
+    from rota.frequency import Window
 
     now = now or datetime.now(UTC)
     closes = Window.parse(text).closes_at(now)

@@ -118,7 +118,7 @@ CODES = (
     section="Database performance tuning",
     frequency="quarterly",
     priority="high",
-    needs=("database",),
+    needs=("postgres",),
     purpose="Find the slow creep the weekly tasks miss: transaction-ID and multixact "
     "wraparound, sequences running out of values, the statements that cost the most time "
     "since the last review, and settings that do not fit the workload.",

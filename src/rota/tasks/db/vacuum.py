@@ -66,7 +66,7 @@ ORDER BY xact_start LIMIT 5
     frequency="weekly",
     priority="high",
     mutates=True,
-    needs=("database",),
+    needs=("postgres",),
     purpose="Keep dead rows from piling up (slower scans, bigger tables, wraparound risk) "
     "and give space back only when bloat is real, without locking the application out.",
     prerequisites=[

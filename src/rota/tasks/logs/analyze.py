@@ -62,7 +62,7 @@ def daily_rates(res: Results, start: datetime) -> tuple[float, int, int, list[fl
     section="Log management",
     frequency="daily",
     priority="medium",
-    needs=("logs",),
+    needs=("files",),
     purpose="Know what is failing before users say so: the most common errors grouped by "
     "kind, errors since midnight, new kinds of error, and API response times per route.",
     prerequisites=["[logs] paths: globs of the live and rotated logs (plain or .gz)"],

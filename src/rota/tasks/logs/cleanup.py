@@ -30,7 +30,7 @@ DAY = 86_400.0
     frequency="weekly",
     priority="medium",
     mutates=True,
-    needs=("logs",),
+    needs=("files",),
     purpose="Keep log directories from filling the disk by removing rotated logs once they "
     "are past retention, without ever touching a live log, a file still in use, or "
     "anything outside the configured directories.",

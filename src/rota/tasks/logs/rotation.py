@@ -41,7 +41,7 @@ DAY = 86_400.0
     section="Log management",
     frequency="weekly",
     priority="medium",
-    needs=("logs",),
+    needs=("files",),
     purpose="Make sure logs keep rotating, compressing and expiring as configured, so the "
     "disk never fills with logs and the history needed to investigate an incident is there, "
     "complete and readable.",
