@@ -1,5 +1,7 @@
 """rota.toml loading: interpolation, secrets, every problem reported with its key and line."""
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -100,11 +102,11 @@ def test_it_converts_durations_and_sizes() -> None:
 
 def test_it_resolves_relative_paths_against_the_config_file(tmp_path: Path) -> None:
     (tmp_path / "rota.toml").write_text(
-        '[logs]\npaths = ["logs/*.log*", "/abs/*.log"]\n[env]\nfile = "app/.env"\n'
+        '[logs]\npaths = ["logs/*.log*", "/abs/*.log"]\n[database]\nindex_file = "sql/indexes.sql"\n'
     )
     cfg = load_config(tmp_path / "rota.toml")
     assert cfg.logs.paths == [str(tmp_path / "logs/*.log*"), "/abs/*.log"]
-    assert cfg.env.file == (tmp_path / "app/.env").resolve()
+    assert cfg.database.index_file == (tmp_path / "sql/indexes.sql").resolve()
 
 
 def test_it_uses_rota_config_from_the_environment(tmp_path: Path) -> None:
@@ -125,7 +127,7 @@ def test_it_returns_defaults_when_no_config_exists_and_none_was_asked_for(
     monkeypatch.chdir(tmp_path)
     cfg = load_config(None, env={})
     assert cfg.source is None
-    assert cfg.is_configured("database") == "[database] url is not set"
+    assert cfg.database.url is None
 
 
 def test_it_reports_invalid_toml_with_its_position() -> None:
@@ -176,3 +178,23 @@ def test_it_leaves_an_unset_secret_unset_for_commands_that_touch_no_target(
     assert cfg.http.admin_token is None
     with pytest.raises(ConfigError, match="1 problem"):
         parse_config('[database]\nurl = "${ROTA_T_UNSET_DB}"\n', env={}, secrets=False)
+
+
+def test_it_reports_sections_nothing_reads_as_unknown_keys() -> None:
+    problems = problems_of(
+        '[process]\npattern = "node"\n[env]\nfile = ".env"\n[project]\ndir = "."\n'
+    )
+    assert problems == [
+        "process (line 1): unknown key",
+        "env (line 3): unknown key",
+        "project (line 5): unknown key",
+    ]
+
+
+def test_it_imports_nothing_of_rota_but_leaf_modules() -> None:
+    code = (
+        "import sys, rota.config; print(' '.join(m for m in sys.modules if m.startswith('rota')))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    leaves = {"rota", "rota.units", "rota.frequency", "rota.errors", "rota.redact"}
+    assert {m for m in out.stdout.split() if not m.startswith("rota.config")} <= leaves

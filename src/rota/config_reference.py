@@ -57,6 +57,7 @@ def reference_markdown() -> str:
     lines.extend(['## [tasks."TASK-ID"]', "", "| key | default | meaning |", "| --- | --- | --- |"])
     for name, f in TaskOverride.model_fields.items():
         lines.append(f"| `{name}` | {_show_default(f.default)} | {f.description} |")
+    lines.extend(["", "## [plugins.NAME]", "", Config.model_fields["plugins"].description or ""])
     return "\n".join(lines) + "\n"
 
 

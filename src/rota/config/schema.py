@@ -1,21 +1,13 @@
-"""rota.toml: load, interpolate ``${VAR}``, validate, and report every problem at once.
-
-Every key is a pydantic field whose description feeds ``rota docs`` (the configuration
-reference), so the docs and the parser cannot disagree. Secrets come only from the
-environment (``"${OPENAI_API_KEY}"``) or a file (``"file:/run/secrets/token"``); a secret
-written literally into rota.toml is a config error, and a password inside
-``database.url`` must come from the environment too.
-"""
+"""The rota.toml schema: one pydantic model per section, whose field descriptions feed
+``rota docs``, so the reference and the parser cannot disagree."""
 
 from __future__ import annotations
 
-import difflib
 import os
 import re
-import tomllib
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
     AfterValidator,
@@ -24,17 +16,15 @@ from pydantic import (
     ConfigDict,
     Field,
     SecretStr,
-    ValidationError,
     ValidationInfo,
     model_validator,
 )
 
-from rota.errors import ConfigError
+from rota.frequency import Frequency, Window
 from rota.units import parse_duration, parse_size
 
-DEFAULT_PATH = Path("rota.toml")
-_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
-_PASSWORD_IN_URL = re.compile(r"^[a-z+]+://[^:/@]+:([^@]+)@", re.IGNORECASE)
+# user:password@ at the start of a libpq URL; the password is a secret to redact.
+PASSWORD_IN_URL = re.compile(r"^[a-z+]+://[^:/@]+:([^@]+)@", re.IGNORECASE)
 
 
 def _duration(v: Any) -> float:
@@ -46,16 +36,12 @@ def _size(v: Any) -> int:
 
 
 def _frequency(v: str) -> str:
-    from rota.frequency import Frequency
-
     Frequency.parse(v)
     return v
 
 
 def _window(v: str | None) -> str | None:
     if v:
-        from rota.frequency import Window
-
         Window.parse(v)
     return v
 
@@ -289,8 +275,6 @@ class ValidateQuery(Section):
 def _time_zone(v: str) -> str:
     """ "local", "UTC" or a name the zone database knows ([backups] name_timezone)."""
     if v.lower() != "local" and v.upper() != "UTC":
-        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
         try:
             ZoneInfo(v)
         except (ZoneInfoNotFoundError, ValueError):
@@ -408,27 +392,6 @@ class CacheConfig(Section):
     )
 
 
-class ProcessConfig(Section):
-    pattern: str = Field(
-        "node.*server",
-        description="Regular expression matched against process command lines (the runbook's pgrep -f).",
-    )
-    memory_warning: Size = Field(
-        _as_written("1GB"), description="Resident memory above this is a warning."
-    )
-
-
-class EnvConfig(Section):
-    file: ConfigPath = Field(None, description="The platform's .env file.")
-    required: list[str] = Field(default_factory=list, description="Variables that must be set.")
-
-
-class ProjectConfig(Section):
-    dir: ConfigPath = Field(
-        None, description="The platform's source tree (package.json, lock file, tests)."
-    )
-
-
 class HistoryConfig(Section):
     url: str | None = Field(
         None,
@@ -452,8 +415,8 @@ class ScheduleConfig(Section):
 
 class AlertChannelConfig(Section):
     name: str = Field(description="What the channel is called in output and history.")
-    type: Literal["webhook", "slack", "pagerduty", "sendgrid"] = Field(
-        description="webhook (JSON POST), slack (incoming webhook), pagerduty (Events API v2) or sendgrid (email)."
+    type: str = Field(
+        description="webhook (JSON POST), slack (incoming webhook), pagerduty (Events API v2), sendgrid (email), or a plugin's channel type. Each type checks its own keys at start-up."
     )
     url: SecretStr | None = Field(
         None,
@@ -483,25 +446,6 @@ class AlertChannelConfig(Section):
         le=100,
         description="Runs in a row a task must be at least min_severity before this channel is told (3 waits out a flapping check); the resolve then goes only to channels that were told, and a failed delivery is retried on the next run.",
     )
-
-    @model_validator(mode="after")
-    def _complete(self) -> AlertChannelConfig:
-        need = {
-            "webhook": ("url",),
-            "slack": ("url",),
-            "pagerduty": ("routing_key",),
-            "sendgrid": ("api_key", "to", "sender"),
-        }[self.type]
-        missing = [k for k in need if not getattr(self, k)]
-        if missing:
-            raise ValueError(f"a {self.type} channel needs {' and '.join(missing)}")
-        # The transport's own checks (a URL it can post to, a key without spaces), at load
-        # time rather than at the first alert. Only configs with channels pay the import.
-        from rota.alerts.channels import make_channel
-        from rota.alerts.dispatch import settings_of
-
-        make_channel(settings_of(self))
-        return self
 
 
 class AlertsConfig(Section):
@@ -537,9 +481,6 @@ class Config(BaseModel):
     backups: BackupsConfig = Field(default_factory=BackupsConfig)
     http: HttpConfig = Field(default_factory=HttpConfig)
     cache: CacheConfig = Field(default_factory=CacheConfig)
-    process: ProcessConfig = Field(default_factory=ProcessConfig)
-    env: EnvConfig = Field(default_factory=EnvConfig)
-    project: ProjectConfig = Field(default_factory=ProjectConfig)
     history: HistoryConfig = Field(default_factory=HistoryConfig)
     schedule: ScheduleConfig = Field(default_factory=ScheduleConfig)
     alerts: AlertsConfig = Field(default_factory=AlertsConfig)
@@ -547,36 +488,13 @@ class Config(BaseModel):
         default_factory=dict,
         description='Per-task overrides: [tasks."db.vacuum"] frequency = "daily".',
     )
+    plugins: dict[str, dict[str, Any]] = Field(
+        default_factory=dict,
+        description="Settings of plugins' target kinds and tasks, one table per plugin: [plugins.NAME] key = value. Each plugin checks its own table. Values of keys named like a secret (token, key, password, secret) and passwords in URLs are redacted from every output.",
+    )
 
     # Where the file came from (None: defaults only). Not a config key.
     source: Path | None = Field(None, exclude=True)
-
-    def is_configured(self, section: str) -> str | None:
-        """None when ``section`` is usable, else why not (e.g. "[database] url is not set")."""
-        section = {"postgres": "database", "files": "logs"}.get(section, section)
-        required = {
-            "database": ("url",),
-            "http": ("base_url",),
-            "logs": ("paths",),
-            "backups": ("pattern",),
-            "env": ("file",),
-            "project": ("dir",),
-            "process": ("pattern",),
-            "alerts": ("channels",),
-        }.get(section, ())
-        sect = getattr(self, section, None)
-        for key in required:
-            if not getattr(sect, key, None):
-                return f"[{section}] {key} is not set"
-        return None
-
-    def missing(self, needs: tuple[str, ...]) -> str | None:
-        """Why a task needing ``needs`` cannot run with this config (None: it can)."""
-        for section in needs:
-            why = self.is_configured(section)
-            if why:
-                return why
-        return None
 
     def override(self, task_id: str) -> TaskOverride:
         return self.tasks.get(task_id) or TaskOverride()
@@ -591,11 +509,20 @@ class Config(BaseModel):
                 if secret is not None:
                     out.append(secret.get_secret_value())
         for url in (self.database.url, self.backups.restore_url):
-            m = _PASSWORD_IN_URL.match(url or "")
+            m = PASSWORD_IN_URL.match(url or "")
             if m:
                 out.append(m.group(1))
+        for table in self.plugins.values():
+            for key, value in table.items():
+                if isinstance(value, str) and SECRET_NAME.search(key):
+                    out.append(value)
+                elif isinstance(value, str) and (m := PASSWORD_IN_URL.match(value)):
+                    out.append(m.group(1))
         return [s for s in out if len(s) >= 4]
 
+
+# A [plugins.*] key whose value is a secret, by its name.
+SECRET_NAME = re.compile(r"token|key|password|passwd|secret|credential", re.IGNORECASE)
 
 SECRET_KEYS = {
     ("http", "admin_token"),
@@ -603,210 +530,3 @@ SECRET_KEYS = {
     ("alerts", "channels", "routing_key"),
     ("alerts", "channels", "api_key"),
 }
-
-
-def config_path(cli_path: Path | None, env: Mapping[str, str] | None = None) -> Path:
-    env = os.environ if env is None else env
-    if cli_path is not None:
-        return cli_path
-    if env.get("ROTA_CONFIG"):
-        return Path(env["ROTA_CONFIG"])
-    return DEFAULT_PATH
-
-
-def load_config(
-    path: Path | None = None,
-    *,
-    env: Mapping[str, str] | None = None,
-    required: bool = False,
-    secrets: bool = True,
-) -> Config:
-    """Load and validate rota.toml, raising ConfigError with every problem found.
-
-    ``path`` None means ROTA_CONFIG or ./rota.toml; when neither exists and the file is
-    not ``required``, the defaults are returned (tasks then say what is not configured).
-    ``secrets=False`` (commands that touch no target) leaves a secret whose variable is
-    unset or whose file is unreadable as None instead of reporting it.
-    """
-    env = os.environ if env is None else env
-    explicit = path is not None or bool(env.get("ROTA_CONFIG"))
-    p = config_path(path, env)
-    if not p.exists():
-        if explicit or required:
-            raise ConfigError(f"config file {p} does not exist (create one with `rota init`)")
-        return Config()
-    try:
-        text = p.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(f"cannot read config file {p}: {exc.strerror}") from None
-    return parse_config(text, source=p, env=env, secrets=secrets)
-
-
-def parse_config(
-    text: str,
-    *,
-    source: Path | None = None,
-    env: Mapping[str, str] | None = None,
-    secrets: bool = True,
-) -> Config:
-    env = os.environ if env is None else env
-    where = str(source) if source else "config"
-    try:
-        raw = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{where}: not valid TOML: {exc}", [f"{where}: {exc}"]) from None
-    problems: list[str] = []
-    data = _interpolate(raw, (), env, problems, text, source, secrets)
-    try:
-        cfg = Config.model_validate(
-            data, context={"base": source.parent.resolve() if source else None}
-        )
-    except ValidationError as exc:
-        for err in exc.errors():
-            problems.append(_describe(err, raw, text))
-        cfg = None
-    if problems:
-        n = len(problems)
-        raise ConfigError(f"{where}: {n} problem{'s' if n > 1 else ''} found", problems)
-    assert cfg is not None
-    cfg.source = source
-    return cfg
-
-
-def _interpolate(
-    value: Any,
-    loc: tuple[str, ...],
-    env: Mapping[str, str],
-    problems: list[str],
-    text: str,
-    source: Path | None,
-    secrets: bool = True,
-) -> Any:
-    if isinstance(value, dict):
-        return {
-            k: _interpolate(v, (*loc, k), env, problems, text, source, secrets)
-            for k, v in value.items()
-        }
-    if isinstance(value, list):
-        return [_interpolate(v, loc, env, problems, text, source, secrets) for v in value]
-    if not isinstance(value, str):
-        return value
-    key = _key(loc, text)
-    interpolated = bool(_VAR.search(value))
-    is_secret = tuple(loc[:2]) in SECRET_KEYS or tuple(loc[:3]) in SECRET_KEYS
-    unresolved: list[str] = []
-
-    def sub(m: re.Match[str]) -> str:
-        name, default = m.group(1), m.group(2)
-        if name in env:
-            return env[name]
-        if default is not None:
-            return default
-        unresolved.append(f"{key}: environment variable {name} is not set")
-        return ""
-
-    result = _VAR.sub(sub, value)
-    if is_secret and not secrets and unresolved:
-        return None  # resolved lazily: only commands that use the secret need it
-    problems.extend(unresolved)
-    if is_secret:
-        if value.startswith("file:"):
-            secret_file = Path(value[5:]).expanduser()
-            if not secret_file.is_absolute() and source is not None:
-                secret_file = source.parent / secret_file
-            try:
-                return secret_file.read_text(encoding="utf-8").strip()
-            except OSError as exc:
-                if secrets:
-                    problems.append(f"{key}: cannot read secret file {secret_file}: {exc.strerror}")
-                return None
-        if not interpolated:
-            problems.append(
-                f'{key}: secrets are not written into rota.toml; use "${{VAR}}" (environment) '
-                'or "file:/path/to/secret"'
-            )
-            return None
-    if loc == ("database", "url") and not interpolated and _PASSWORD_IN_URL.match(value):
-        problems.append(
-            f"{key}: the URL holds a password; put the URL in the environment "
-            '(url = "${DATABASE_URL}") or the password in ~/.pgpass'
-        )
-    return result
-
-
-def _key(loc: tuple[Any, ...], text: str) -> str:
-    dotted = ".".join(f'"{p}"' if "." in str(p) else str(p) for p in loc) or "(top level)"
-    line = locate(text, [str(p) for p in loc if not isinstance(p, int)])
-    return f"{dotted} (line {line})" if line else dotted
-
-
-def _describe(err: Any, raw: dict[str, Any], text: str) -> str:
-    loc = tuple("validate" if p == "validate_" else p for p in err["loc"])
-    # A failing function-wrapped type reports its inner type in loc; drop such parts.
-    loc = tuple(p for p in loc if not (isinstance(p, str) and p.startswith("function-")))
-    key = _key(loc, text)
-    kind = err["type"]
-    if kind == "extra_forbidden":
-        parent = _model_at(loc[:-1])
-        hint = ""
-        if parent is not None:
-            close = difflib.get_close_matches(str(loc[-1]), _field_names(parent), n=1)
-            if close:
-                hint = f"; did you mean {close[0]}?"
-        return f"{key}: unknown key{hint}"
-    if kind == "missing":
-        return f"{key}: required value is missing"
-    msg = err["msg"]
-    msg = msg.removeprefix("Value error, ")
-    msg = msg[:1].lower() + msg[1:]
-    got = err.get("input")
-    if kind.endswith("_type") or kind.endswith("_parsing"):
-        return f"{key}: {msg.lower()}, got {got!r}"
-    return f"{key}: {msg}"
-
-
-def _field_names(model: type[BaseModel]) -> list[str]:
-    return [f.alias or name for name, f in model.model_fields.items()]
-
-
-def _model_at(loc: tuple[Any, ...]) -> type[BaseModel] | None:
-    model: type[BaseModel] = Config
-    for part in loc:
-        if model is Config and part == "tasks":
-            return None
-        field = model.model_fields.get(str(part)) or model.model_fields.get(f"{part}_")
-        if field is None:
-            return TaskOverride if model is Config else None
-        ann = field.annotation
-        if isinstance(ann, type) and issubclass(ann, BaseModel):
-            model = ann
-        else:
-            return None
-    return model
-
-
-def locate(text: str, loc: list[str]) -> int | None:
-    """Line number (1-based) of the key at ``loc`` in TOML ``text``, when it can be found."""
-    if not loc:
-        return None
-    header_re = re.compile(r"^\s*\[\[?\s*([^\]]+?)\s*\]\]?\s*(#.*)?$")
-    table: list[str] = []
-    best: int | None = None
-    for n, line in enumerate(text.splitlines(), 1):
-        m = header_re.match(line)
-        if m:
-            table = _split_key(m.group(1))
-            if table == loc:
-                best = best or n
-            continue
-        km = re.match(r"^\s*([A-Za-z0-9_\-\".' ]+?)\s*=", line)
-        if km:
-            keys = _split_key(km.group(1))
-            if table + keys == loc:
-                return n
-    return best
-
-
-def _split_key(text: str) -> list[str]:
-    """Split a TOML dotted key, keeping quoted parts whole: tasks."db.vacuum" -> 2 parts."""
-    return [a or b or c.strip() for a, b, c in re.findall(r'"([^"]*)"|\'([^\']*)\'|([^.]+)', text)]
