@@ -9,7 +9,7 @@ LOGGERS ?= tests/loggers
 $(VENV)/bin/rota:
 	python3 -m venv $(VENV)
 	$(VENV)/bin/pip install -q --upgrade pip
-	$(VENV)/bin/pip install -q -e '.[dev]'
+	$(VENV)/bin/pip install -q -e ./sandbox -e '.[dev,sandbox]'
 
 setup: $(VENV)/bin/rota
 
@@ -26,8 +26,8 @@ test: setup $(LOGGERS)/node_modules/.package-lock.json
 	$(PYTEST) -q -n 2 --dist loadfile
 
 lint: setup
-	$(VENV)/bin/ruff check src tests bench
-	$(VENV)/bin/ruff format --check src tests bench
+	$(VENV)/bin/ruff check src tests bench sandbox
+	$(VENV)/bin/ruff format --check src tests bench sandbox
 	$(VENV)/bin/mypy
 
 bench: setup

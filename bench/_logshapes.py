@@ -14,7 +14,7 @@ rendered fresh, their variable parts new on every line, as real ones are. Shapes
   lines (80%) and syslog ``Nov 28 10:00:01 web-1 nginx[123]: …`` lines (20%);
 - ``mix``: all four interleaved in every file.
 
-(``sandbox``, the platform's own shape, comes from ``rota.sandbox.logs.generate_big_log``.)
+(``sandbox``, the platform's own shape, comes from ``rota_sandbox.logs.generate_big_log``.)
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ schema against live, and drops its scratch database. Goal: rota ≤ 0.85× the p
 
 Both sides restore the same file, made by ``make_backup`` exactly as the runbook makes it
 (``pg_dump -Fc | gzip``). An archive dumped with ``-Z0`` and compressed once outside was
-measured too (see ``rota.sandbox.backups``): it restores no faster and verifies slower.
+measured too (see ``rota_sandbox.backups``): it restores no faster and verifies slower.
 
 Each timed run starts after a CHECKPOINT and ``sync`` (outside the timing), and the two sides
 alternate which goes first.
@@ -29,10 +29,10 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from rota.sandbox import dataset
-from rota.sandbox.backups import make_backup
-from rota.sandbox.postgres import Cluster
 from rota.tasks.backup import files as bf
+from rota_sandbox import dataset
+from rota_sandbox.backups import make_backup
+from rota_sandbox.postgres import Cluster
 
 
 def main() -> int:

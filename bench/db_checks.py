@@ -1,7 +1,7 @@
 """The whole db.* check set on 2,000 tables and 10M rows, against PgHero/check_postgres-style
 queries run by psql on the same data, and the strongest lock rota takes while it runs.
 
-Builds a throwaway cluster in a temp dir (rota.sandbox.postgres.Cluster), times every
+Builds a throwaway cluster in a temp dir (rota_sandbox.postgres.Cluster), times every
 registered task whose id starts with ``db.`` in check mode through the Engine (median of
 3), samples pg_locks from a second connection during the runs, and always stops the
 cluster. Target: the whole check set under 5 s, no lock stronger than ACCESS SHARE.
@@ -225,10 +225,10 @@ def time_psql(url: str, queries: list[tuple[str, str]]) -> float:
 
 
 def main() -> int:
+    from rota.app import App
     from rota.config import parse_config
     from rota.engine import Engine
-    from rota.registry import App
-    from rota.sandbox.postgres import Cluster
+    from rota_sandbox.postgres import Cluster
 
     tmp = Path(tempfile.mkdtemp(prefix="rota-bench-db-"))
     cluster = Cluster(tmp / "data")
@@ -246,11 +246,7 @@ def main() -> int:
         # Optional arguments narrow the set to some task ids ("db.connections db.tuning").
         wanted = set(sys.argv[1:])
         tasks = sorted(
-            (
-                t
-                for t in App().registry
-                if t.id.startswith("db.") and (not wanted or t.id in wanted)
-            ),
+            (t for t in App().tasks if t.id.startswith("db.") and (not wanted or t.id in wanted)),
             key=lambda t: t.id,
         )
         cfg = parse_config(f'[database]\nurl = "{url}"\n')

@@ -1,7 +1,7 @@
 """Log analysis: the runbook's shell pipelines vs rota, per log shape, on the same data.
 
 For each shape (``--shapes``) a corpus of 30 daily files is generated (seeded, see
-``_logshapes.py``; ``sandbox`` is the platform's own shape from ``rota.sandbox.logs``):
+``_logshapes.py``; ``sandbox`` is the platform's own shape from ``rota_sandbox.logs``):
 each single shape ``--shape-size`` in total, the ``mix`` (pino + winston + bunyan + plain
 lines interleaved in every file) ``--size``. Then, on that data:
 
@@ -34,7 +34,7 @@ from pathlib import Path
 
 from _logshapes import SHAPES, write_day
 
-from rota.sandbox.logs import generate_big_log
+from rota_sandbox.logs import generate_big_log
 
 ALL_SHAPES = ("sandbox", "pino", "winston", "bunyan", "plain", "mix")
 

@@ -13,7 +13,7 @@ import httpx
 import psutil
 import psycopg
 
-from rota.sandbox import MARKER, SandboxInfo
+from rota_sandbox import MARKER, SandboxInfo
 
 
 def _ours(d: Path) -> list[psutil.Process]:

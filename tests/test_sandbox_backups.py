@@ -13,9 +13,9 @@ import psycopg
 import pytest
 
 from rota.errors import SandboxError
-from rota.sandbox import dataset
-from rota.sandbox.backups import backup_name, make_backup, make_history
-from rota.sandbox.postgres import Cluster
+from rota_sandbox import dataset
+from rota_sandbox.backups import backup_name, make_backup, make_history
+from rota_sandbox.postgres import Cluster
 
 WHEN = datetime(2025, 5, 31, 2, 30, 5, tzinfo=UTC)
 

@@ -10,9 +10,9 @@ from typing import Any
 import psycopg
 import pytest
 
-from rota.sandbox import dataset, traffic
-from rota.sandbox.postgres import Cluster
 from rota.testing import FAULTY_TEMPLATE, DatabaseTemplate
+from rota_sandbox import dataset, traffic
+from rota_sandbox.postgres import Cluster
 
 NOW = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
 TINY = 0.02

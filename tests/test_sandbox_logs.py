@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from rota.sandbox.logs import NEW_TEMPLATE, TEMPLATES, generate_big_log, generate_logs
+from rota_sandbox.logs import NEW_TEMPLATE, TEMPLATES, generate_big_log, generate_logs
 
 NOW = datetime(2026, 11, 28, 14, 30, 5, tzinfo=UTC)
 TEXT = re.compile(

@@ -22,7 +22,7 @@ import psutil
 import pytest
 
 from rota.errors import SandboxError
-from rota.sandbox.platform import (
+from rota_sandbox.platform import (
     CMDLINE_PATTERN,
     STATE_FILE,
     PlatformInfo,
@@ -30,7 +30,7 @@ from rota.sandbox.platform import (
     start_platform,
     stop_platform,
 )
-from rota.sandbox.tls import Pki, make_pki
+from rota_sandbox.tls import Pki, make_pki
 
 TOKEN = "sandbox-admin-token-0123456789"
 

@@ -14,7 +14,7 @@ import psycopg
 import pytest
 
 from rota.errors import SandboxError
-from rota.sandbox.postgres import EXTENSIONS, NOT_FOUND, Cluster, find_pg_bindir
+from rota_sandbox.postgres import EXTENSIONS, NOT_FOUND, Cluster, find_pg_bindir
 
 
 @pytest.fixture(scope="module")

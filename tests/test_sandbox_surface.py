@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from rota.sandbox.surface import REFERENCED_KEYS, VULNERABLE, write_app_project
+from rota_sandbox.surface import REFERENCED_KEYS, VULNERABLE, write_app_project
 
 # Provider key rules as gitleaks and trufflehog publish them (notes/security.md §2).
 OPENAI_GITLEAKS = re.compile(

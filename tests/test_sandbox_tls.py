@@ -16,7 +16,7 @@ import httpx
 import pytest
 from cryptography import x509
 
-from rota.sandbox.tls import Pki, cert_not_after, make_pki
+from rota_sandbox.tls import Pki, cert_not_after, make_pki
 
 
 class _Hello(BaseHTTPRequestHandler):

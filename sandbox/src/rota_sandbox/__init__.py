@@ -68,8 +68,8 @@ def up(
     progress: Progress | None = None,
 ) -> SandboxInfo:
     """Build and start a sandbox in ``directory``; raises SandboxError if one is there."""
-    from rota.sandbox import backups, dataset, logs, platform, surface, tls, traffic
-    from rota.sandbox.postgres import Cluster, find_pg_bindir
+    from rota_sandbox import backups, dataset, logs, platform, surface, tls, traffic
+    from rota_sandbox.postgres import Cluster, find_pg_bindir
 
     d = (directory or default_dir()).resolve()
     if (d / MARKER).exists():
@@ -190,7 +190,7 @@ def status(directory: Path | None = None) -> dict[str, Any]:
     """What is running in the sandbox at ``directory``; raises SandboxError if none is."""
     import psutil
 
-    from rota.sandbox.postgres import Cluster
+    from rota_sandbox.postgres import Cluster
 
     d = (directory or default_dir()).resolve()
     if not (d / MARKER).exists():
@@ -223,8 +223,8 @@ def status(directory: Path | None = None) -> dict[str, Any]:
 
 def down(directory: Path | None = None) -> list[str]:
     """Stop everything the sandbox at ``directory`` started and remove it. Tolerates crashes."""
-    from rota.sandbox import platform
-    from rota.sandbox.postgres import Cluster
+    from rota_sandbox import platform
+    from rota_sandbox.postgres import Cluster
 
     d = (directory or default_dir()).resolve()
     if not (d / MARKER).exists():
@@ -307,17 +307,6 @@ rto_target = "5m"
 base_url = "{https_url}"
 ca_file = "{ca_file}"
 admin_token = "file:secrets/admin_token"
-
-[process]
-pattern = "rota[.]sandbox[.]platform.*server"
-memory_warning = "512MB"
-
-[env]
-file = "app/.env"
-required = ["DATABASE_URL", "OPENAI_API_KEY", "SENDGRID_API_KEY", "SESSION_SECRET"]
-
-[project]
-dir = "app"
 
 [history]
 url = "sqlite:///{d}/history.db"

@@ -20,7 +20,7 @@ files (tables, dead tuples and bloat as measured by pgstattuple, the reloptions,
 duplicate/unused/invalid indexes, the missing index, the sequence). What does not: the
 cumulative statistics (``pg_stat_user_tables.n_dead_tup``, ``idx_scan``) and
 pg_stat_statements, which are kept per database in server memory.
-:func:`rota.sandbox.traffic.plant_runtime_faults` recreates those in a clone.
+:func:`rota_sandbox.traffic.plant_runtime_faults` recreates those in a clone.
 """
 
 from __future__ import annotations
@@ -29,8 +29,8 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from rota.errors import SandboxError
-from rota.sandbox.postgres import EXTENSIONS
-from rota.sandbox.traffic import plant_runtime_faults
+from rota_sandbox.postgres import EXTENSIONS
+from rota_sandbox.traffic import plant_runtime_faults
 
 if TYPE_CHECKING:
     import psycopg

@@ -1,14 +1,14 @@
 """Launching the sandbox's platform service: start it detached, find it, stop it.
 
-The service itself lives in :mod:`rota.sandbox.platform` and runs as its own process::
+The service itself lives in :mod:`rota_sandbox.platform` and runs as its own process::
 
-    python -m rota.sandbox.platform server --state-dir DIR ...
+    python -m rota_sandbox.platform server --state-dir DIR ...
 
 This module only spawns that process, waits until it answers, and later finds it again
 through the state file it writes (``<state-dir>/platform.json``), checking the pid's
-command line before signalling it. It does not import the service at import time, so the
-service's ``python -m`` start stays fast and the two modules do not import each other in a
-loop; :mod:`rota.sandbox.platform` re-exports this module's API.
+command line before signalling it. It never imports the service (the header profiles both
+need live in :mod:`rota_sandbox.headers`), so the dependency goes one way:
+:mod:`rota_sandbox.platform` imports and re-exports this module's API.
 """
 
 from __future__ import annotations
@@ -23,10 +23,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import rota
 from rota.errors import SandboxError
+from rota_sandbox.headers import HEADER_PROFILES
 
 if TYPE_CHECKING:
-    from rota.sandbox.tls import Pki
+    from rota_sandbox.tls import Pki
 
 __all__ = [
     "CMDLINE_PATTERN",
@@ -41,7 +43,7 @@ __all__ = [
 ]
 
 #: ``pgrep -f`` pattern that finds the service, the sandbox's ``node.*server``.
-CMDLINE_PATTERN = "rota.sandbox.platform.*server"
+CMDLINE_PATTERN = "rota_sandbox.platform.*server"
 #: The state file the service writes into its state dir once it listens.
 STATE_FILE = "platform.json"
 #: The service's stdout and stderr, in its state dir.
@@ -96,9 +98,6 @@ def start_platform(
     file is missing, or if the service dies or is not ready within ``timeout`` seconds
     (with the tail of ``platform.out`` in the message).
     """
-    # Here, not at import time: the service module is only needed to check the profile.
-    from rota.sandbox.platform import HEADER_PROFILES
-
     state_dir = Path(state_dir).resolve()
     if headers not in HEADER_PROFILES:
         raise SandboxError(f"unknown header profile {headers!r}: use {', '.join(HEADER_PROFILES)}")
@@ -113,7 +112,7 @@ def start_platform(
     argv = [
         sys.executable,
         "-m",
-        "rota.sandbox.platform",
+        "rota_sandbox.platform",
         "server",
         "--state-dir", str(state_dir),
         "--http-port", str(http_port),
@@ -132,9 +131,11 @@ def start_platform(
     if http_redirect:
         argv.append("--http-redirect")
     env = dict(os.environ)
-    # Make the child import this very copy of rota, even from an uninstalled source tree.
-    src = str(Path(__file__).resolve().parents[2])
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (src, env.get("PYTHONPATH")) if p)
+    # Make the child import these very copies of rota_sandbox and rota, even from
+    # uninstalled source trees (two distributions, so possibly two directories).
+    env["PYTHONPATH"] = os.pathsep.join(
+        dict.fromkeys(p for p in (*_import_roots(), env.get("PYTHONPATH")) if p)
+    )
     # Through the environment, not argv: a password in argv is visible to every local user.
     env.pop(DATABASE_URL_ENV, None)
     if database_url:
@@ -215,6 +216,11 @@ def platform_status(state_dir: Path) -> PlatformInfo | None:
     return info
 
 
+def _import_roots() -> list[str]:
+    """The sys.path entries this process imported rota_sandbox and rota from."""
+    return [str(Path(f).resolve().parents[1]) for f in (__file__, rota.__file__) if f]
+
+
 def _read_info(state_dir: Path) -> PlatformInfo | None:
     try:
         d = json.loads((state_dir / STATE_FILE).read_text(encoding="utf-8"))
@@ -251,7 +257,7 @@ def _verified_process(pid: int, state_dir: Path) -> Any:
         argv = proc.cmdline()
     except (psutil.NoSuchProcess, psutil.AccessDenied):
         return None
-    if "rota.sandbox.platform" not in argv or "server" not in argv:
+    if "rota_sandbox.platform" not in argv or "server" not in argv:
         return None
     try:
         claimed = argv[argv.index("--state-dir") + 1]

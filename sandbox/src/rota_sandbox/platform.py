@@ -3,7 +3,7 @@
 It runs as its own process so that it can be found, measured and signalled the way the
 runbook does it for ``node.*server``::
 
-    python -m rota.sandbox.platform server --state-dir DIR --http-port 0 --https-port 0 \\
+    python -m rota_sandbox.platform server --state-dir DIR --http-port 0 --https-port 0 \\
         --cert server.pem --key server-key.pem --log-dir DIR/logs --token-file token \\
         --headers good
 
@@ -26,7 +26,7 @@ is logged.
 Signals: SIGTERM/SIGINT shut down cleanly (well under a second); SIGHUP reopens the log
 file and reloads the certificate, as ``postrotate`` and a renewal expect.
 
-Starting, finding and stopping the process is :mod:`rota.sandbox.launcher`'s job; its API
+Starting, finding and stopping the process is :mod:`rota_sandbox.launcher`'s job; its API
 (:func:`start_platform`, :func:`stop_platform`, :func:`platform_status`,
 :class:`PlatformInfo`) is re-exported here.
 """
@@ -58,8 +58,11 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-# The launcher's API, re-exported; it imports nothing from here at import time.
-from rota.sandbox.launcher import (
+from rota_sandbox.headers import COOKIE_ATTRS, HEADER_PROFILES
+
+# The launcher's API, re-exported. The launcher never imports this module: what both need
+# (the header profiles) lives in rota_sandbox.headers, so the dependency goes one way.
+from rota_sandbox.launcher import (
     CMDLINE_PATTERN,
     DATABASE_URL_ENV,
     HOST,
@@ -89,50 +92,6 @@ LOG_FILE = "app.log"
 
 _HOST = HOST
 _LOOPBACK = {"127.0.0.1", "::1"}
-
-#: Security headers per profile. ``good`` follows the OWASP Secure Headers project and
-#: Helmet's defaults; ``weak`` passes a presence check but not a graded one; ``poor`` is a
-#: typical unhardened Express app behind nginx. ``Server`` is handled separately because
-#: http.server always wants to send one. HSTS is only ever sent over TLS (RFC 6797 §7.2).
-HEADER_PROFILES: dict[str, dict[str, str]] = {
-    "good": {
-        "Strict-Transport-Security": "max-age=31536000; includeSubDomains",
-        "Content-Security-Policy": (
-            "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
-            "connect-src 'self'; font-src 'self'; base-uri 'none'; form-action 'self'; "
-            "frame-ancestors 'none'"
-        ),
-        "X-Frame-Options": "DENY",
-        "X-Content-Type-Options": "nosniff",
-        "Referrer-Policy": "no-referrer",
-        "Permissions-Policy": "camera=(), microphone=(), geolocation=(), payment=(), usb=()",
-        "Cross-Origin-Opener-Policy": "same-origin",
-        "Cross-Origin-Resource-Policy": "same-origin",
-        "X-XSS-Protection": "0",
-        "Cache-Control": "no-store",
-    },
-    "weak": {
-        "Strict-Transport-Security": "max-age=86400",
-        "Content-Security-Policy": "default-src 'self' 'unsafe-inline' 'unsafe-eval' https:",
-        "X-Frame-Options": "SAMEORIGIN",
-        "X-Content-Type-Options": "nosniff",
-        "Referrer-Policy": "no-referrer-when-downgrade",
-        "X-XSS-Protection": "1; mode=block",
-        "Server": "nginx",
-    },
-    "poor": {
-        "X-XSS-Protection": "1; mode=block",
-        "X-Powered-By": "Express",
-        "Server": "nginx/1.18.0 (Ubuntu)",
-        "Access-Control-Allow-Origin": "*",
-    },
-}
-
-_COOKIE_ATTRS = {
-    "good": "; Path=/; Secure; HttpOnly; SameSite=Strict",
-    "weak": "; Path=/; HttpOnly",
-    "poor": "; Path=/",
-}
 
 # Failures the API injects at ``error_rate``: (status, message for the log, never the client).
 _FAULTS: tuple[tuple[int, str], ...] = (
@@ -447,7 +406,7 @@ class _Handler(BaseHTTPRequestHandler):
             b"</head><body><h1>Rylie AI</h1><p>Sandbox platform.</p></body></html>\n"
         )
         profile = self.server.app.settings.headers
-        cookie = f"sid={secrets.token_urlsafe(16)}{_COOKIE_ATTRS[profile]}"
+        cookie = f"sid={secrets.token_urlsafe(16)}{COOKIE_ATTRS[profile]}"
         return _Response(200, body, "text/html; charset=utf-8", {"Set-Cookie": cookie})
 
     def _health(self) -> _Response:
@@ -680,7 +639,7 @@ def _write_json_atomic(path: Path, obj: Any) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m rota.sandbox.platform")
+    parser = argparse.ArgumentParser(prog="python -m rota_sandbox.platform")
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("server", help="run the platform service in the foreground")
     p.add_argument("--state-dir", required=True)

@@ -1,7 +1,13 @@
-"""`rota sandbox up|status|down` and `rota demo`."""
+"""`rota sandbox up|status|down` and `rota demo`.
+
+The sandbox itself is its own distribution, ``rota-sandbox`` (package ``rota_sandbox``), so
+that rota's runtime install carries neither it nor its dependencies. These commands stay
+registered without it and say in one line how to install it.
+"""
 
 from __future__ import annotations
 
+import importlib
 import json
 import tempfile
 import time
@@ -12,9 +18,13 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from rota.cli.common import State, state
+from rota.errors import SandboxError, UsageError
 
 if TYPE_CHECKING:
-    from rota.sandbox import SandboxInfo
+    from rota_sandbox import SandboxInfo
+
+#: How to get the sandbox: the ``sandbox`` extra, or the ./sandbox directory of a checkout.
+INSTALL_HINT = "pip install 'rota[sandbox]' (from a checkout: pip install -e ./sandbox)"
 
 sandbox_app = typer.Typer(
     help="A real local copy of the platform to run, rehearse and test against.",
@@ -30,6 +40,19 @@ DirOption = Annotated[
 def register(app: typer.Typer) -> None:
     app.add_typer(sandbox_app, name="sandbox")
     app.command("demo")(demo)
+
+
+def require_sandbox(ctx: typer.Context) -> None:
+    """Raise :class:`SandboxError` naming the command and the install line if rota_sandbox
+    is not installed; commands call this before importing it."""
+    try:
+        importlib.import_module("rota_sandbox")
+    except ModuleNotFoundError as exc:
+        if exc.name != "rota_sandbox":
+            raise  # installed but broken (a dependency is missing): not this message's case
+        raise SandboxError(
+            f"`{ctx.command_path}` needs the sandbox, which is not installed: {INSTALL_HINT}"
+        ) from None
 
 
 @sandbox_app.command("up")
@@ -48,12 +71,11 @@ def up_cmd(
     ] = False,
 ) -> None:
     """Build and start a sandbox; prints where its rota.toml is."""
-    from rota.errors import UsageError
-
     if headers not in ("good", "poor"):
         raise UsageError("--headers: choose good or poor")
     if scale <= 0:
         raise UsageError("--scale must be greater than zero")
+    require_sandbox(ctx)
     st = state(ctx)
     info = _up_with_progress(
         st, directory, scale=scale, seed=seed, headers=headers, idle_connection=idle
@@ -68,13 +90,13 @@ def up_cmd(
 
 
 def _up_with_progress(st: State, directory: Path | None, **kw: Any) -> SandboxInfo:
-    from rota import sandbox
+    import rota_sandbox
 
     err = st.console(stderr=True)
     if not err.is_terminal:
-        return sandbox.up(directory, **kw)
+        return rota_sandbox.up(directory, **kw)
     with err.status("building the sandbox") as spinner:
-        return sandbox.up(directory, progress=lambda m: spinner.update(m), **kw)
+        return rota_sandbox.up(directory, progress=lambda m: spinner.update(m), **kw)
 
 
 @sandbox_app.command("status")
@@ -84,10 +106,11 @@ def status_cmd(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Show what the sandbox is running."""
-    from rota import sandbox
+    require_sandbox(ctx)
+    import rota_sandbox
     from rota.units import format_size
 
-    info = sandbox.status(directory)
+    info = rota_sandbox.status(directory)
     if as_json:
         typer.echo(json.dumps(info, indent=2))
         raise typer.Exit(0 if info["state"] == "up" else 1)
@@ -108,9 +131,10 @@ def status_cmd(
 @sandbox_app.command("down")
 def down_cmd(ctx: typer.Context, directory: DirOption = None) -> None:
     """Stop every sandbox process and remove its directory."""
-    from rota import sandbox
+    require_sandbox(ctx)
+    import rota_sandbox
 
-    for line in sandbox.down(directory):
+    for line in rota_sandbox.down(directory):
         state(ctx).console().print(line)
 
 
@@ -125,9 +149,10 @@ def demo(
     ] = None,
 ) -> None:
     """Sandbox up, every task in check mode, a report, sandbox down."""
-    from rota import sandbox
+    require_sandbox(ctx)
+    import rota_sandbox
+    from rota.cli.common import render
     from rota.cli.runs import execute
-    from rota.report import render
     from rota.report.console import print_run
 
     st = state(ctx)
@@ -140,7 +165,7 @@ def demo(
     err.print(f"sandbox up in {time.monotonic() - t0:.1f}s: {info.dir}")
     try:
         demo_state = st.for_config(Path(info.config))
-        tasks = list(demo_state.registry())
+        tasks = list(demo_state.app().tasks)
         rep = execute(demo_state, tasks, apply=False)
         print_run(out, rep)
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
@@ -148,7 +173,7 @@ def demo(
         rdir.mkdir(parents=True, exist_ok=True)
         paths = []
         for fmt, ext in (("markdown", "md"), ("html", "html")):
-            text, _ = render(rep, fmt)
+            text, _ = render(demo_state, rep, fmt)
             p = rdir / f"rota-demo-{stamp}.{ext}"
             p.write_text(text, encoding="utf-8")
             paths.append(p)
@@ -160,7 +185,7 @@ def demo(
                 f"sandbox kept: {info.dir}  (rota -c {info.config} ...; `rota sandbox down --dir {info.dir}`)"
             )
         else:
-            sandbox.down(Path(info.dir))
+            rota_sandbox.down(Path(info.dir))
             import shutil
 
             shutil.rmtree(Path(info.dir).parent, ignore_errors=True)
