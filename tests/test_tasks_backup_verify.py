@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -16,10 +17,8 @@ from typing import Any
 import psycopg
 import pytest
 
-from rota.config import parse_config
-from rota.engine import Engine
 from rota.model import Severity, TaskOutcome
-from rota.sandbox.backups import make_backup
+from rota.targets.postgres import Postgres
 from rota.tasks.backup import files as bf
 from rota.tasks.backup.drill import owner_tag, parse_owner
 from rota.tasks.backup.restore import (
@@ -30,33 +29,55 @@ from rota.tasks.backup.restore import (
     usable_options,
 )
 from rota.tasks.backup.verify import RESTORE_OPTIONS, verify
+from rota.testing import findings, run_task
+from rota_sandbox.backups import make_backup
+from rota_sandbox.postgres import Cluster
 
-BIN = Path("/usr/lib/postgresql/15/bin")
+Backup = Callable[..., Path]
 
 
-def _config(tmp_path: Path, url: str, extra: str = "") -> Any:
-    return parse_config(
+def config(tmp_path: Path, url: str, extra: str = "") -> str:
+    """backup.verify's config for backups in ``tmp_path/backups``; makes its temp_dir."""
+    (tmp_path / "tmp").mkdir(exist_ok=True)
+    return (
         f'[database]\nurl = "{url}"\n'
         f'[backups]\npattern = "{tmp_path}/backups/rylie_full_*.dump.gz"\n'
         f'dir = "{tmp_path}/backups"\ntemp_dir = "{tmp_path}/tmp"\njobs = 2\n' + extra
     )
 
 
-def _run(tmp_path: Path, url: str, extra: str = "") -> TaskOutcome:
-    (tmp_path / "tmp").mkdir(exist_ok=True)
-    cfg = _config(tmp_path, url, extra)
-    return Engine(cfg, None, lock_dir=tmp_path / "locks").run([verify]).tasks[0]
+@pytest.fixture
+def backup(tmp_path: Path, pg_url: str, pg_cluster: Cluster) -> Backup:
+    """``backup(when=None, sidecar=True)``: a real backup of ``pg_url`` in
+    ``tmp_path/backups``, made with the test cluster's own pg_dump."""
 
+    def make(when: datetime | None = None, sidecar: bool = True) -> Path:
+        at = when or datetime.now(UTC)
+        path = make_backup(pg_url, tmp_path / "backups", at, pg_cluster.bindir)
+        if sidecar:
+            bf.write_sidecar(path, bf.sha256_file(path))
+        return path
 
-def _backup(tmp_path: Path, url: str, when: datetime | None = None, sidecar: bool = True) -> Path:
-    path = make_backup(url, tmp_path / "backups", when or datetime.now(UTC), BIN)
-    if sidecar:
-        bf.write_sidecar(path, bf.sha256_file(path))
-    return path
+    return make
 
 
 def _codes(out: TaskOutcome, severity: Severity) -> set[str]:
     return {f.code for f in out.findings if f.severity is severity}
+
+
+def _pg_dump(pg_cluster: Cluster, url: str, *options: str) -> bytes:
+    """What the test cluster's own pg_dump writes for ``url`` with ``options``."""
+    dump = [str(pg_cluster.bindir / "pg_dump"), *options, "--dbname", url]
+    return subprocess.run(dump, capture_output=True, check=True).stdout
+
+
+def _backup_path(tmp_path: Path) -> Path:
+    """Where a backup taken now goes, under the name the runbook gives it; its folder made."""
+    path = (
+        tmp_path / "backups" / bf.file_name(bf.DEFAULT_TEMPLATE, datetime.now(UTC), "custom-gzip")
+    )
+    path.parent.mkdir(parents=True)
+    return path
 
 
 def _scratch_databases(url: str) -> list[str]:
@@ -73,12 +94,14 @@ def _assert_clean(tmp_path: Path, url: str) -> None:
 
 
 def test_it_passes_a_good_backup_through_every_tier(
-    tmp_path: Path, pg_url: str, assert_read_only: Any
+    tmp_path: Path, pg_url: str, assert_read_only: Any, backup: Backup
 ) -> None:
-    _backup(tmp_path, pg_url)
+    backup()
     extra = '[[backups.validate]]\nquery = "SELECT count(*) FROM users"\nexpect = "> 0"\n'
     out = assert_read_only(
-        lambda: _run(tmp_path, pg_url, extra), urls=(pg_url,), trees=(tmp_path / "backups",)
+        lambda: run_task(verify, config(tmp_path, pg_url, extra)),
+        urls=(pg_url,),
+        trees=(tmp_path / "backups",),
     )
     assert out.status is Severity.OK, [f.message for f in out.findings if f.severity != "ok"]
     ok = _codes(out, Severity.OK)
@@ -95,7 +118,7 @@ def test_it_passes_a_good_backup_through_every_tier(
         "backup.receipt",
     ):
         assert code in ok, code
-    receipt = next(f for f in out.findings if f.code == "backup.receipt").evidence
+    receipt = findings(out, "backup.receipt")[0].evidence
     assert receipt["verdict"] == "passed"
     assert (
         receipt["counts"]["public.messages"]["live"]
@@ -117,12 +140,14 @@ def test_it_passes_a_good_backup_through_every_tier(
 
 
 def test_it_reports_a_missing_backup(tmp_path: Path, pg_url: str) -> None:
-    out = _run(tmp_path, pg_url)
+    out = run_task(verify, config(tmp_path, pg_url))
     assert "backup.missing" in _codes(out, Severity.CRITICAL)
 
 
-def test_it_picks_the_newest_backup_by_name_not_mtime(tmp_path: Path, pg_url: str) -> None:
-    new = _backup(tmp_path, pg_url)
+def test_it_picks_the_newest_backup_by_name_not_mtime(
+    tmp_path: Path, pg_url: str, backup: Backup
+) -> None:
+    new = backup()
     old = (
         tmp_path
         / "backups"
@@ -131,8 +156,8 @@ def test_it_picks_the_newest_backup_by_name_not_mtime(tmp_path: Path, pg_url: st
         )
     )
     shutil.copyfile(new, old)  # a copy: fresh mtime, old name
-    out = _run(tmp_path, pg_url)
-    receipt = next(f for f in out.findings if f.code == "backup.receipt").evidence
+    out = run_task(verify, config(tmp_path, pg_url))
+    receipt = findings(out, "backup.receipt")[0].evidence
     assert receipt["file"] == str(new)
     assert "backup.mtime_mismatch" in _codes(out, Severity.WARNING)
 
@@ -147,9 +172,9 @@ def test_it_picks_the_newest_backup_by_name_not_mtime(tmp_path: Path, pg_url: st
     ],
 )
 def test_it_fails_a_damaged_backup_and_leaves_nothing_behind(
-    tmp_path: Path, pg_url: str, damage: str, code: str
+    tmp_path: Path, pg_url: str, damage: str, code: str, backup: Backup
 ) -> None:
-    path = _backup(tmp_path, pg_url)
+    path = backup()
     data = path.read_bytes()
     if damage == "truncate":
         path.write_bytes(data[: len(data) // 2])
@@ -165,10 +190,10 @@ def test_it_fails_a_damaged_backup_and_leaves_nothing_behind(
         path.write_bytes(gzip.compress(bytes(archive)))
     if damage != "checksum":
         bf.write_sidecar(path, bf.sha256_file(path))
-    out = _run(tmp_path, pg_url)
+    out = run_task(verify, config(tmp_path, pg_url))
     assert code in _codes(out, Severity.CRITICAL), [f.message for f in out.findings]
     assert out.status is Severity.CRITICAL
-    failed = [f for f in out.findings if f.code == "backup.restore_failed"]
+    failed = findings(out, "backup.restore_failed")
     if code != "backup.restore_failed":
         # The scratch database was readied while T1 read the file; T1 failed, so nothing
         # of that is reported, and the database is gone (_assert_clean below).
@@ -179,67 +204,55 @@ def test_it_fails_a_damaged_backup_and_leaves_nothing_behind(
     _assert_clean(tmp_path, pg_url)
 
 
-def test_it_fails_a_plain_sql_dump_that_errors_halfway(tmp_path: Path, pg_url: str) -> None:
-    sql = subprocess.run(
-        [str(BIN / "pg_dump"), "-Fp", "--dbname", pg_url], capture_output=True, check=True
-    ).stdout
+def test_it_fails_a_plain_sql_dump_that_errors_halfway(
+    tmp_path: Path, pg_url: str, pg_cluster: Cluster
+) -> None:
+    sql = _pg_dump(pg_cluster, pg_url, "-Fp")
     cut = sql.index(b"COPY public.messages")
     broken = sql[:cut] + b"SELECT no_such_function();\n" + sql[cut:]
-    path = (
-        tmp_path
-        / "backups"
-        / bf.file_name("rylie_full_{timestamp}{ext}", datetime.now(UTC), "custom-gzip")
-    )
-    path.parent.mkdir(parents=True)
+    path = _backup_path(tmp_path)
     path.write_bytes(gzip.compress(broken))
-    out = _run(tmp_path, pg_url)
-    failed = [f for f in out.findings if f.code == "backup.restore_failed"]
+    out = run_task(verify, config(tmp_path, pg_url))
+    failed = findings(out, "backup.restore_failed")
     assert failed and failed[0].severity is Severity.CRITICAL
     assert "no_such_function" in failed[0].message
     _assert_clean(tmp_path, pg_url)
 
 
-def test_it_restores_a_complete_plain_sql_dump(tmp_path: Path, pg_url: str) -> None:
-    sql = subprocess.run(
-        [str(BIN / "pg_dump"), "-Fp", "--dbname", pg_url], capture_output=True, check=True
-    ).stdout
-    path = (
-        tmp_path
-        / "backups"
-        / bf.file_name("rylie_full_{timestamp}{ext}", datetime.now(UTC), "custom-gzip")
-    )
-    path.parent.mkdir(parents=True)
+def test_it_restores_a_complete_plain_sql_dump(
+    tmp_path: Path, pg_url: str, pg_cluster: Cluster
+) -> None:
+    sql = _pg_dump(pg_cluster, pg_url, "-Fp")
+    path = _backup_path(tmp_path)
     path.write_bytes(gzip.compress(sql))
-    out = _run(tmp_path, pg_url)
+    out = run_task(verify, config(tmp_path, pg_url))
     assert "backup.count_mismatch" in _codes(out, Severity.OK)
     assert "backup.restore_failed" not in _codes(out, Severity.CRITICAL)
 
 
-def test_it_finds_a_backup_missing_a_table(tmp_path: Path, pg_url: str) -> None:
+def test_it_finds_a_backup_missing_a_table(
+    tmp_path: Path, pg_url: str, pg_cluster: Cluster
+) -> None:
     with psycopg.connect(pg_url, autocommit=True) as conn:
         conn.execute("CREATE TABLE invoices (id int PRIMARY KEY)")
         conn.execute("INSERT INTO invoices SELECT generate_series(1, 10)")
-    path = (
-        tmp_path
-        / "backups"
-        / bf.file_name("rylie_full_{timestamp}{ext}", datetime.now(UTC), "custom-gzip")
-    )
-    path.parent.mkdir(parents=True)
+    path = _backup_path(tmp_path)
+    pg_dump = pg_cluster.bindir / "pg_dump"
     subprocess.run(
-        f"set -o pipefail; {BIN}/pg_dump -Fc -T invoices --dbname '{pg_url}' | gzip > {path}",
+        f"set -o pipefail; {pg_dump} -Fc -T invoices --dbname '{pg_url}' | gzip > {path}",
         shell=True,
         executable="/bin/bash",
         check=True,
     )
-    out = _run(tmp_path, pg_url)
-    drift = next(f for f in out.findings if f.code == "backup.schema_drift")
+    out = run_task(verify, config(tmp_path, pg_url))
+    drift = findings(out, "backup.schema_drift")[0]
     assert drift.severity is Severity.CRITICAL
     assert drift.evidence["missing_tables"] == ["public.invoices"]
     _assert_clean(tmp_path, pg_url)
 
 
 def test_an_invalid_index_in_live_is_no_schema_drift_but_a_dropped_index_is(
-    tmp_path: Path, pg_url: str
+    tmp_path: Path, pg_url: str, backup: Backup
 ) -> None:
     # pg_dump never dumps an invalid index (a failed CREATE INDEX CONCURRENTLY)
     with psycopg.connect(pg_url, autocommit=True) as conn:
@@ -249,44 +262,46 @@ def test_an_invalid_index_in_live_is_no_schema_drift_but_a_dropped_index_is(
             "SELECT indisvalid FROM pg_index WHERE indexrelid = 'users_role_unique'::regclass"
         ).fetchone()
     assert valid == (False,)
-    _backup(tmp_path, pg_url)
-    out = _run(tmp_path, pg_url)
+    backup()
+    out = run_task(verify, config(tmp_path, pg_url))
     assert "backup.schema_drift" in _codes(out, Severity.OK)
     with psycopg.connect(pg_url, autocommit=True) as conn:
         conn.execute("CREATE INDEX users_created_at_again ON users (created_at)")
-    out = _run(tmp_path, pg_url)
-    drift = next(f for f in out.findings if f.code == "backup.schema_drift")
+    out = run_task(verify, config(tmp_path, pg_url))
+    drift = findings(out, "backup.schema_drift")[0]
     assert drift.severity is not Severity.OK
     assert any("users_created_at_again" in item for item in drift.evidence["only_live"])
     _assert_clean(tmp_path, pg_url)
 
 
-def test_it_flags_a_backup_far_older_than_the_rpo(tmp_path: Path, pg_url: str) -> None:
-    _backup(tmp_path, pg_url, when=datetime.now(UTC) - timedelta(days=10))
-    out = _run(tmp_path, pg_url)
+def test_it_flags_a_backup_far_older_than_the_rpo(
+    tmp_path: Path, pg_url: str, backup: Backup
+) -> None:
+    backup(when=datetime.now(UTC) - timedelta(days=10))
+    out = run_task(verify, config(tmp_path, pg_url))
     assert "backup.stale" in _codes(out, Severity.CRITICAL)
     _assert_clean(tmp_path, pg_url)
 
 
-def test_it_flags_counts_far_below_live(tmp_path: Path, pg_url: str) -> None:
-    _backup(tmp_path, pg_url)
+def test_it_flags_counts_far_below_live(tmp_path: Path, pg_url: str, backup: Backup) -> None:
+    backup()
     with psycopg.connect(pg_url, autocommit=True) as conn:
         conn.execute(
             "INSERT INTO audit_log (actor_user_id, action, created_at) "
             "SELECT actor_user_id, action, created_at FROM audit_log"
         )
-    out = _run(tmp_path, pg_url)
-    bad = [f for f in out.findings if f.code == "backup.count_mismatch"]
+    out = run_task(verify, config(tmp_path, pg_url))
+    bad = findings(out, "backup.count_mismatch")
     assert [f.subject for f in bad if f.severity is Severity.CRITICAL] == ["public.audit_log"]
     _assert_clean(tmp_path, pg_url)
 
 
 def test_it_fails_validation_queries_that_miss_their_expectation(
-    tmp_path: Path, pg_url: str
+    tmp_path: Path, pg_url: str, backup: Backup
 ) -> None:
-    _backup(tmp_path, pg_url)
+    backup()
     extra = '[[backups.validate]]\nquery = "SELECT count(*) FROM users"\nexpect = "> 1000000"\n'
-    out = _run(tmp_path, pg_url, extra)
+    out = run_task(verify, config(tmp_path, pg_url, extra))
     assert "backup.validation_failed" in _codes(out, Severity.CRITICAL)
 
 
@@ -300,9 +315,9 @@ def test_it_reads_the_expectation_grammar() -> None:
 
 
 def test_it_sweeps_the_scratch_database_of_a_killed_run(
-    tmp_path: Path, pg_url: str, rota: Any
+    tmp_path: Path, pg_url: str, rota: Any, backup: Backup
 ) -> None:
-    _backup(tmp_path, pg_url)
+    backup()
     (tmp_path / "tmp").mkdir()
     cfg = tmp_path / "rota.toml"
     cfg.write_text(
@@ -338,10 +353,10 @@ def test_it_sweeps_the_scratch_database_of_a_killed_run(
 
 
 def test_another_runs_scratch_database_in_use_is_left_alone_and_a_dead_runs_is_swept(
-    tmp_path: Path, pg_url: str
+    tmp_path: Path, pg_url: str, backup: Backup
 ) -> None:
     """Two rota setups verifying against one server: the sweep drops only what is abandoned."""
-    _backup(tmp_path, pg_url)
+    backup()
     with psycopg.connect(pg_url, autocommit=True) as admin:
         for name in ("rota_verify_otherhost", "rota_verify_alivehere", "rota_verify_deadhere"):
             admin.execute(f"CREATE DATABASE {name}")
@@ -358,8 +373,8 @@ def test_another_runs_scratch_database_in_use_is_left_alone_and_a_dead_runs_is_s
         )
     ]
     try:
-        out = _run(tmp_path, pg_url)
-        sweep = next(f for f in out.findings if f.code == "backup.leftover_scratch")
+        out = run_task(verify, config(tmp_path, pg_url))
+        sweep = findings(out, "backup.leftover_scratch")[0]
         assert sweep.severity is Severity.WARNING
         assert sweep.evidence["databases"] == ["rota_verify_deadhere"]
         in_use = {u["database"] for u in sweep.evidence["in_use_by_other_runs"]}
@@ -392,7 +407,7 @@ def test_it_drops_restore_settings_the_role_may_not_change(pg_url: str) -> None:
     with psycopg.connect(pg_url, autocommit=True) as conn:
         conn.execute(f"CREATE ROLE {role} LOGIN")
     try:
-        plain = psycopg.conninfo.make_conninfo(pg_url, user=role)
+        plain = Postgres(psycopg.conninfo.make_conninfo(pg_url, user=role))
         assert usable_options(plain, RESTORE_OPTIONS) == (RESTORE_OPTIONS, "")
         superuser_only = RESTORE_OPTIONS + " -c session_replication_role=replica"
         options, reason = usable_options(plain, superuser_only)
@@ -406,15 +421,17 @@ def test_it_drops_restore_settings_the_role_may_not_change(pg_url: str) -> None:
 def test_it_makes_scratch_tables_unlogged_all_or_none(pg_url: str) -> None:
     with psycopg.connect(pg_url, autocommit=True) as conn:
         # The live-like database: a logged table referencing users, so switching users fails.
-        assert set_unlogged(pg_url)[0] == 0
+        live = Postgres(pg_url, readonly=False)
+        assert set_unlogged(live)[0] == 0
+        live.close()
         assert conn.execute(
             "SELECT count(*) FROM pg_class WHERE relpersistence = 'u'"
         ).fetchone() == (0,)
         name = SCRATCH_PREFIX + "unlogged_" + os.urandom(3).hex()
         conn.execute(f"CREATE DATABASE {name}")
-    scratch = psycopg.conninfo.make_conninfo(pg_url, dbname=name)
+    scratch = Postgres(psycopg.conninfo.make_conninfo(pg_url, dbname=name), readonly=False)
     try:
-        with psycopg.connect(scratch, autocommit=True) as conn:
+        with psycopg.connect(scratch.url, autocommit=True) as conn:
             conn.execute("CREATE TABLE a (id int PRIMARY KEY)")
             conn.execute("CREATE TABLE b (id int GENERATED BY DEFAULT AS IDENTITY)")
             assert set_unlogged(scratch) == (2, "")
@@ -426,34 +443,35 @@ def test_it_makes_scratch_tables_unlogged_all_or_none(pg_url: str) -> None:
             kept = conn.execute("SELECT relpersistence FROM pg_class WHERE relname = 'c'")
             assert kept.fetchone() == ("p",)
     finally:
+        scratch.close()
         with psycopg.connect(pg_url, autocommit=True) as conn:
             conn.execute(f"DROP DATABASE {name} WITH (FORCE)")
 
 
 def test_a_backup_without_a_sidecar_passes_on_its_gzip_crc_and_archive_toc(
-    tmp_path: Path, pg_url: str
+    tmp_path: Path, pg_url: str, backup: Backup
 ) -> None:
-    _backup(tmp_path, pg_url, sidecar=False)  # as the runbook's own script leaves them
-    out = _run(tmp_path, pg_url)
+    backup(sidecar=False)  # as the runbook's own script leaves them
+    out = run_task(verify, config(tmp_path, pg_url))
     assert out.status is Severity.OK, [f.message for f in out.findings if f.severity != "ok"]
-    side = next(f for f in out.findings if f.code == "backup.checksum_mismatch")
+    side = findings(out, "backup.checksum_mismatch")[0]
     assert side.severity is Severity.OK and "no .sha256 sidecar" in side.message
     assert "backup.corrupt" in _codes(out, Severity.OK)
     _assert_clean(tmp_path, pg_url)
 
 
 def test_it_restores_through_a_pipe_when_the_seekable_copy_runs_out_of_space(
-    tmp_path: Path, pg_url: str, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, pg_url: str, monkeypatch: pytest.MonkeyPatch, backup: Backup
 ) -> None:
     from rota.tasks.backup import scan as sc
 
-    _backup(tmp_path, pg_url)
+    backup()
     # The check before the scan passes; the disk then "fills" while decompressing.
     monkeypatch.setattr(sc, "_SPACE_EVERY", 1 << 16)
     monkeypatch.setattr(sc, "SPACE_RESERVE", 1 << 62)
-    out = _run(tmp_path, pg_url)
+    out = run_task(verify, config(tmp_path, pg_url))
     assert out.status is Severity.OK, [f.message for f in out.findings if f.severity != "ok"]
-    receipt = next(f for f in out.findings if f.code == "backup.receipt").evidence
+    receipt = findings(out, "backup.receipt")[0].evidence
     assert receipt["seekable_copy"]["used"] is False
     assert "ran low on space" in receipt["seekable_copy"]["abandoned"]
     assert receipt["jobs"] == 1 and "gzip -dc" in receipt["restore_command"]
@@ -464,23 +482,19 @@ def test_it_restores_through_a_pipe_when_the_seekable_copy_runs_out_of_space(
     _assert_clean(tmp_path, pg_url)
 
 
-def test_it_restores_an_archive_compressed_once_outside(tmp_path: Path, pg_url: str) -> None:
+def test_it_restores_an_archive_compressed_once_outside(
+    tmp_path: Path, pg_url: str, pg_cluster: Cluster
+) -> None:
     # pg_dump -Fc -Z0 | gzip: the layout some sites use to dump faster; the runbook's
     # doubly-compressed default is what every other test restores.
-    target = (
-        tmp_path / "backups" / bf.file_name(bf.DEFAULT_TEMPLATE, datetime.now(UTC), "custom-gzip")
-    )
-    target.parent.mkdir(parents=True)
-    dump = subprocess.run(
-        [str(BIN / "pg_dump"), "-Fc", "-Z0", "--dbname", pg_url], capture_output=True, check=True
-    )
-    assert dump.stdout[:5] == b"PGDMP"
-    target.write_bytes(gzip.compress(dump.stdout, compresslevel=1))
-    out = _run(tmp_path, pg_url)
+    dump = _pg_dump(pg_cluster, pg_url, "-Fc", "-Z0")
+    assert dump[:5] == b"PGDMP"
+    _backup_path(tmp_path).write_bytes(gzip.compress(dump, compresslevel=1))
+    out = run_task(verify, config(tmp_path, pg_url))
     assert out.status is Severity.OK, [f.message for f in out.findings if f.severity != "ok"]
-    receipt = next(f for f in out.findings if f.code == "backup.receipt").evidence
+    receipt = findings(out, "backup.receipt")[0].evidence
     assert receipt["format"] == "custom" and receipt["seekable_copy"]["used"] is True
-    assert receipt["content_bytes"] == len(dump.stdout)
+    assert receipt["content_bytes"] == len(dump)
     _assert_clean(tmp_path, pg_url)
 
 
@@ -587,47 +601,43 @@ def test_early_counts_wait_for_constraints_then_count_what_the_restore_committed
 
 
 # -- backups named as people name them ----------------------------------------------------------
-def _renamed(tmp_path: Path, url: str, name: str) -> Path:
+def _renamed(backup: Backup, name: str) -> Path:
     """A real backup under a name a cron job gave it, with its sidecar."""
-    made = _backup(tmp_path, url, sidecar=False)
+    made = backup(sidecar=False)
     path = made.rename(made.with_name(name))
     bf.write_sidecar(path, bf.sha256_file(path))
     return path
 
 
-def _finding(out: TaskOutcome, code: str) -> Any:
-    return next(f for f in out.findings if f.code == code)
-
-
 def test_a_backup_named_by_date_in_the_configured_zone_is_fresh_without_warnings(
-    tmp_path: Path, pg_url: str
+    tmp_path: Path, pg_url: str, backup: Backup
 ) -> None:
     from zoneinfo import ZoneInfo
 
     # date +%Y%m%d_%H%M%S on a machine in Berlin: read in UTC it would seem from the future
     berlin = datetime.now(ZoneInfo("Europe/Berlin"))
-    path = _renamed(tmp_path, pg_url, f"rylie_full_{berlin:%Y%m%d_%H%M%S}.dump.gz")
-    out = _run(tmp_path, pg_url, 'name_timezone = "Europe/Berlin"\n')
+    path = _renamed(backup, f"rylie_full_{berlin:%Y%m%d_%H%M%S}.dump.gz")
+    out = run_task(verify, config(tmp_path, pg_url, 'name_timezone = "Europe/Berlin"\n'))
     assert out.status is Severity.OK, [f.message for f in out.findings if f.severity != "ok"]
-    fresh = _finding(out, "backup.mtime_mismatch")
+    fresh = findings(out, "backup.mtime_mismatch")[0]
     assert fresh.message == "mtime agrees with the time in the name"
     assert fresh.evidence["time_from"] == "name"
     assert fresh.evidence["name_stamp"] == f"{berlin:%Y%m%d_%H%M%S}"
     assert fresh.evidence["name_zone"] == "Europe/Berlin"
-    assert abs(_finding(out, "backup.stale").evidence["age_s"]) < 120
-    assert _finding(out, "backup.receipt").evidence["file"] == str(path)
+    assert abs(findings(out, "backup.stale")[0].evidence["age_s"]) < 120
+    assert findings(out, "backup.receipt")[0].evidence["file"] == str(path)
 
 
 def test_a_backup_without_a_time_in_its_name_is_aged_by_mtime_without_a_daily_warning(
-    tmp_path: Path, pg_url: str
+    tmp_path: Path, pg_url: str, backup: Backup
 ) -> None:
-    _renamed(tmp_path, pg_url, "rylie_full_nightly.dump.gz")
-    out = _run(tmp_path, pg_url)
+    _renamed(backup, "rylie_full_nightly.dump.gz")
+    out = run_task(verify, config(tmp_path, pg_url))
     assert out.status is Severity.OK, [f.message for f in out.findings if f.severity != "ok"]
-    said = _finding(out, "backup.mtime_mismatch")
+    said = findings(out, "backup.mtime_mismatch")[0]
     assert said.severity is Severity.OK and "no time in its name" in said.message
     assert said.evidence["time_from"] == "mtime" and said.evidence["name_time"] is None
-    assert _finding(out, "backup.stale").evidence["time_from"] == "mtime"
+    assert findings(out, "backup.stale")[0].evidence["time_from"] == "mtime"
 
 
 # -- backup checks during an outage -------------------------------------------------------------
@@ -645,10 +655,10 @@ _VALIDATE = '[[backups.validate]]\nquery = "SELECT count(*) FROM users"\nexpect 
 
 
 def test_with_the_database_unreachable_freshness_and_integrity_still_report(
-    tmp_path: Path, pg_url: str
+    tmp_path: Path, pg_url: str, backup: Backup
 ) -> None:
-    path = _backup(tmp_path, pg_url)
-    out = _run(tmp_path, _closed_port_url(), _VALIDATE)
+    path = backup()
+    out = run_task(verify, config(tmp_path, _closed_port_url(), _VALIDATE))
     assert out.error is None, out.error  # findings, not a task that died on the database
     assert out.status is Severity.UNKNOWN
     ok = _codes(out, Severity.OK)
@@ -661,16 +671,16 @@ def test_with_the_database_unreachable_freshness_and_integrity_still_report(
         "backup.leftover_scratch",
     ):
         assert code in ok, (code, [f.message for f in out.findings])
-    assert _finding(out, "backup.checksum_mismatch").message == "sha256 matches the sidecar"
-    assert "intact custom archive" in _finding(out, "backup.corrupt").message
-    restore = _finding(out, "backup.restore_failed")
+    assert findings(out, "backup.checksum_mismatch")[0].message == "sha256 matches the sidecar"
+    assert "intact custom archive" in findings(out, "backup.corrupt")[0].message
+    restore = findings(out, "backup.restore_failed")[0]
     assert restore.severity is Severity.UNKNOWN
     assert "not restored" in restore.message and "unreachable" in restore.evidence["reason"]
     for code in ("backup.validation_failed", "backup.schema_drift", "backup.count_mismatch"):
-        f = _finding(out, code)
+        f = findings(out, code)[0]
         assert f.severity is Severity.UNKNOWN and f.evidence["reason"], code
     assert _codes(out, Severity.CRITICAL) == set() and _codes(out, Severity.WARNING) == set()
-    receipt = _finding(out, "backup.receipt")
+    receipt = findings(out, "backup.receipt")[0]
     assert receipt.severity is Severity.UNKNOWN
     assert receipt.evidence["verdict"] == "incomplete"
     assert receipt.evidence["tiers"] == {
@@ -685,32 +695,32 @@ def test_with_the_database_unreachable_freshness_and_integrity_still_report(
 
 
 def test_a_damaged_backup_is_critical_even_with_the_database_unreachable(
-    tmp_path: Path, pg_url: str
+    tmp_path: Path, pg_url: str, backup: Backup
 ) -> None:
-    path = _backup(tmp_path, pg_url)
+    path = backup()
     data = path.read_bytes()
     path.write_bytes(data[: len(data) // 2])
     bf.write_sidecar(path, bf.sha256_file(path))
-    out = _run(tmp_path, _closed_port_url())
+    out = run_task(verify, config(tmp_path, _closed_port_url()))
     assert out.status is Severity.CRITICAL
     assert "backup.corrupt" in _codes(out, Severity.CRITICAL)
-    assert [f for f in out.findings if f.code == "backup.restore_failed"] == []
-    assert _finding(out, "backup.receipt").evidence["verdict"] == "failed"
+    assert findings(out, "backup.restore_failed") == []
+    assert findings(out, "backup.receipt")[0].evidence["verdict"] == "failed"
 
 
 def test_with_only_live_unreachable_the_drill_restores_on_restore_url(
-    tmp_path: Path, pg_url: str
+    tmp_path: Path, pg_url: str, backup: Backup
 ) -> None:
-    _backup(tmp_path, pg_url)
+    backup()
     extra = f'restore_url = "{pg_url}"\n' + _VALIDATE
-    out = _run(tmp_path, _closed_port_url(), extra)
+    out = run_task(verify, config(tmp_path, _closed_port_url(), extra))
     assert out.error is None, out.error
     ok = _codes(out, Severity.OK)
     assert {"backup.corrupt", "backup.rto_exceeded", "backup.validation_failed"} <= ok
     for code in ("backup.schema_drift", "backup.count_mismatch"):
-        f = _finding(out, code)
+        f = findings(out, code)[0]
         assert f.severity is Severity.UNKNOWN and "unreachable" in f.evidence["reason"], code
     assert out.status is Severity.UNKNOWN
-    tiers = _finding(out, "backup.receipt").evidence["tiers"]
+    tiers = findings(out, "backup.receipt")[0].evidence["tiers"]
     assert tiers["restore"] == "ok" and tiers["validation"] == "unknown"
     _assert_clean(tmp_path, pg_url)

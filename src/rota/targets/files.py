@@ -36,7 +36,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from isal import isal_zlib
 
@@ -185,13 +185,9 @@ class IntegrityResult:
     error: str = ""
 
 
-class _Decompressor(Protocol):
-    eof: bool
-    unused_data: bytes
-    unconsumed_tail: bytes
-    needs_input: bool
-
-    def decompress(self, data: bytes, max_length: int = ...) -> bytes: ...
+# isal's (zlib's interface: unread input comes back in unconsumed_tail), bz2's and lzma's
+# (they keep it inside and say when they need more).
+_Decompressor = isal_zlib.Decompress | bz2.BZ2Decompressor | lzma.LZMADecompressor
 
 
 # What a decompressor raises on bad data. isal's error is typed as an instance in its stub.
@@ -223,11 +219,11 @@ def write_atomically(path: Path, data: str | bytes) -> None:
 def _decompressor_factory(name: str) -> Callable[[], _Decompressor] | None:
     if name.endswith(".gz"):
         # isal (a dependency) inflates about 1.7x faster than zlib, with zlib's interface.
-        return lambda: isal_zlib.decompressobj(wbits=31)  # type: ignore[return-value]
+        return lambda: isal_zlib.decompressobj(wbits=31)
     if name.endswith(".bz2"):
-        return bz2.BZ2Decompressor  # type: ignore[return-value,unused-ignore]
+        return bz2.BZ2Decompressor
     if name.endswith(".xz"):
-        return lzma.LZMADecompressor  # type: ignore[return-value,unused-ignore]
+        return lzma.LZMADecompressor
     return None
 
 
@@ -297,7 +293,7 @@ def check_integrity(path: str | Path, *, limit: int | None = None) -> IntegrityR
 def _drain(d: _Decompressor, data: bytes) -> int:
     """Feed ``data`` and pull all its output in bounded pieces; returns bytes produced."""
     n = len(d.decompress(data, _CHUNK))
-    if hasattr(d, "unconsumed_tail"):  # zlib keeps unread input for the caller
+    if isinstance(d, isal_zlib.Decompress):  # zlib's interface keeps unread input for the caller
         while d.unconsumed_tail and not d.eof:
             n += len(d.decompress(d.unconsumed_tail, _CHUNK))
     else:  # bz2 and lzma keep it inside and say when they need more

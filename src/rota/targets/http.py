@@ -45,10 +45,10 @@ class Http:
 
         self.base_url = base_url.rstrip("/")
         self.readonly = readonly
-        verify: Any = True
-        if ca_file is not None:
-            import ssl
+        import ssl
 
+        verify: ssl.SSLContext | bool = True
+        if ca_file is not None:
             verify = ssl.create_default_context(cafile=str(ca_file))
         self._client = httpx.Client(verify=verify, timeout=timeout, follow_redirects=False)
 
@@ -71,8 +71,8 @@ class Http:
             method, url, r.status_code, dict(r.headers), r.text, time.perf_counter() - t0
         )
 
-    def get(self, path: str, **kw: Any) -> HttpResult:
-        return self.request("GET", path, **kw)
+    def get(self, path: str, *, headers: dict[str, str] | None = None) -> HttpResult:
+        return self.request("GET", path, headers=headers)
 
     def close(self) -> None:
         self._client.close()

@@ -28,11 +28,11 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import IO
 
 from rota.errors import RotaError, TargetUnavailable
+from rota.process import KILL_GRACE_S, kill_process_group
 from rota.redact import Redactor
-from rota.task import KILL_GRACE_S, kill_process_group
 
 __all__ = ["PgToolError", "PgTools", "Pipeline", "conninfo"]
 
@@ -61,20 +61,16 @@ class PgToolError(RotaError):
 
 def conninfo(url: str, dbname: str | None = None) -> tuple[str, dict[str, str]]:
     """A libpq conninfo for ``url`` (optionally another database) without its password,
-    and the environment that carries the password (``PGPASSWORD``) instead."""
-    from psycopg.conninfo import conninfo_to_dict, make_conninfo
+    and the environment that carries the password (``PGPASSWORD``) instead.
 
-    try:
-        params: dict[str, Any] = dict(conninfo_to_dict(url))
-    except Exception as exc:
-        raise TargetUnavailable(f"not a valid database URL: {type(exc).__name__}") from None
-    env: dict[str, str] = {}
-    password = params.pop("password", None)
-    if password:
-        env["PGPASSWORD"] = str(password)
-    if dbname is not None:
-        params["dbname"] = dbname
-    return make_conninfo("", **{k: str(v) for k, v in params.items()}), env
+    For a bare URL; a task asks its session instead (:meth:`Postgres.dsn
+    <rota.targets.postgres.Postgres.dsn>`, :meth:`~rota.targets.postgres.Postgres.libpq_env`).
+    """
+    from rota.targets.postgres import Postgres
+
+    pg = Postgres(url)
+    password = pg.libpq_env(dbname).get("PGPASSWORD")
+    return pg.dsn(dbname), {"PGPASSWORD": password} if password else {}
 
 
 @dataclass
@@ -206,11 +202,15 @@ class PgTools:
         reader: threading.Thread | None = None
         t0 = time.monotonic()
         with contextlib.ExitStack() as stack:
-            src: Any = stack.enter_context(open(stdin, "rb")) if stdin else subprocess.DEVNULL
+            src: IO[bytes] | int | None = (
+                stack.enter_context(open(stdin, "rb")) if stdin else subprocess.DEVNULL
+            )
+            captured: IO[bytes] | None = None
+            sink: IO[bytes] | int
             if stdout is not None:
-                sink: Any = stack.enter_context(open(stdout, "wb"))
+                sink = stack.enter_context(open(stdout, "wb"))
             elif capture:
-                sink = stack.enter_context(tempfile.TemporaryFile())
+                sink = captured = stack.enter_context(tempfile.TemporaryFile())
             else:
                 sink = subprocess.DEVNULL
             try:
@@ -257,9 +257,9 @@ class PgTools:
                 if reader is not None:
                     reader.join(5)  # the pipe closes with the last process that holds it
             out = b""
-            if capture and stdout is None:
-                sink.seek(0)
-                out = sink.read()
+            if captured is not None:
+                captured.seek(0)
+                out = captured.read()
             stderr = {Path(a[0]).name: _head(e) for a, e in zip(stages, errs, strict=True)}
         took = time.monotonic() - t0
         for i, (argv, rc) in enumerate(zip(stages, rcs, strict=True)):

@@ -8,17 +8,29 @@ request). In check mode the session is read-only at the server
 
 from __future__ import annotations
 
+import functools
+import os
 import threading
 import zlib
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rota.errors import TargetUnavailable
 from rota.redact import redact_url
+from rota.text import error_line
+
+if TYPE_CHECKING:
+    from psycopg import Connection
+    from psycopg.rows import DictRow
 
 # First key of rota's advisory locks: the bytes "rota" as a signed 32-bit integer.
 ADVISORY_NAMESPACE = 0x726F7461
+# Hosts that put the server on this machine ("": libpq's default, a local socket).
+LOCAL_HOSTS = ("", "localhost", "127.0.0.1", "::1")
+
+# A statement's parameters: positional (%s) or named (%(name)s).
+Params = Sequence[Any] | dict[str, Any] | None
 
 
 class LockTimeout(Exception):
@@ -49,6 +61,7 @@ class Postgres:
         statement_timeout: float = 60,
         lock_timeout: float = 5,
         application_name: str = "rota",
+        options: str = "",
     ) -> None:
         self.url = url
         self.readonly = readonly
@@ -56,7 +69,8 @@ class Postgres:
         self.statement_timeout = statement_timeout
         self.lock_timeout = lock_timeout
         self.application_name = application_name
-        self._conn: Any = None
+        self.options = options  # more server settings for the session ("-c name=value ...")
+        self._conn: Connection[DictRow] | None = None
         # Reentrant: a read inside transaction() runs on the thread that holds it.
         self._lock = threading.RLock()
 
@@ -64,7 +78,72 @@ class Postgres:
     def where(self) -> str:
         return describe_url(self.url)
 
-    def connect(self) -> Any:
+    # -- the connection, for what connects on its own ------------------------------------
+    @property
+    def host(self) -> str:
+        """The server's host as libpq resolves it ("" for its default: a local socket)."""
+        params = _conninfo(self.url)
+        return params.get("host") or os.environ.get("PGHOST", "")
+
+    @property
+    def is_local(self) -> bool:
+        """Whether the server runs on this machine (a socket, localhost, a loopback
+        address): only then are its data directory and memory the ones rota can see."""
+        try:
+            hosts = [h.strip() for h in self.host.split(",")]
+        except TargetUnavailable:
+            return False
+        # A path (or an abstract socket, "@name") is a Unix-domain socket: this machine.
+        return all(h in LOCAL_HOSTS or h.startswith(("/", "@")) for h in hosts)
+
+    def dsn(self, dbname: str | None = None) -> str:
+        """A libpq conninfo for this server (for database ``dbname`` when given) without
+        the password: what a client program may carry on its command line."""
+        params = _conninfo(self.url, dbname)
+        params.pop("password", None)
+        from psycopg.conninfo import make_conninfo
+
+        return make_conninfo("", **params)
+
+    def libpq_env(self, dbname: str | None = None) -> dict[str, str]:
+        """The same connection as libpq's environment (PGHOST, PGPORT, PGDATABASE, PGUSER,
+        PGPASSWORD, PGSSLMODE...): how a child process gets the password, which must never
+        be in its arguments, and everything else when it takes no conninfo (pg_repack)."""
+        names = _env_vars()
+        params = _conninfo(self.url, dbname)
+        return {names[k]: v for k, v in params.items() if k in names}
+
+    def sibling(
+        self,
+        dbname: str | None = None,
+        *,
+        url: str | None = None,
+        readonly: bool | None = None,
+        statement_timeout: float | None = None,
+        application_name: str | None = None,
+        options: str | None = None,
+    ) -> Postgres:
+        """Another session with this one's settings, on database ``dbname`` of the same
+        server (of the server at ``url`` instead, when given), changed as asked. It opens
+        when first used; the caller closes it (and registers its cancel, if it needs one)."""
+        base = self.url if url is None else url
+        if dbname is not None:
+            from psycopg.conninfo import make_conninfo
+
+            base = make_conninfo("", **_conninfo(base, dbname))
+        if statement_timeout is None:
+            statement_timeout = self.statement_timeout
+        return Postgres(
+            base,
+            readonly=self.readonly if readonly is None else readonly,
+            connect_timeout=self.connect_timeout,
+            statement_timeout=statement_timeout,
+            lock_timeout=self.lock_timeout,
+            application_name=application_name or self.application_name,
+            options=self.options if options is None else options,
+        )
+
+    def connect(self) -> Connection[DictRow]:
         if self._conn is not None:
             return self._conn
         import psycopg
@@ -76,6 +155,8 @@ class Postgres:
         )
         if self.readonly:
             options += " -c default_transaction_read_only=on"
+        if self.options:
+            options += " " + self.options
         try:
             self._conn = psycopg.connect(
                 self.url,
@@ -87,19 +168,17 @@ class Postgres:
             )
         except psycopg.Error as exc:
             raise TargetUnavailable(
-                f"database {self.where} unreachable: {_first_line(exc)}"
+                f"database {self.where} unreachable: {error_line(exc)}"
             ) from None
         return self._conn
 
-    def query(
-        self, sql: str, params: Sequence[Any] | dict[str, Any] | None = None
-    ) -> list[dict[str, Any]]:
+    def query(self, sql: str, params: Params = None) -> list[dict[str, Any]]:
         conn = self.connect()
         with self._lock, conn.cursor() as cur:
             cur.execute(sql, params)
             return list(cur.fetchall()) if cur.description else []
 
-    def scalar(self, sql: str, params: Sequence[Any] | dict[str, Any] | None = None) -> Any:
+    def scalar(self, sql: str, params: Params = None) -> Any:
         rows = self.query(sql, params)
         if not rows:
             return None
@@ -108,7 +187,7 @@ class Postgres:
     def read(
         self,
         sql: str,
-        params: Sequence[Any] | dict[str, Any] | None = None,
+        params: Params = None,
         *,
         lock_timeout: float,
     ) -> list[dict[str, Any]]:
@@ -143,9 +222,9 @@ class Postgres:
                         cur.execute("SELECT set_config('lock_timeout', %s, true)", (previous,))
                     return rows
             except psycopg.errors.LockNotAvailable as exc:
-                raise LockTimeout(_first_line(exc)) from None
+                raise LockTimeout(error_line(exc)) from None
 
-    def execute(self, sql: str, params: Sequence[Any] | dict[str, Any] | None = None) -> int:
+    def execute(self, sql: str, params: Params = None) -> int:
         """Run a changing statement (apply mode only); returns the affected row count."""
         if self.readonly:
             raise PermissionError(
@@ -157,7 +236,7 @@ class Postgres:
             return int(cur.rowcount)
 
     @contextmanager
-    def transaction(self) -> Iterator[Any]:
+    def transaction(self) -> Iterator[Connection[DictRow]]:
         conn = self.connect()
         with self._lock, conn.transaction():
             yield conn
@@ -193,6 +272,23 @@ class Postgres:
         return int(conn.info.backend_pid) if conn is not None and not conn.closed else None
 
 
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
+def _conninfo(url: str, dbname: str | None = None) -> dict[str, str]:
+    """The connection parameters of ``url`` (a URL or a conninfo string), with database
+    ``dbname`` instead of its own when given."""
+    from psycopg.conninfo import conninfo_to_dict
+
+    try:
+        params = {k: str(v) for k, v in conninfo_to_dict(url).items() if v is not None}
+    except Exception as exc:
+        raise TargetUnavailable(f"not a valid database URL: {type(exc).__name__}") from None
+    if dbname is not None:
+        params["dbname"] = dbname
+    return params
+
+
+@functools.cache
+def _env_vars() -> dict[str, str]:
+    """libpq's environment variable for each connection parameter that has one."""
+    from psycopg import pq
+
+    return {o.keyword.decode(): o.envvar.decode() for o in pq.Conninfo.get_defaults() if o.envvar}

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from rota.registry import Registry
+    from rota.task import Task
 
 # One module per runbook area; each exposes TASKS, a list of rota.task.Task.
 # Keep one entry per line: several people add to this list.
@@ -26,7 +27,7 @@ BUILTIN_MODULES = (
 )
 
 
-def register(registry: Registry) -> None:
+def register(registry: Registry[Task]) -> None:
     """Entry point ``rota.tasks: builtin``: add every built-in task to ``registry``."""
     for name in BUILTIN_MODULES:
         for t in import_module(name).TASKS:

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rota.model import Finding, Metric, Severity, StepStatus
 from rota.targets.http import HttpResult
 from rota.task import Context, Item, task
 from rota.units import format_duration
+
+if TYPE_CHECKING:
+    from rota.config import AlertChannelConfig
 
 
 @task(
@@ -164,14 +167,14 @@ def alert_drill(ctx: Context) -> Iterator[Item]:
             summary="alert drill: if you read this, alerts reach you; nothing is wrong",
         )
 
-        def deliver(ch: Any = ch, drill: Alert = drill) -> dict[str, Any]:
-            [sent] = send(drill, [ch], ctx.history, redact=redact)
+        def deliver(ch: AlertChannelConfig = ch, drill: Alert = drill) -> dict[str, Any]:
+            [sent] = send(drill, [ch], ctx.history, redact=redact, types=ctx.channel_types)
             if sent.status != "sent":
                 raise RuntimeError(sent.detail)  # the step fails with the channel's reason
             done = {"delivery": sent.detail}
             if ch.type == "pagerduty":  # close the drill's incident at once
                 resolve = replace(drill, previous=Severity.WARNING, current=Severity.OK)
-                [closed] = send(resolve, [ch], ctx.history, redact=redact)
+                [closed] = send(resolve, [ch], ctx.history, redact=redact, types=ctx.channel_types)
                 done["resolved"] = closed.detail
             return done
 

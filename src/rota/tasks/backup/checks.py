@@ -16,13 +16,12 @@ from rota.errors import TargetUnavailable
 from rota.locks import pid_alive
 from rota.model import Metric, Severity
 from rota.targets.pgtools import PgToolError
-from rota.targets.postgres import describe_url
 from rota.task import Item
 from rota.tasks.backup import files as bf
 from rota.tasks.backup import restore as br
 from rota.tasks.backup.drill import Drill, parse_owner, quote_ident
-from rota.tasks.backup.drill import finding as _f
 from rota.tasks.backup.scan import SPACE_RESERVE, ScanError, gzip_isize, scan
+from rota.tasks.common import finding
 from rota.units import format_duration, format_size
 
 _TEMP_RE = re.compile(r"^rota_verify_(\d+)_[0-9a-f]+\.dump$")
@@ -77,15 +76,14 @@ def sweep(d: Drill) -> Generator[Item, None, str]:
                 with contextlib.suppress(OSError):
                     os.unlink(entry.path)
                     files.append(entry.path)
-    where = describe_url(d.server_url)
+    where = d.admin.where
     evidence: dict[str, Any] = {"databases": names, "temp_files": files}
     if in_use:
         evidence["in_use_by_other_runs"] = in_use
     if unreachable:
         evidence["databases_not_checked"] = unreachable
     if names or files:
-        yield _f(
-            d,
+        yield finding(
             "backup.leftover_scratch",
             Severity.WARNING,
             f"swept {len(names)} scratch database(s) and {len(files)} temp file(s) left by an earlier crashed verification",
@@ -97,8 +95,7 @@ def sweep(d: Drill) -> Generator[Item, None, str]:
         more = f"; {len(in_use)} in use by another run, left alone" if in_use else ""
         if unreachable:
             more = "; scratch databases not checked (server unreachable)"
-        yield _f(
-            d,
+        yield finding(
             "backup.leftover_scratch",
             Severity.OK,
             f"no leftovers from earlier verifications{more}",
@@ -114,8 +111,7 @@ def freshness(d: Drill) -> Generator[Item, None, Any]:
     pattern = str(d.cfg.pattern)
     backups = bf.list_backups(pattern, d.cfg.name_timezone)
     if not backups:
-        yield _f(
-            d,
+        yield finding(
             "backup.missing",
             Severity.CRITICAL,
             f"no backup matches {pattern}",
@@ -124,8 +120,7 @@ def freshness(d: Drill) -> Generator[Item, None, Any]:
             "Check that backup.create (or the backup cron job) runs and writes there.",
         )
         return None
-    yield _f(
-        d,
+    yield finding(
         "backup.missing",
         Severity.OK,
         f"{len(backups)} backups match {pattern}",
@@ -151,8 +146,7 @@ def freshness(d: Drill) -> Generator[Item, None, Any]:
     if newest.when is None:
         # Not a fault (many backup scripts name files so), and not worth a warning every
         # day: the finding and its evidence say where the age comes from.
-        yield _f(
-            d,
+        yield finding(
             "backup.mtime_mismatch",
             Severity.OK,
             f"{newest.path.name} has no time in its name; its age is its mtime's",
@@ -165,8 +159,7 @@ def freshness(d: Drill) -> Generator[Item, None, Any]:
         # A name with only a date (or hour) says the backup was taken within that day.
         slack = _MTIME_SLACK_S + newest.precision.total_seconds()
         if skew < -300 or skew > slack or by_mtime.path != newest.path:
-            yield _f(
-                d,
+            yield finding(
                 "backup.mtime_mismatch",
                 Severity.WARNING,
                 f"{newest.path.name}: mtime differs from the time in its name by {format_duration(skew)}"
@@ -180,8 +173,7 @@ def freshness(d: Drill) -> Generator[Item, None, Any]:
                 "The file was copied or touched after it was written; rota trusts the name (ls -t would not).",
             )
         else:
-            yield _f(
-                d,
+            yield finding(
                 "backup.mtime_mismatch",
                 Severity.OK,
                 "mtime agrees with the time in the name",
@@ -190,8 +182,7 @@ def freshness(d: Drill) -> Generator[Item, None, Any]:
             )
     yield Metric("backup.age_seconds", round(age), "s")
     if age > d.cfg.max_age:
-        yield _f(
-            d,
+        yield finding(
             "backup.stale",
             Severity.CRITICAL,
             f"newest backup {newest.path.name} is {format_duration(age)} old (RPO {format_duration(d.cfg.max_age)})",
@@ -200,8 +191,7 @@ def freshness(d: Drill) -> Generator[Item, None, Any]:
             "Backups have stopped: check the backup job, its logs and free disk space.",
         )
     else:
-        yield _f(
-            d,
+        yield finding(
             "backup.stale",
             Severity.OK,
             f"newest backup is {format_duration(age)} old",
@@ -213,8 +203,7 @@ def freshness(d: Drill) -> Generator[Item, None, Any]:
         median = statistics.median(recent)
         change = (newest.size - median) / median * 100 if median else 0.0
         sev = Severity.WARNING if abs(change) > d.cfg.size_change else Severity.OK
-        yield _f(
-            d,
+        yield finding(
             "backup.size_anomaly",
             sev,
             f"{newest.path.name} is {format_size(newest.size)}, {change:+.0f}% against the median "
@@ -259,15 +248,14 @@ def integrity(d: Drill, b: bf.BackupFile, temp: Path) -> Generator[Item, None, A
         expected = bf.read_sidecar(b.path)
     except (OSError, ValueError) as exc:
         expected = None
-        yield _f(
-            d, "backup.checksum_mismatch", Severity.WARNING, f"sidecar unreadable: {exc}", subject
+        yield finding(
+            "backup.checksum_mismatch", Severity.WARNING, f"sidecar unreadable: {exc}", subject
         )
     try:
         s = scan(b.path, copy_to)
     except ScanError as exc:
         if expected and exc.sha256 and exc.sha256 != expected:
-            yield _f(
-                d,
+            yield finding(
                 "backup.checksum_mismatch",
                 Severity.CRITICAL,
                 f"{b.path.name}: sha256 does not match its sidecar",
@@ -275,8 +263,7 @@ def integrity(d: Drill, b: bf.BackupFile, temp: Path) -> Generator[Item, None, A
                 {"file": subject, "sha256": exc.sha256, "expected": expected},
                 "The file changed after it was written (bit rot, a partial copy): use another backup.",
             )
-        yield _f(
-            d,
+        yield finding(
             "backup.corrupt",
             Severity.CRITICAL,
             f"{b.path.name}: {exc}",
@@ -296,8 +283,7 @@ def integrity(d: Drill, b: bf.BackupFile, temp: Path) -> Generator[Item, None, A
         "command": f"sha256sum -c {b.path.name}.sha256",
     }
     if expected is None:
-        yield _f(
-            d,
+        yield finding(
             "backup.checksum_mismatch",
             # Backups made by the runbook's own script have none; the gzip CRC and the
             # archive's table of contents are still checked, so this is advice, not a fault.
@@ -308,8 +294,7 @@ def integrity(d: Drill, b: bf.BackupFile, temp: Path) -> Generator[Item, None, A
             "Write one when the backup is made (backup.create does), so copies can be checked.",
         )
     elif expected != s.sha256:
-        yield _f(
-            d,
+        yield finding(
             "backup.checksum_mismatch",
             Severity.CRITICAL,
             f"{b.path.name}: sha256 does not match its sidecar",
@@ -319,12 +304,11 @@ def integrity(d: Drill, b: bf.BackupFile, temp: Path) -> Generator[Item, None, A
         )
         return None
     else:
-        yield _f(
-            d, "backup.checksum_mismatch", Severity.OK, "sha256 matches the sidecar", subject, ev
+        yield finding(
+            "backup.checksum_mismatch", Severity.OK, "sha256 matches the sidecar", subject, ev
         )
     if s.format == "unknown":
-        yield _f(
-            d,
+        yield finding(
             "backup.corrupt",
             Severity.CRITICAL,
             f"{b.path.name} is neither a pg_dump custom archive nor plain SQL",
@@ -335,8 +319,7 @@ def integrity(d: Drill, b: bf.BackupFile, temp: Path) -> Generator[Item, None, A
         return None
     if s.format == "plain":
         if not s.complete_trailer:
-            yield _f(
-                d,
+            yield finding(
                 "backup.corrupt",
                 Severity.CRITICAL,
                 f"{b.path.name}: plain SQL dump lacks pg_dump's closing 'dump complete' line (cut short)",
@@ -346,8 +329,7 @@ def integrity(d: Drill, b: bf.BackupFile, temp: Path) -> Generator[Item, None, A
             )
             return None
         d.phase("integrity", t0)
-        yield _f(
-            d,
+        yield finding(
             "backup.corrupt",
             Severity.OK,
             f"{b.path.name}: complete plain SQL dump",
@@ -363,8 +345,7 @@ def integrity(d: Drill, b: bf.BackupFile, temp: Path) -> Generator[Item, None, A
 
 def _integrity_dir(d: Drill, b: bf.BackupFile, t0: float) -> Generator[Item, None, Any]:
     if not (b.path / "toc.dat").is_file():
-        yield _f(
-            d,
+        yield finding(
             "backup.corrupt",
             Severity.CRITICAL,
             f"{b.path.name} is a directory without toc.dat",
@@ -392,8 +373,7 @@ def _toc(d: Drill, b: bf.BackupFile, archive: Path | None, t0: float) -> Generat
         else:
             res = d.tools.run([str(pg_restore), "-l", str(archive)], capture=True)
     except PgToolError as exc:
-        yield _f(
-            d,
+        yield finding(
             "backup.corrupt",
             Severity.CRITICAL,
             f"{b.path.name}: pg_restore cannot read its table of contents: {exc.stderr}",
@@ -427,8 +407,7 @@ def _toc(d: Drill, b: bf.BackupFile, archive: Path | None, t0: float) -> Generat
         int(dumped_by.split(".")[0]) if dumped_by and dumped_by.split(".")[0].isdigit() else 0
     )
     if dump_major > restore_ver[0]:
-        yield _f(
-            d,
+        yield finding(
             "backup.restore_failed",
             Severity.UNKNOWN,
             f"pg_restore {restore_ver[0]} is older than the pg_dump {dumped_by} that made {b.path.name}",
@@ -438,8 +417,7 @@ def _toc(d: Drill, b: bf.BackupFile, archive: Path | None, t0: float) -> Generat
         )
         return False
     d.phase("integrity", t0)
-    yield _f(
-        d,
+    yield finding(
         "backup.corrupt",
         Severity.OK,
         f"{b.path.name}: intact custom archive, {len(entries)} TOC entries",

@@ -19,7 +19,7 @@ from typing import Any
 
 from rota.errors import TargetUnavailable
 from rota.model import Finding, Metric, Severity, StepStatus
-from rota.targets.pgtools import PgTools, conninfo
+from rota.targets.pgtools import PgTools
 from rota.task import Context, Item, task
 from rota.tasks.backup import files as bf
 from rota.units import format_duration, format_size
@@ -29,7 +29,7 @@ from rota.units import format_duration, format_size
 # -Fc archive gzipped (same name, same gunzip | pg_restore), but dumped to a file before it
 # is compressed, so the archive records its data offsets and a parallel restore starts the
 # largest table at once (see files.gzip_file). An archive dumped with -Z0 and compressed once
-# outside dumps faster but restores no faster and verifies slower (rota.sandbox.backups).
+# outside dumps faster but restores no faster and verifies slower (rota_sandbox.backups).
 DUMP_BYTES_PER_S = 130e6
 ARCHIVE_RATIO = 0.09
 
@@ -76,9 +76,8 @@ def create(ctx: Context) -> Iterator[Item]:
     cfg = ctx.config.backups
     if cfg.dir is None:
         raise TargetUnavailable("[backups] dir is not set (where backup.create writes)")
-    url = ctx.config.database.url or ""
     pg = ctx.target("postgres")
-    tools: PgTools = ctx.target("pgtools")
+    tools = ctx.target("pgtools")
     major = pg.server_version_num // 10000
     pg_dump = tools.find("pg_dump", at_least=major, prefer=major)
     db_size = int(pg.scalar("SELECT pg_database_size(current_database())") or 0)
@@ -95,7 +94,7 @@ def create(ctx: Context) -> Iterator[Item]:
     result: dict[str, Any] = {}
 
     def do() -> dict[str, Any]:
-        result.update(_dump(ctx, tools, pg_dump, url, cfg.format, target, database))
+        result.update(_dump(ctx, tools, pg_dump, cfg.format, target, database))
         return {"changed": True, "bytes": result["size_bytes"], "sha256": result["sha256"]}
 
     step = ctx.action(
@@ -133,25 +132,24 @@ def create(ctx: Context) -> Iterator[Item]:
 
 
 def _dump(
-    ctx: Context, tools: PgTools, pg_dump: Path, url: str, fmt: str, target: Path, database: str
+    ctx: Context, tools: PgTools, pg_dump: Path, fmt: str, target: Path, database: str
 ) -> dict[str, Any]:
     target.parent.mkdir(parents=True, exist_ok=True)
     free = shutil.disk_usage(target.parent).free
     pg = ctx.target("postgres")
-    dsn, env = conninfo(url)
+    # The password travels in the environment, never on pg_dump's command line.
+    dsn, env = pg.dsn(), pg.libpq_env()
     tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
     part = target.with_name(f".{target.name}.{os.getpid()}.part")
     started = datetime.now(UTC)
     try:
-        with pg.transaction() as conn:
-            conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-            snapshot = conn.execute("SELECT pg_export_snapshot() AS s").fetchone()["s"]
+        with pg.transaction():
+            pg.query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            snapshot = str(pg.scalar("SELECT pg_export_snapshot()"))
             counts: dict[str, int] = {}
-            for row in conn.execute(TABLES_SQL).fetchall():
+            for row in pg.query(TABLES_SQL):
                 name = row["name"]
-                counts[name] = int(
-                    conn.execute(f"SELECT count(*) AS n FROM {name}").fetchone()["n"]
-                )
+                counts[name] = int(pg.scalar(f"SELECT count(*) FROM {name}"))
             dump = [str(pg_dump), f"--snapshot={snapshot}", f"--dbname={dsn}"]
             if fmt == "plain-gzip":
                 dump.insert(1, "-Fp")

@@ -1,4 +1,4 @@
-"""The state of one ``backup.verify`` run (its receipt) and finding helpers."""
+"""The state of one ``backup.verify`` run: its sessions, tools and receipt."""
 
 from __future__ import annotations
 
@@ -10,9 +10,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from rota.model import Finding, Severity
-from rota.targets.pgtools import PgTools
-from rota.targets.postgres import Postgres
+from rota.model import Finding
 from rota.task import Context
 
 
@@ -24,34 +22,27 @@ class Drill:
         self.cfg = ctx.config.backups
         self.now = datetime.now(UTC)
         self.receipt: dict[str, Any] = {"phases_s": {}}
-        self.findings: list[Finding] = []
-        live_url = ctx.config.database.url or ""
-        self.live_url = live_url
-        self.server_url = self.cfg.restore_url or live_url
-        db = ctx.config.database
-        self.live = Postgres(
-            live_url,
+        self.findings: list[Finding] = []  # every finding reported so far, for the receipt
+        pg = ctx.target("postgres")
+        # Counts and restores outlast the usual statement_timeout.
+        self.live = pg.sibling(
             readonly=True,  # never writes to the live database, in either mode
-            connect_timeout=db.connect_timeout,
-            statement_timeout=max(db.statement_timeout, 600),
-            lock_timeout=db.lock_timeout,
-            application_name="rota:backup.verify",
+            statement_timeout=max(pg.statement_timeout, 600),
         )
-        self.admin = Postgres(
-            self.server_url,
-            readonly=False,
-            connect_timeout=db.connect_timeout,
-            statement_timeout=max(db.statement_timeout, 600),
-            lock_timeout=db.lock_timeout,
-            application_name="rota:backup.verify",
-        )
+        # The scratch databases' server: live's, unless [backups] restore_url names another.
+        self.admin = self.live.sibling(url=self.cfg.restore_url or None, readonly=False)
         ctx.on_cancel(self.live.cancel)
         ctx.on_cancel(self.admin.cancel)
-        self.tools: PgTools = ctx.target("pgtools")
+        self.tools = ctx.target("pgtools")
         self.temp_dir = Path(self.cfg.temp_dir or tempfile.gettempdir())
         # Every session in the scratch database carries this application_name, so another
         # run's sweep can tell a database in use from one left by a crashed run.
         self.owner = owner_tag()
+
+    @property
+    def restores_on_live(self) -> bool:
+        """Whether the scratch database is made on the live database's server."""
+        return self.admin.url == self.live.url
 
     def close(self) -> None:
         self.live.close()
@@ -76,20 +67,6 @@ def parse_owner(application_name: str | None) -> tuple[str, int] | None:
 
 
 OWNER_PREFIX = "rota-verify:"
-
-
-def finding(
-    d: Drill,
-    code: str,
-    sev: Severity,
-    message: str,
-    subject: str = "",
-    evidence: dict[str, Any] | None = None,
-    remedy: str = "",
-) -> Finding:
-    f = Finding(code, sev, message, subject, evidence or {}, remedy)
-    d.findings.append(f)
-    return f
 
 
 def quote_ident(name: str) -> str:

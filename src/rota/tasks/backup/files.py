@@ -128,10 +128,14 @@ def gzip_file(src: Path, dst: Path) -> None:
     the largest table at once instead of scanning for it. The archive is compressed inside
     already; level 1 costs least and the file is within a few bytes of gzip -6's.
     """
+    import gzip
+
     from isal import igzip
 
+    # IGzipFile is a GzipFile whose own signatures are not annotated: typed as what it is.
+    gzip_class: type[gzip.GzipFile] = igzip.IGzipFile
     with open(src, "rb") as fin, open(dst, "wb") as raw:
-        with igzip.IGzipFile(fileobj=raw, mode="wb", compresslevel=1) as out:
+        with gzip_class(fileobj=raw, mode="wb", compresslevel=1) as out:
             while chunk := fin.read(1 << 20):
                 out.write(chunk)
         raw.flush()

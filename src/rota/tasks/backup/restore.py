@@ -22,7 +22,7 @@ from typing import Any
 
 from rota.errors import TargetUnavailable
 from rota.targets.postgres import Postgres
-from rota.task import one_line
+from rota.text import error_line
 
 SCRATCH_PREFIX = "rota_verify_"
 _OPS: dict[str, Callable[[Any, Any], bool]] = {
@@ -364,7 +364,7 @@ class EarlyCounts:
             try:
                 done.append(job.result())
             except Exception as exc:
-                self.problems.append(one_line(exc))
+                self.problems.append(error_line(exc, typed=True))
         return Restored.merge(done)
 
     def close(self) -> None:
@@ -394,43 +394,49 @@ def _aware(v: Any) -> datetime | None:
     return None
 
 
-def usable_options(url: str, options: str, connect_timeout: float = 10) -> tuple[str, str]:
+def usable_options(pg: Postgres, options: str) -> tuple[str, str]:
     """``options`` (PGOPTIONS for the restore sessions) when the server accepts them from
-    this role, else ``""`` and the server's reason: a setting the role may not change, or one
-    the server does not know, would otherwise fail the restore itself."""
-    import psycopg
-
-    timeout = max(1, int(connect_timeout))
-    try:
-        psycopg.connect(url, connect_timeout=timeout, options=options).close()
+    ``pg``'s role in ``pg``'s database, else ``""`` and the server's reason: a setting the
+    role may not change, or one the server does not know, would otherwise fail the restore
+    itself. ``pg`` itself is not opened: each probe is a session of its own."""
+    reason = _refusal(pg, options)
+    if not reason:
         return options, ""
-    except psycopg.Error as exc:
-        reason = one_line(exc)
-    try:
-        psycopg.connect(url, connect_timeout=timeout).close()
-    except psycopg.Error:
+    if _refusal(pg, ""):
         return options, ""  # not the options' fault: let the restore report the real cause
     return "", reason
 
 
-def set_unlogged(url: str, connect_timeout: float = 10) -> tuple[int, str]:
-    """Make the (still empty) tables of the scratch database UNLOGGED, all or none.
+def _refusal(pg: Postgres, options: str) -> str:
+    """Why a session like ``pg`` with ``options`` cannot be opened ("" when it can)."""
+    probe = pg.sibling(options=options)
+    try:
+        probe.connect()
+    except TargetUnavailable as exc:
+        return str(exc)
+    finally:
+        probe.close()
+    return ""
+
+
+def set_unlogged(pg: Postgres) -> tuple[int, str]:
+    """Make the (still empty) tables of the scratch database UNLOGGED, all or none, through
+    ``pg``, a writable session in it.
 
     Returns how many were changed, or 0 and why not (then every table stays logged, so
     foreign keys between logged and unlogged tables can never fail the restore)."""
     import psycopg
 
     try:
-        with psycopg.connect(url, connect_timeout=max(1, int(connect_timeout))) as conn:
-            rows = conn.execute(UNLOGGED_SQL).fetchall()
-            if any(kind == "p" for _ident, kind in rows):
+        with pg.transaction():
+            rows = pg.query(UNLOGGED_SQL)
+            if any(r["relkind"] == "p" for r in rows):
                 return 0, "partitioned tables present"
-            for ident, _kind in rows:
-                conn.execute(f"ALTER TABLE {ident} SET UNLOGGED")
-            conn.commit()
+            for r in rows:
+                pg.execute(f"ALTER TABLE {r['ident']} SET UNLOGGED")
             return len(rows), ""
-    except psycopg.Error as exc:
-        return 0, one_line(exc)
+    except (psycopg.Error, TargetUnavailable) as exc:
+        return 0, error_line(exc, typed=True)
 
 
 def count_allowance(live: int, age_days: float, growth_percent: float) -> int:

@@ -21,7 +21,7 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import IO
 
 from isal import isal_zlib
 
@@ -219,7 +219,7 @@ def _with_hash(exc: ScanError, sha256: str) -> ScanError:
     return exc
 
 
-def _inflate(d: Any, chunk: bytes) -> bytes:
+def _inflate(d: isal_zlib.Decompress, chunk: bytes) -> bytes:
     try:
         return d.decompress(chunk)
     except _INFLATE_ERRORS as exc:

@@ -26,16 +26,17 @@ from typing import Any
 
 from rota.errors import TargetUnavailable
 from rota.model import Finding, Metric, Severity
-from rota.targets.pgtools import PgToolError, conninfo
-from rota.targets.postgres import Postgres, describe_url
-from rota.task import Context, Item, one_line, task
+from rota.targets.pgtools import PgToolError
+from rota.targets.postgres import Postgres
+from rota.task import Context, Item, task
 from rota.tasks.backup import files as bf
 from rota.tasks.backup import restore as br
 from rota.tasks.backup.checks import freshness, integrity, sweep
 from rota.tasks.backup.drill import Drill
-from rota.tasks.backup.drill import finding as _f
 from rota.tasks.backup.drill import quote_ident as _quote
 from rota.tasks.backup.scan import sniff
+from rota.tasks.common import finding
+from rota.text import error_line
 from rota.units import format_duration
 
 _DRIFT_SHOWN = 10
@@ -99,7 +100,10 @@ RESTORE_OPTIONS = "-c maintenance_work_mem=512MB -c synchronous_commit=off -c wo
 def verify(ctx: Context) -> Iterator[Item]:
     drill = Drill(ctx)
     try:
-        yield from _verify(drill)
+        for item in _verify(drill):
+            if isinstance(item, Finding):
+                drill.findings.append(item)  # the receipt's verdict is drawn from them
+            yield item
     finally:
         drill.close()
 
@@ -110,8 +114,7 @@ def _verify(d: Drill) -> Iterator[Item]:
         try:
             expectations.append((v.query, br.Expectation.parse(v.expect)))
         except br.ExpectationError as exc:
-            yield _f(
-                d,
+            yield finding(
                 "backup.validation_failed",
                 Severity.UNKNOWN,
                 f"[[backups.validate]] {exc}",
@@ -134,7 +137,7 @@ def _verify(d: Drill) -> Iterator[Item]:
     pool = ThreadPoolExecutor(1, thread_name_prefix="rota-live")
     live: Live = Live(None, None)
     if unreachable:  # nothing to compare live with: live is not asked
-        live = Live(None, None, unreachable if d.server_url == d.live_url else "")
+        live = Live(None, None, unreachable if d.restores_on_live else "")
     else:
         try:
             live = Live(str(d.live.scalar("SELECT current_database()")), None)
@@ -183,9 +186,8 @@ def _not_restored(
 ) -> Iterator[Item]:
     """The tiers that need the database server, when it is unreachable: unknown, each
     saying why, after T0 and T1 reported what they could without it."""
-    where = describe_url(d.server_url)
-    yield _f(
-        d,
+    where = d.admin.where
+    yield finding(
         "backup.restore_failed",
         Severity.UNKNOWN,
         f"{b.path.name} not restored: {reason}",
@@ -195,8 +197,7 @@ def _not_restored(
         "again when it is reachable (or set [backups] restore_url to another server).",
     )
     if expectations:
-        yield _f(
-            d,
+        yield finding(
             "backup.validation_failed",
             Severity.UNKNOWN,
             f"{len(expectations)} validation quer{'y' if len(expectations) == 1 else 'ies'} "
@@ -209,10 +210,9 @@ def _not_restored(
 
 def _not_compared(d: Drill, b: bf.BackupFile, reason: str) -> Iterator[Item]:
     """T3's comparison with live, when live or the restored copy cannot be read."""
-    ev = {"tier": "T3 validation", "reason": reason, "live": describe_url(d.live_url)}
+    ev = {"tier": "T3 validation", "reason": reason, "live": d.live.where}
     for code, what in (("backup.schema_drift", "schema"), ("backup.count_mismatch", "row counts")):
-        yield _f(
-            d,
+        yield finding(
             code,
             Severity.UNKNOWN,
             f"{what} not compared with live: {reason}",
@@ -256,9 +256,8 @@ def _prepare(d: Drill, b: bf.BackupFile, live_name: str | None) -> Scratch:
         s.keeper.scalar("SELECT 1")
         # The scratch sessions only: bigger sort memory builds the indexes and checks the
         # foreign keys in fewer passes; nothing here needs to survive a crash.
-        url = _with_db(d.server_url, s.name)
-        timeout = d.ctx.config.database.connect_timeout
-        s.options, s.refused = br.usable_options(url, RESTORE_OPTIONS, timeout)
+        probe = d.admin.sibling(s.name, application_name=d.owner)
+        s.options, s.refused = br.usable_options(probe, RESTORE_OPTIONS)
         kind, gz = sniff(b.path)
         if kind == "custom":  # plain SQL goes through psql whole
             _restore_schema(d, s, b.path, gz)
@@ -279,8 +278,8 @@ def _restore_schema(d: Drill, s: Scratch, path: Path, gz: bool) -> None:
             d.tools.run(gunzip, pre, env=env, reads_part=True)
         else:
             d.tools.run([*pre, str(path)], env=env)
-        url = _with_db(d.server_url, s.name)
-        s.unlogged = br.set_unlogged(url, d.ctx.config.database.connect_timeout)
+        with contextlib.closing(_scratch_session(d, s.name, readonly=False)) as scratch:
+            s.unlogged = br.set_unlogged(scratch)
     except PgToolError as exc:
         s.pre_data = exc
     finally:
@@ -305,13 +304,11 @@ _RESTORE_FLAGS = ("--no-owner", "--no-privileges", "--exit-on-error")
 
 
 def _dbname_arg(d: Drill, name: str) -> str:
-    dsn, _ = conninfo(d.server_url, dbname=name)
-    return f"--dbname={dsn}"
+    return f"--dbname={d.admin.dsn(name)}"  # no password: that travels in the environment
 
 
 def _restore_env(d: Drill, s: Scratch) -> dict[str, str]:
-    _, env = conninfo(d.server_url, dbname=s.name)
-    run_env = {**env, "PGAPPNAME": d.owner, "PG_COLOR": "never"}
+    run_env = {**d.admin.libpq_env(s.name), "PGAPPNAME": d.owner, "PG_COLOR": "never"}
     if s.options:
         run_env["PGOPTIONS"] = s.options
     return run_env
@@ -328,8 +325,7 @@ def _restore_and_validate(
 ) -> Iterator[Item]:
     d.receipt["scratch_database"] = s.name
     if isinstance(s.error, TargetUnavailable):
-        yield _f(
-            d,
+        yield finding(
             "backup.restore_failed",
             Severity.UNKNOWN,
             f"cannot restore {b.path.name}: {s.error}",
@@ -339,12 +335,11 @@ def _restore_and_validate(
         )
         return
     if s.error is not None and not s.created:
-        yield _f(
-            d,
+        yield finding(
             "backup.restore_failed",
             Severity.UNKNOWN,
-            f"cannot create the scratch database {s.name}: {one_line(s.error)}",
-            describe_url(d.server_url),
+            f"cannot create the scratch database {s.name}: {error_line(s.error, typed=True)}",
+            d.admin.where,
             {"sql": f"CREATE DATABASE {_quote(s.name)}"},
             "Give rota's role CREATEDB, or set [backups] restore_url to a server where it has it.",
         )
@@ -432,8 +427,7 @@ def _restore(
         d.tools.run(*stages, env=run_env, timeout=deadline - time.monotonic(), on_stderr=follow)
     except PgToolError as exc:
         d.phase("restore", t0)
-        yield _f(
-            d,
+        yield finding(
             "backup.restore_failed",
             Severity.CRITICAL,
             f"{b.path.name} does not restore: {exc}",
@@ -457,8 +451,7 @@ def _restore(
     yield Metric("backup.restore_seconds", took, "s")
     ev = {"restore_s": took, "rto_target_s": d.cfg.rto_target, "command": shown, "jobs": jobs}
     if took > d.cfg.rto_target:
-        yield _f(
-            d,
+        yield finding(
             "backup.rto_exceeded",
             Severity.WARNING,
             f"restore took {format_duration(took)}, over the RTO target of {format_duration(d.cfg.rto_target)}",
@@ -467,8 +460,7 @@ def _restore(
             "Raise [backups] jobs, restore onto faster storage, or revisit the RTO target.",
         )
     else:
-        yield _f(
-            d,
+        yield finding(
             "backup.rto_exceeded",
             Severity.OK,
             f"restored in {format_duration(took)}",
@@ -506,27 +498,12 @@ def _validate(
         d.phase("validate", t0)
 
 
-def _scratch_session(d: Drill, name: str) -> Postgres:
-    """A read-only session in the scratch database, tagged as this run's, cancelled with it."""
-    db = d.ctx.config.database
-    pg = Postgres(
-        _with_db(d.server_url, name),
-        readonly=True,
-        connect_timeout=db.connect_timeout,
-        statement_timeout=max(db.statement_timeout, 600),
-        application_name=d.owner,
-    )
+def _scratch_session(d: Drill, name: str, *, readonly: bool = True) -> Postgres:
+    """A session in the scratch database (read-only unless asked), tagged as this run's,
+    cancelled with it."""
+    pg = d.admin.sibling(name, readonly=readonly, application_name=d.owner)
     d.ctx.on_cancel(pg.cancel)
     return pg
-
-
-def _with_db(url: str, name: str) -> str:
-    dsn, env = conninfo(url, dbname=name)
-    if env.get("PGPASSWORD"):
-        from psycopg.conninfo import make_conninfo
-
-        return make_conninfo(dsn, password=env["PGPASSWORD"])
-    return dsn
 
 
 def _queries(
@@ -536,19 +513,17 @@ def _queries(
         try:
             got = scratch.scalar(query)
         except Exception as exc:
-            yield _f(
-                d,
+            yield finding(
                 "backup.validation_failed",
                 Severity.CRITICAL,
-                f"validation query failed: {one_line(exc)}",
+                f"validation query failed: {error_line(exc, typed=True)}",
                 query[:80],
                 {"query": query, "expect": exp.text},
                 "Fix the query, or the backup lacks what it reads.",
             )
             continue
         ok = exp.check(got)
-        yield _f(
-            d,
+        yield finding(
             "backup.validation_failed",
             Severity.OK if ok else Severity.CRITICAL,
             f"{query[:60]!s} returned {got!r} (expected {exp.text})",
@@ -581,8 +556,7 @@ def _compare(
     }
     d.receipt["schema"] = {"live": live_fp, "restored": rest_fp}
     if missing:
-        yield _f(
-            d,
+        yield finding(
             "backup.schema_drift",
             Severity.CRITICAL,
             f"the backup lacks {len(missing)} table(s) live has: {', '.join(missing[:5])}",
@@ -591,8 +565,7 @@ def _compare(
             "The dump excludes tables (pg_dump -T/-t?) or predates them; a restore would lose them.",
         )
     elif live_fp != rest_fp:
-        yield _f(
-            d,
+        yield finding(
             "backup.schema_drift",
             Severity.WARNING,
             f"schema differs from live ({len(live_items - rest_items)} items only live, "
@@ -602,8 +575,7 @@ def _compare(
             "Expected after a migration since the backup; otherwise find out who changed what.",
         )
     else:
-        yield _f(
-            d,
+        yield finding(
             "backup.schema_drift",
             Severity.OK,
             f"schema matches live (fingerprint {live_fp})",
@@ -633,8 +605,7 @@ def _compare(
         }
         if n in dumped and int(dumped[n]) != rv:
             bad += 1
-            yield _f(
-                d,
+            yield finding(
                 "backup.count_mismatch",
                 Severity.CRITICAL,
                 f"{n}: restored {rv} rows, but the manifest says the dump held {dumped[n]}",
@@ -644,8 +615,7 @@ def _compare(
             )
         elif lv - rv > allow:
             bad += 1
-            yield _f(
-                d,
+            yield finding(
                 "backup.count_mismatch",
                 Severity.CRITICAL,
                 f"{n}: restored {rv} rows, live has {lv} ({lv - rv} more than the {allow} expected growth allows)",
@@ -655,8 +625,7 @@ def _compare(
             )
         elif rv - lv > allow:
             bad += 1
-            yield _f(
-                d,
+            yield finding(
                 "backup.count_mismatch",
                 Severity.WARNING,
                 f"{n}: restored {rv} rows, more than live's {lv}",
@@ -665,8 +634,7 @@ def _compare(
                 "Rows were deleted since the backup (retention, cleanup) or live lost data: make sure it is the former.",
             )
     if not bad:
-        yield _f(
-            d,
+        yield finding(
             "backup.count_mismatch",
             Severity.OK,
             f"row counts of {len(common)} tables agree with live",
@@ -685,8 +653,7 @@ def _compare(
             "max_age_s": d.cfg.max_age,
         }
         if rpo > d.cfg.max_age:
-            yield _f(
-                d,
+            yield finding(
                 "backup.rpo_exceeded",
                 Severity.WARNING,
                 f"newest data in the backup is {format_duration(rpo)} old (RPO {format_duration(d.cfg.max_age)})",
@@ -695,8 +662,7 @@ def _compare(
                 "A restore would lose more than the RPO allows: back up more often, or check writes stopped.",
             )
         else:
-            yield _f(
-                d,
+            yield finding(
                 "backup.rpo_exceeded",
                 Severity.OK,
                 f"achieved RPO {format_duration(rpo)}",

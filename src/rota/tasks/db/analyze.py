@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING, Any
 
 from rota.model import Metric, Severity
 from rota.task import Context, Item, task
-from rota.tasks.db.common import USER_SCHEMA_FILTER, finding
+from rota.tasks.common import finding
+from rota.tasks.db.common import USER_SCHEMA_FILTER
 from rota.tasks.db.locking import locked_action
 from rota.tasks.db.relations import CODE as LOCKED_CODE
 from rota.tasks.db.relations import LOCKED, Guard

@@ -10,12 +10,16 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Generator, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from rota.model import Metric, Severity
+from rota.model import Finding, Metric, Severity
 from rota.task import Context, Item, task
-from rota.tasks.db.common import finding
+from rota.tasks.common import finding
 from rota.tasks.db.stats import HIDDEN, human_duration, percentile, privileges, truncate
+
+if TYPE_CHECKING:
+    from rota.config import DatabaseThresholds
+    from rota.targets.postgres import Postgres
 
 # Past this multiple of a time threshold a warning becomes critical (5m -> 1h).
 CRITICAL_FACTOR = 12
@@ -154,7 +158,10 @@ def _counts(rows: list[dict[str, Any]], key: str) -> dict[str, int]:
 
 
 def _utilization(
-    limits: dict[str, Any], clients: list[dict[str, Any]], th: Any, hidden: dict[str, Any]
+    limits: dict[str, Any],
+    clients: list[dict[str, Any]],
+    th: DatabaseThresholds,
+    hidden: dict[str, Any],
 ) -> Iterator[Item]:
     usable = limits["max_connections"] - limits["superuser_reserved"] - limits["reserved"]
     used = len(clients) + 1  # rota's own session holds a slot too
@@ -225,7 +232,7 @@ def _age(clients: list[dict[str, Any]], limit: float) -> Iterator[Item]:
             sql=ACTIVITY_SQL,
             threshold_s=limit,
             older_than_threshold=len(old),
-            **summary[app],
+            evidence=summary[app],
             oldest={**_session(oldest), "backend_start": str(oldest["backend_start"])},
             pids=sorted(r["pid"] for r in old)[:50],
             remedy="Give the pool a maximum connection lifetime (PgBouncer server_lifetime, "
@@ -391,7 +398,7 @@ def _blocking(rows: list[dict[str, Any]], limit: float, hidden: dict[str, Any]) 
 
 
 def _xmin_horizon(
-    pg: Any,
+    pg: Postgres,
     rows: list[dict[str, Any]],
     limits: dict[str, Any],
     limit: float,
@@ -481,7 +488,7 @@ def _xmin_horizon(
         )
 
 
-def _ok_or_unknown(code: str, message: str, hidden: dict[str, Any], **numbers: Any) -> Any:
+def _ok_or_unknown(code: str, message: str, hidden: dict[str, Any], **numbers: Any) -> Finding:
     """OK, unless sessions were hidden from us, in which case we cannot say."""
     if hidden:
         return finding(

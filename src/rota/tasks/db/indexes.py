@@ -25,14 +25,17 @@ from typing import TYPE_CHECKING, Any
 
 from rota.model import Finding, Metric, Severity
 from rota.task import Context, Item, task
+from rota.tasks.common import finding
 from rota.tasks.db.bloat import INDEX_WIDTHS_SQL, Estimate, estimate_index_bloat
-from rota.tasks.db.common import USER_SCHEMA_FILTER, finding
+from rota.tasks.db.common import USER_SCHEMA_FILTER
 from rota.tasks.db.locking import LockNotGranted, LockPolicy, lock_finding, run_locked
 from rota.tasks.db.relations import CODE as LOCKED_CODE
 from rota.tasks.db.relations import LOCKED, Guard
 
 if TYPE_CHECKING:
     from psycopg import sql  # imported where used: loading the task list stays fast
+
+    from rota.targets.postgres import Postgres
 
 # pg_relation_size opens the index, pg_get_indexdef its table: neither is called on a
 # relation another session holds in ACCESS EXCLUSIVE mode (LOCKED, filled in by the Guard).
@@ -300,7 +303,9 @@ def _duplicate_values(guard: Guard, r: dict[str, Any]) -> int | None:
     return int(next(iter(found[0].values()))) if found else None
 
 
-def _invalid(ctx: Context, pg: Any, guard: Guard, rows: list[dict[str, Any]]) -> Iterator[Item]:
+def _invalid(
+    ctx: Context, pg: Postgres, guard: Guard, rows: list[dict[str, Any]]
+) -> Iterator[Item]:
     from psycopg import sql
 
     bad = [r for r in rows if not r["valid"] and not r["building"]]
@@ -461,7 +466,7 @@ def _index_action(
 
 
 def _drop_failed(
-    pg: Any, schema: str, index: str, policy: LockPolicy, *, itself: bool
+    pg: Postgres, schema: str, index: str, policy: LockPolicy, *, itself: bool
 ) -> list[str]:
     """Drop the invalid indexes a failed concurrent build left: its ``_ccnew`` copies, and
     with ``itself`` the index it was creating."""
@@ -514,7 +519,7 @@ def _duplicates(guard: Guard) -> Iterator[Item]:
         yield finding("db.index.duplicate", Severity.OK, "no duplicate indexes", sql=DUPLICATES_SQL)
 
 
-def _unused(ctx: Context, pg: Any, rows: list[dict[str, Any]]) -> Iterator[Item]:
+def _unused(ctx: Context, pg: Postgres, rows: list[dict[str, Any]]) -> Iterator[Item]:
     need = ctx.config.database.thresholds.unused_index_stats_age
     age = pg.query(STATS_AGE_SQL)
     age_s = float(age[0]["age_s"]) if age else 0.0
@@ -567,7 +572,9 @@ def _unused(ctx: Context, pg: Any, rows: list[dict[str, Any]]) -> Iterator[Item]
 # -- declared but missing --------------------------------------------------------------------
 
 
-def _missing(ctx: Context, pg: Any, guard: Guard, rows: list[dict[str, Any]]) -> Iterator[Item]:
+def _missing(
+    ctx: Context, pg: Postgres, guard: Guard, rows: list[dict[str, Any]]
+) -> Iterator[Item]:
     from psycopg import sql
 
     path: Path | None = ctx.config.database.index_file
@@ -666,7 +673,7 @@ def _missing(ctx: Context, pg: Any, guard: Guard, rows: list[dict[str, Any]]) ->
 # -- bloat -----------------------------------------------------------------------------------
 
 
-def _bloat(ctx: Context, pg: Any, guard: Guard, rows: list[dict[str, Any]]) -> Iterator[Item]:
+def _bloat(ctx: Context, pg: Postgres, guard: Guard, rows: list[dict[str, Any]]) -> Iterator[Item]:
     from psycopg import sql
 
     th = ctx.config.database.thresholds

@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from rota.model import Finding, Severity, Step
-from rota.tasks.db.common import finding
+from rota.tasks.common import finding
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -71,7 +71,7 @@ class LockPolicy:
     @property
     def worst_case_wait_s(self) -> float:
         """Longest time rota can spend waiting for one statement's lock, back-offs included."""
-        backoff = sum(self.delay * 2**i for i in range(self.attempts - 1))
+        backoff = sum(self.delay * (1 << i) for i in range(self.attempts - 1))
         return self.attempts * self.lock_timeout + backoff
 
 

@@ -24,10 +24,12 @@ from typing import TYPE_CHECKING, Any
 from rota.model import Finding, Severity
 from rota.redact import redact
 from rota.targets.postgres import LockTimeout
-from rota.tasks.db.common import USER_SCHEMA_FILTER, finding
+from rota.tasks.common import finding
+from rota.tasks.db.common import USER_SCHEMA_FILTER
 from rota.tasks.db.stats import human_duration, truncate
 
 if TYPE_CHECKING:
+    from rota.targets.postgres import Params, Postgres
     from rota.task import Context
 
 CODE = "db.relation.locked"
@@ -73,7 +75,7 @@ def statement_text(query: str | None) -> str:
 class Guard:
     """One task's reads around relations that other sessions hold locked."""
 
-    def __init__(self, pg: Any, lock_timeout: float = READ_LOCK_TIMEOUT) -> None:
+    def __init__(self, pg: Postgres, lock_timeout: float = READ_LOCK_TIMEOUT) -> None:
         self.pg = pg
         self.lock_timeout = lock_timeout
         # relation oid -> the pg_locks/pg_stat_activity rows about it (empty: not found)
@@ -156,7 +158,7 @@ class Guard:
         name: str,
         what: str,
         sql: str,
-        params: Any = None,
+        params: Params = None,
     ) -> list[dict[str, Any]] | None:
         """Rows of ``sql``, which opens the relations ``oids`` (the one named ``name`` first);
         None when one of them is locked (and then it is skipped for ``what``)."""

@@ -11,12 +11,15 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from rota.model import Severity
+from rota.model import Finding, Severity
 from rota.task import Item
-from rota.tasks.db.common import finding
+from rota.tasks.common import finding
 from rota.tasks.db.stats import human_bytes, setting_bytes, setting_seconds, settings
+
+if TYPE_CHECKING:
+    from rota.targets.postgres import Postgres
 
 CODE = "db.settings"
 SETTINGS_SQL = "SELECT name, setting, unit, source, pending_restart FROM pg_settings"
@@ -33,18 +36,17 @@ ORDER BY c.reltuples DESC LIMIT 20
 # A table this big waits for reltuples x scale factor dead rows before autovacuum starts.
 BIG_TABLE_ROWS = 1_000_000
 MANY_CONNECTIONS = 500
-LOCAL_HOSTS = ("localhost", "127.0.0.1", "::1", "")
 
 
-def check_settings(pg: Any, url: str) -> Iterator[Item]:
+def check_settings(pg: Postgres) -> Iterator[Item]:
     s = settings(pg)
-    ram = _local_ram(url)
+    ram = _local_ram(pg)
     yield from _durability(s)
     yield from _autovacuum(pg, s)
     yield from _memory(s, ram)
     yield from _timeouts(s)
     yield from _logging_and_wal(pg, s)
-    yield from _planner(s, url)
+    yield from _planner(s, pg.is_local)
     pending = sorted(n for n, r in s.items() if r["pending_restart"])
     if pending:
         yield _f(
@@ -56,7 +58,7 @@ def check_settings(pg: Any, url: str) -> Iterator[Item]:
         )
 
 
-def _f(name: str, sev: Severity, message: str, remedy: str = "", **numbers: Any) -> Any:
+def _f(name: str, sev: Severity, message: str, remedy: str = "", **numbers: Any) -> Finding:
     return finding(CODE, sev, message, subject=name, sql=SETTINGS_SQL, remedy=remedy, **numbers)
 
 
@@ -87,7 +89,7 @@ def _durability(s: dict[str, dict[str, Any]]) -> Iterator[Item]:
         )
 
 
-def _autovacuum(pg: Any, s: dict[str, dict[str, Any]]) -> Iterator[Item]:
+def _autovacuum(pg: Postgres, s: dict[str, dict[str, Any]]) -> Iterator[Item]:
     for name in ("autovacuum", "track_counts"):
         if not _on(s, name):
             yield _f(
@@ -245,7 +247,7 @@ def _timeouts(s: dict[str, dict[str, Any]]) -> Iterator[Item]:
     )
 
 
-def _logging_and_wal(pg: Any, s: dict[str, dict[str, Any]]) -> Iterator[Item]:
+def _logging_and_wal(pg: Postgres, s: dict[str, dict[str, Any]]) -> Iterator[Item]:
     slow_log = float(s["log_min_duration_statement"]["setting"])
     if slow_log < 0:
         yield _f(
@@ -304,7 +306,7 @@ def _logging_and_wal(pg: Any, s: dict[str, dict[str, Any]]) -> Iterator[Item]:
         )
 
 
-def _planner(s: dict[str, dict[str, Any]], url: str) -> Iterator[Item]:
+def _planner(s: dict[str, dict[str, Any]], local: bool) -> Iterator[Item]:
     off = sorted(n for n, r in s.items() if n.startswith("enable_") and r["setting"] == "off")
     off = [n for n in off if s[n]["source"] not in ("default", "override")]
     if off:
@@ -317,7 +319,7 @@ def _planner(s: dict[str, dict[str, Any]], url: str) -> Iterator[Item]:
         )
     rpc = float(s["random_page_cost"]["setting"])
     data_dir = str(s.get("data_directory", {}).get("setting") or "")
-    rotational = _rotational(Path(data_dir)) if data_dir and _is_local(url) else None
+    rotational = _rotational(Path(data_dir)) if data_dir and local else None
     if rpc >= 4 and rotational is False:
         yield _f(
             "random_page_cost",
@@ -339,19 +341,9 @@ def _planner(s: dict[str, dict[str, Any]], url: str) -> Iterator[Item]:
         )
 
 
-def _is_local(url: str) -> bool:
-    from psycopg.conninfo import conninfo_to_dict
-
-    try:
-        host = str(conninfo_to_dict(url).get("host") or "")
-    except Exception:
-        return False
-    return host in LOCAL_HOSTS or host.startswith("/")
-
-
-def _local_ram(url: str) -> int | None:
+def _local_ram(pg: Postgres) -> int | None:
     """Total RAM when the database runs on this machine, else None (we cannot know)."""
-    if not _is_local(url):
+    if not pg.is_local:
         return None
     import psutil
 

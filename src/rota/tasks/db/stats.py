@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from rota.targets.postgres import Postgres
 
 # The role that lets a monitoring user see every session and statement (PG10+).
 MONITOR_GRANT = "GRANT pg_monitor TO {user}"
@@ -21,7 +24,7 @@ FROM pg_roles r WHERE r.rolname = current_user
 """
 
 
-def privileges(pg: Any) -> dict[str, Any]:
+def privileges(pg: Postgres) -> dict[str, Any]:
     """What the session may see: its user, and whether it reads every session's stats."""
     row = pg.query(PRIVILEGES_SQL)[0]
     row["sees_all"] = bool(row["superuser"] or row["read_all_stats"])
@@ -58,7 +61,7 @@ def percentile(values: list[float], pct: float) -> float:
     return ordered[rank - 1]
 
 
-def settings(pg: Any, names: tuple[str, ...] | None = None) -> dict[str, dict[str, Any]]:
+def settings(pg: Postgres, names: tuple[str, ...] | None = None) -> dict[str, dict[str, Any]]:
     """pg_settings rows by name (value, unit, source, bytes/seconds where they apply)."""
     sql = (
         "/* rota */ SELECT name, setting, unit, source, vartype, pending_restart, "

@@ -8,13 +8,16 @@ of ``pg_stat_statements`` in rota's state and subtracts it, so it never has to c
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from rota.model import Metric, Severity
+from rota.model import Finding, Metric, Severity
 from rota.task import Context, Item, task
-from rota.tasks.db.common import finding
+from rota.tasks.common import finding
 from rota.tasks.db.settings import check_settings
 from rota.tasks.db.stats import HIDDEN, ROTA_MARK, privileges, truncate
+
+if TYPE_CHECKING:
+    from rota.targets.postgres import Postgres
 
 XID_LIMIT = 2**31 - 1
 # Past this age a table is an emergency: at 2^31 - 3M the server stops taking writes.
@@ -77,7 +80,7 @@ GROUP BY c.oid, n.nspname, c.relname, s.seqtypid, s.seqmin, s.seqmax, s.seqincre
 SEQUENCE_BATCH = 500
 
 
-def _last_values(pg: Any, rows: list[dict[str, Any]]) -> dict[int, int | None]:
+def _last_values(pg: Postgres, rows: list[dict[str, Any]]) -> dict[int, int | None]:
     """last_value of each readable sequence (None if never used), a few SELECTs in all."""
     readable = [r for r in rows if r["readable"]]
     out: dict[int, int | None] = {}
@@ -152,13 +155,13 @@ def tuning(ctx: Context) -> Iterator[Item]:
     yield from _wraparound(pg)
     yield from _sequences(pg, ctx.config.database.thresholds.sequence_percent, priv["usr"])
     yield from _slow_queries(ctx, pg, priv)
-    yield from check_settings(pg, ctx.config.database.url or "")
+    yield from check_settings(pg)
 
 
 # -- wraparound ------------------------------------------------------------------------------
 
 
-def _wraparound(pg: Any) -> Iterator[Item]:
+def _wraparound(pg: Postgres) -> Iterator[Item]:
     limits = pg.query(FREEZE_SQL)[0]
     rels = pg.query(WRAPAROUND_SQL)
     dbs = pg.query(DATABASES_SQL)
@@ -240,7 +243,7 @@ def _wrap_finding(
     fix: str,
     sql: str = WRAPAROUND_SQL,
     **more: Any,
-) -> Any:
+) -> Finding:
     left = XID_LIMIT - age
     sev = Severity.CRITICAL if age > XID_CRITICAL_AGE else Severity.WARNING
     what = "transaction IDs" if code.endswith("xid") else "multixact IDs"
@@ -267,7 +270,7 @@ def _wrap_finding(
 # -- sequences -------------------------------------------------------------------------------
 
 
-def _sequences(pg: Any, threshold: float, user: str) -> Iterator[Item]:
+def _sequences(pg: Postgres, threshold: float, user: str) -> Iterator[Item]:
     rows = pg.query(SEQUENCES_SQL)
     values = _last_values(pg, rows)
     for r in rows:
@@ -353,7 +356,7 @@ def _sequence_fix(name: str, columns: list[str], data_type: str) -> str:
 # -- slow statements -------------------------------------------------------------------------
 
 
-def _slow_queries(ctx: Context, pg: Any, priv: dict[str, Any]) -> Iterator[Item]:
+def _slow_queries(ctx: Context, pg: Postgres, priv: dict[str, Any]) -> Iterator[Item]:
     code = "db.queries.slow"
     preload = str(pg.scalar("/* rota */ SHOW shared_preload_libraries") or "")
     ext = pg.query(

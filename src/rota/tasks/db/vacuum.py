@@ -24,16 +24,19 @@ import os
 import shutil
 import time
 from collections.abc import Generator, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from rota.model import Metric, Severity, Step, StepStatus
+from rota.model import Finding, Metric, Severity, Step, StepStatus
 from rota.task import Context, Item, task
+from rota.tasks.common import finding
 from rota.tasks.db.analyze import TableStats, ident, table_stats, total_bytes
 from rota.tasks.db.bloat import WIDTHS_SQL, Estimate, estimate_bloat
-from rota.tasks.db.common import finding
 from rota.tasks.db.locking import locked_action, window_seconds_left
 from rota.tasks.db.relations import CODE as LOCKED_CODE
 from rota.tasks.db.relations import Guard
+
+if TYPE_CHECKING:
+    from rota.targets.postgres import Postgres
 
 # Rough VACUUM and rewrite throughput, only for estimates and the window time box.
 VACUUM_BYTES_PER_S = 100e6
@@ -194,7 +197,7 @@ def _overdue(
     yield from rows
 
 
-def _overdue_finding(t: TableStats, trig: float, defaults: dict[str, str]) -> Any:
+def _overdue_finding(t: TableStats, trig: float, defaults: dict[str, str]) -> Finding:
     _, threshold, scale = t.trigger("vacuum", defaults)
     dead = int(t["n_dead_tup"])
     return finding(
@@ -217,11 +220,11 @@ def _overdue_finding(t: TableStats, trig: float, defaults: dict[str, str]) -> An
     )
 
 
-def _widths(pg: Any) -> dict[int, dict[str, Any]]:
+def _widths(pg: Postgres) -> dict[int, dict[str, Any]]:
     return {int(r["oid"]): r for r in pg.query(WIDTHS_SQL)}
 
 
-def _estimate_one(pg: Any, t: TableStats) -> Estimate:
+def _estimate_one(pg: Postgres, t: TableStats) -> Estimate:
     """The estimate of a table the bloat check passed over (a tiny one)."""
     return estimate_bloat(t, _widths(pg).get(int(t["oid"])))
 
@@ -492,7 +495,7 @@ def _measure_now(guard: Guard, t: TableStats) -> dict[str, Any] | None:
     return {"bytes": wasted, "percent": round(100 * wasted / length, 1), "table_len": length}
 
 
-def _pg_repack(pg: Any) -> dict[str, Any]:
+def _pg_repack(pg: Postgres) -> dict[str, Any]:
     ext = bool(pg.scalar("SELECT count(*) FROM pg_extension WHERE extname = 'pg_repack'"))
     return {"extension": ext, "binary": shutil.which("pg_repack")}
 
@@ -500,8 +503,6 @@ def _pg_repack(pg: Any) -> dict[str, Any]:
 def _repack(
     ctx: Context, t: TableStats, repack: dict[str, Any], base: dict[str, Any]
 ) -> Iterator[Item]:
-    from psycopg.conninfo import conninfo_to_dict
-
     from rota.targets.pgtools import PgToolError
 
     lock_s = max(1, int(ctx.config.database.lock_timeout))
@@ -513,13 +514,8 @@ def _repack(
     ]
 
     def do() -> dict[str, Any]:
-        params = conninfo_to_dict(ctx.config.database.url or "")
-        env: dict[str, str] = {}
-        for key, var in (("host", "PGHOST"), ("port", "PGPORT"), ("user", "PGUSER"),
-                         ("password", "PGPASSWORD"), ("dbname", "PGDATABASE")):  # fmt: skip
-            if params.get(key):
-                env[var] = str(params[key])
         pg = ctx.target("postgres")
+        env = pg.libpq_env()  # pg_repack takes the whole connection from its environment
         size = "SELECT pg_total_relation_size(%s::regclass)"
         before = int(pg.scalar(size, (_regclass(t),)))
         # through the pgtools target: its own process group, killed if the task times out
@@ -543,7 +539,7 @@ def _repack(
     )
 
 
-def _rewrite_gates(ctx: Context, pg: Any, t: TableStats, total: int) -> list[str]:
+def _rewrite_gates(ctx: Context, pg: Postgres, t: TableStats, total: int) -> list[str]:
     """Why VACUUM FULL must not run now (empty when it may)."""
     reasons: list[str] = []
     left = window_seconds_left(ctx)
@@ -552,7 +548,7 @@ def _rewrite_gates(ctx: Context, pg: Any, t: TableStats, total: int) -> list[str
         reasons.append("no [schedule] window is configured; VACUUM FULL runs only inside one")
     elif left < estimate:
         reasons.append(f"the window closes in {left:.0f}s, the rewrite needs about {estimate:.0f}s")
-    free = _free_disk(ctx, pg)
+    free = _free_disk(pg)
     if free is None:
         reasons.append(
             "free disk on the server is unknown (remote server or data_directory unreadable)"
@@ -572,13 +568,11 @@ def _rewrite_gates(ctx: Context, pg: Any, t: TableStats, total: int) -> list[str
     return reasons
 
 
-def _free_disk(ctx: Context, pg: Any) -> int | None:
-    from psycopg.conninfo import conninfo_to_dict
-
+def _free_disk(pg: Postgres) -> int | None:
+    """Free bytes where the server keeps its data, when it runs on this machine."""
+    if not pg.is_local:
+        return None
     try:
-        host = conninfo_to_dict(ctx.config.database.url or "").get("host") or "localhost"
-        if str(host) not in ("localhost", "127.0.0.1", "::1") and not str(host).startswith("/"):
-            return None
         path = pg.scalar("SELECT current_setting('data_directory')")
         return int(shutil.disk_usage(path).free) if path and os.path.exists(path) else None
     except Exception:  # no pg_read_all_settings, or the path is not visible from here
