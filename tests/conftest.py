@@ -7,7 +7,6 @@ import os
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -16,6 +15,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+from rota.testing import wait_for_file
 
 
 @dataclass
@@ -146,13 +147,11 @@ def write_config(tmp_path: Path, platform: Platform, extra: str = "") -> Path:
 def hold_open(path: Path) -> Iterator[subprocess.Popen[bytes]]:
     """A real process holding ``path`` open until the block ends."""
     ready = path.parent / f".{path.name}.held"
-    code = f"import time, pathlib; f = open({str(path)!r}); pathlib.Path({str(ready)!r}).touch(); time.sleep(30)"
+    code = f"import time, pathlib; f = open({str(path)!r}); pathlib.Path({str(ready)!r}).write_text('held'); time.sleep(30)"
     proc = subprocess.Popen([sys.executable, "-c", code])
-    deadline = time.monotonic() + 10
-    while not ready.exists() and time.monotonic() < deadline:
-        time.sleep(0.02)
-    ready.unlink(missing_ok=True)
     try:
+        wait_for_file(ready)
+        ready.unlink()
         yield proc
     finally:
         proc.kill()
@@ -162,7 +161,7 @@ def hold_open(path: Path) -> Iterator[subprocess.Popen[bytes]]:
 @pytest.fixture
 def log_month(tmp_path: Path) -> Path:
     """A month of the platform's logs, rotated as logrotate leaves them."""
-    from rota.sandbox.logs import generate_logs
+    from rota_sandbox.logs import generate_logs
 
     d = tmp_path / "logs"
     generate_logs(d, days=30, lines_per_day=100)

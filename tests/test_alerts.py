@@ -11,10 +11,10 @@ from typing import Any
 
 import pytest
 
-from rota.config import parse_config
-from rota.engine import Engine
-from rota.history import open_history
+from rota.config import Config, parse_config
+from rota.history import History, open_history
 from rota.model import Finding, Severity
+from rota.testing import run_task
 from samples import make_task
 
 SECRET = "hook-secret-7f3a9c2e51"
@@ -75,15 +75,16 @@ class Switch:
         def run(ctx: Any) -> Iterator[Finding]:
             yield Finding("demo.state", self.severity, self.message, "thing")
 
-        return make_task(task_id, run, title="Switchable")
+        return make_task(task_id, run, title="Switchable", codes=("demo.state",))
 
 
-def _engine(tmp_path: Path, channels: str, env: dict[str, str]) -> Engine:
+def _setup(tmp_path: Path, channels: str, env: dict[str, str]) -> tuple[Config, History]:
+    """A config for target "prod" with ``channels``, and the history its alerts go through."""
     cfg = parse_config(
         f'[target]\nname = "prod"\n[history]\nurl = "sqlite:///{tmp_path / "h.db"}"\n' + channels,
         env=env,
     )
-    return Engine(cfg, open_history(cfg.history.url), lock_dir=tmp_path / "locks")
+    return cfg, open_history(cfg.history.url)
 
 
 def _webhook(name: str, **extra: str) -> str:
@@ -94,7 +95,7 @@ def _webhook(name: str, **extra: str) -> str:
 
 def test_it_alerts_on_state_changes_only_and_resolves(tmp_path: Path, receiver: Receiver) -> None:
     env = {"HOOK_ops": f"{receiver.url}/hooks/{SECRET}"}
-    engine = _engine(tmp_path, _webhook("ops"), env)
+    cfg, history = _setup(tmp_path, _webhook("ops"), env)
     switch = Switch()
     task = switch.task()
     runs = []
@@ -107,7 +108,7 @@ def test_it_alerts_on_state_changes_only_and_resolves(tmp_path: Path, receiver: 
     ):
         switch.severity = severity
         switch.message = f"state is {severity.value}"
-        runs.append(engine.run([task]).tasks[0])
+        runs.append(run_task(task, cfg, history=history))
     # first run ok: nothing; ok→critical; critical again: nothing; →warning; →ok (resolved)
     assert [len(o.alerts) for o in runs] == [0, 1, 0, 1, 1]
     assert [(b["previous"], b["status"], b["resolved"]) for b in receiver.bodies] == [
@@ -119,8 +120,7 @@ def test_it_alerts_on_state_changes_only_and_resolves(tmp_path: Path, receiver: 
     assert first["task"] == "demo.switch" and first["target"] == "prod"
     assert first["summary"] == "state is critical" and first["findings"][0]["code"] == "demo.state"
     assert runs[1].alerts[0].status == "sent" and runs[1].alerts[0].detail.startswith("HTTP 2")
-    assert engine.history is not None
-    recorded = engine.history.alerts()
+    recorded = history.alerts()
     assert [(r["previous"], r["current"], r["status"]) for r in reversed(recorded)] == [
         ("ok", "critical", "sent"),
         ("critical", "warning", "sent"),
@@ -128,15 +128,15 @@ def test_it_alerts_on_state_changes_only_and_resolves(tmp_path: Path, receiver: 
     ]
     assert all(r["run_id"] is not None and r["finished_at"] is not None for r in recorded)
     # A report rebuilt from history shows each run's deliveries as the run did.
-    rebuilt = [engine.history.outcome(r.id) for r in reversed(engine.history.runs("demo.switch"))]
+    rebuilt = [history.outcome(r.id) for r in reversed(history.runs("demo.switch"))]
     assert [o.alerts for o in rebuilt] == [o.alerts for o in runs]
 
 
 def test_a_failing_task_alerts_on_its_first_run(tmp_path: Path, receiver: Receiver) -> None:
-    engine = _engine(tmp_path, _webhook("ops"), {"HOOK_ops": receiver.url})
+    cfg, history = _setup(tmp_path, _webhook("ops"), {"HOOK_ops": receiver.url})
     switch = Switch()
     switch.severity = Severity.CRITICAL
-    out = engine.run([switch.task()]).tasks[0]
+    out = run_task(switch.task(), cfg, history=history)
     assert [a.previous for a in out.alerts] == [None]
     assert receiver.bodies[0]["previous"] is None
 
@@ -145,21 +145,19 @@ def test_an_unreachable_channel_is_recorded_and_never_changes_the_run(
     tmp_path: Path, receiver: Receiver
 ) -> None:
     env = {"HOOK_down": f"http://127.0.0.1:9/hooks/{SECRET}", "HOOK_ops": receiver.url}
-    engine = _engine(tmp_path, _webhook("down", timeout='"2s"') + _webhook("ops"), env)
+    cfg, history = _setup(tmp_path, _webhook("down", timeout='"2s"') + _webhook("ops"), env)
     switch = Switch()
     switch.severity = Severity.WARNING
-    report = engine.run([switch.task()])
-    out = report.tasks[0]
-    assert report.status is Severity.WARNING  # the failed delivery does not make it worse
+    out = run_task(switch.task(), cfg, history=history)
+    assert out.status is Severity.WARNING  # the failed delivery does not make it worse
     by_channel = {a.channel: a for a in out.alerts}
     assert by_channel["ops"].status == "sent"
     assert by_channel["down"].status == "failed"
     assert "127.0.0.1:9" in by_channel["down"].detail and SECRET not in by_channel["down"].detail
-    assert engine.history is not None
-    recorded = {r["channel"]: r for r in engine.history.alerts()}
+    recorded = {r["channel"]: r for r in history.alerts()}
     assert recorded["down"]["status"] == "failed" and SECRET not in recorded["down"]["detail"]
-    (run,) = engine.history.runs("demo.switch")
-    assert sorted(engine.history.outcome(run.id).alerts, key=lambda a: a.channel) == sorted(
+    (run,) = history.runs("demo.switch")
+    assert sorted(history.outcome(run.id).alerts, key=lambda a: a.channel) == sorted(
         out.alerts, key=lambda a: a.channel
     )
 
@@ -171,12 +169,13 @@ def test_min_severity_and_task_globs_choose_the_channels(
         "backups", tasks='["backup.*"]'
     )
     env = {"HOOK_pager": f"{receiver.url}/pager", "HOOK_backups": f"{receiver.url}/backups"}
-    engine = _engine(tmp_path, channels, env)
+    cfg, history = _setup(tmp_path, channels, env)
     switch = Switch()
     db, backup = switch.task("db.thing"), switch.task("backup.thing")
     for severity in (Severity.OK, Severity.WARNING, Severity.CRITICAL, Severity.OK):
         switch.severity = severity
-        engine.run([db, backup])
+        for task in (db, backup):
+            run_task(task, cfg, history=history)
     # pager: only changes touching critical (warning→critical, critical→ok), for both tasks;
     # backups: every change of backup.* only
     assert sorted(p for p in receiver.paths if p == "/pager") == ["/pager"] * 4
@@ -187,32 +186,31 @@ def test_min_severity_and_task_globs_choose_the_channels(
 
 def test_no_secret_leaves_in_an_alert_or_its_record(tmp_path: Path, receiver: Receiver) -> None:
     env = {"HOOK_ops": f"{receiver.url}/hooks/{SECRET}"}
-    engine = _engine(tmp_path, _webhook("ops"), env)
+    cfg, history = _setup(tmp_path, _webhook("ops"), env)
     switch = Switch()
     switch.severity = Severity.CRITICAL
     switch.message = f"posting to {receiver.url}/hooks/{SECRET} failed"  # a task echoing a secret
-    out = engine.run([switch.task()]).tasks[0]
+    out = run_task(switch.task(), cfg, history=history)
     assert out.alerts and out.alerts[0].status == "sent"
     assert SECRET not in json.dumps(receiver.bodies)
-    assert engine.history is not None
-    assert SECRET not in json.dumps(engine.history.alerts(), default=str)
+    assert SECRET not in json.dumps(history.alerts(), default=str)
     assert receiver.paths == [f"/hooks/{SECRET}"]  # the channel itself still gets its URL
 
 
 def test_a_skipped_run_is_no_state_change(tmp_path: Path, receiver: Receiver) -> None:
-    engine = _engine(
+    cfg, history = _setup(
         tmp_path,
         _webhook("ops") + '[tasks."demo.switch"]\nenabled = true\n',
         {"HOOK_ops": receiver.url},
     )
     switch = Switch()
     switch.severity = Severity.CRITICAL
-    engine.run([switch.task()])
+    run_task(switch.task(), cfg, history=history)
     skipped = make_task("demo.switch", needs=("postgres",))  # not configured: skipped
-    out = engine.run([skipped]).tasks[0]
+    out = run_task(skipped, cfg, history=history)
     assert out.skipped and out.alerts == []
     switch.severity = Severity.OK
-    resolved = engine.run([switch.task()]).tasks[0]
+    resolved = run_task(switch.task(), cfg, history=history)
     assert [(a.previous, a.current) for a in resolved.alerts] == [(Severity.CRITICAL, Severity.OK)]
 
 
@@ -252,12 +250,12 @@ def test_the_alert_drill_plans_in_check_mode_and_sends_with_apply(
         "PD_KEY": "R0UTINGKEY0123456789",
         "PD_URL": f"{receiver.url}/v2/enqueue",
     }
-    engine = _engine(tmp_path, channels, env)
-    check = engine.run([alert_drill]).tasks[0]
+    cfg, history = _setup(tmp_path, channels, env)
+    check = run_task(alert_drill, cfg, history=history)
     assert receiver.bodies == []  # check mode sends nothing
     assert [s.status.value for s in check.steps] == ["planned", "planned"]
     assert {f.severity for f in check.findings} == {Severity.OK}
-    done = engine.run([alert_drill], apply=True).tasks[0]
+    done = run_task(alert_drill, cfg, apply=True, history=history)
     assert done.status is Severity.OK, [f.message for f in done.findings]
     webhook = [b for p, b in zip(receiver.paths, receiver.bodies, strict=True) if p == "/"]
     assert webhook[0]["test"] is True and webhook[0]["task"] == "monitor.alert_drill"
@@ -275,8 +273,8 @@ def test_the_alert_drill_reports_a_channel_that_cannot_be_reached(
     from rota.tasks.monitor import alert_drill
 
     env = {"HOOK_ops": receiver.url, "HOOK_down": "http://127.0.0.1:9/x"}
-    engine = _engine(tmp_path, _webhook("ops") + _webhook("down", timeout='"1s"'), env)
-    done = engine.run([alert_drill], apply=True).tasks[0]
+    cfg, history = _setup(tmp_path, _webhook("ops") + _webhook("down", timeout='"1s"'), env)
+    done = run_task(alert_drill, cfg, apply=True, history=history)
     by_channel = {f.subject: f for f in done.findings}
     assert by_channel["ops"].severity is Severity.OK
     assert by_channel["down"].severity is Severity.CRITICAL
@@ -284,7 +282,7 @@ def test_the_alert_drill_reports_a_channel_that_cannot_be_reached(
     # the next check-mode run remembers it from history and sends no drill (what it may
     # send is the task's own state change, critical -> warning, like any task's)
     sent_before = len(receiver.bodies)
-    check = engine.run([alert_drill]).tasks[0]
+    check = run_task(alert_drill, cfg, history=history)
     assert [b["test"] for b in receiver.bodies[sent_before:]] == [False]
     down = next(f for f in check.findings if f.subject == "down")
     assert down.severity is Severity.WARNING and "not delivered" in down.message
@@ -295,9 +293,10 @@ def test_remind_every_repeats_a_state_that_stays_bad_at_most_that_often(
 ) -> None:
     from datetime import UTC, datetime, timedelta
 
-    engine = _engine(tmp_path, _webhook("ops", remind_every='"6h"'), {"HOOK_ops": receiver.url})
+    cfg, history = _setup(
+        tmp_path, _webhook("ops", remind_every='"6h"'), {"HOOK_ops": receiver.url}
+    )
     clock = [datetime(2026, 11, 28, 8, 0, tzinfo=UTC)]
-    engine.now = lambda: clock[0]
     switch = Switch()
     task = switch.task()
     sent = []
@@ -305,7 +304,7 @@ def test_remind_every_repeats_a_state_that_stays_bad_at_most_that_often(
                             (8, Severity.CRITICAL), (9, Severity.OK), (20, Severity.OK)):  # fmt: skip
         clock[0] = datetime(2026, 11, 28, 8, 0, tzinfo=UTC) + timedelta(hours=hours)
         switch.severity = severity
-        sent.append(len(engine.run([task]).tasks[0].alerts))
+        sent.append(len(run_task(task, cfg, history=history, now=lambda: clock[0]).alerts))
     # the change at 0h; a reminder after 7h (>= 6h since); none at 8h; the resolve at 9h;
     # an ok state is never repeated
     assert sent == [1, 0, 1, 0, 1, 0]
@@ -318,7 +317,7 @@ def test_after_waits_out_a_flapping_check_and_resolves_only_what_it_announced(
 ) -> None:
     channels = _webhook("pager", after="3") + _webhook("ops")
     env = {"HOOK_pager": f"{receiver.url}/pager", "HOOK_ops": f"{receiver.url}/ops"}
-    engine = _engine(tmp_path, channels, env)
+    cfg, history = _setup(tmp_path, channels, env)
     switch = Switch()
     task = switch.task()
     C, W, K = Severity.CRITICAL, Severity.WARNING, Severity.OK
@@ -326,7 +325,7 @@ def test_after_waits_out_a_flapping_check_and_resolves_only_what_it_announced(
     for severity in (C, K, C, C, W, C, C, K, C):
         switch.severity = severity
         switch.message = f"state is {severity.value}"
-        runs.append({a.channel: a for a in engine.run([task]).tasks[0].alerts})
+        runs.append({a.channel: a for a in run_task(task, cfg, history=history).alerts})
     pager = [
         (b["previous"], b["status"])
         for p, b in zip(receiver.paths, receiver.bodies, strict=True)
@@ -346,15 +345,15 @@ def test_after_waits_out_a_flapping_check_and_resolves_only_what_it_announced(
 def test_after_retries_a_delivery_that_failed_on_the_next_run(
     tmp_path: Path, receiver: Receiver
 ) -> None:
-    engine = _engine(tmp_path, _webhook("pager", after="2"), {"HOOK_pager": receiver.url})
+    cfg, history = _setup(tmp_path, _webhook("pager", after="2"), {"HOOK_pager": receiver.url})
     switch = Switch()
     switch.severity = Severity.CRITICAL
     task = switch.task()
-    assert engine.run([task]).tasks[0].alerts[0].status == "held"
+    assert run_task(task, cfg, history=history).alerts[0].status == "held"
     receiver.status = 503  # the receiver is down when the streak is reached
-    assert engine.run([task]).tasks[0].alerts[0].status == "failed"
+    assert run_task(task, cfg, history=history).alerts[0].status == "failed"
     receiver.status = 200
-    again = engine.run([task]).tasks[0].alerts
+    again = run_task(task, cfg, history=history).alerts
     assert [a.status for a in again] == ["sent"]  # not lost with the state change
-    assert engine.run([task]).tasks[0].alerts == []  # told once: nothing more
+    assert run_task(task, cfg, history=history).alerts == []  # told once: nothing more
     assert [b["status"] for b in receiver.bodies] == ["critical", "critical"]

@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 from conftest import Platform, write_config
+from rota.testing import wait_for_file
 
 
 def test_it_prints_its_version_and_help_quickly(rota) -> None:  # type: ignore[no-untyped-def]
@@ -241,10 +242,14 @@ def test_two_concurrent_runs_of_one_task_do_not_both_run(
     plugin = tmp_path / "plugin"
     plugin.mkdir()
     (plugin / "rota_slow.py").write_text(
-        "import time\nfrom rota.task import task\nfrom rota.model import Finding, Severity\n"
-        "def _run(ctx):\n    time.sleep(3)\n    yield Finding('slow.ok', Severity.OK, 'slept')\n"
+        "import os, pathlib, time\nfrom rota.task import task\nfrom rota.model import Finding, Severity\n"
+        "def _run(ctx):\n"
+        "    if os.environ.get('ROTA_T_READY'):  # say it runs, and so holds the task's lock\n"
+        "        pathlib.Path(os.environ['ROTA_T_READY']).write_text('running')\n"
+        "    time.sleep(3)\n    yield Finding('slow.ok', Severity.OK, 'slept')\n"
         "T = task(id='slow.sleep', title='Sleep', section='Test', frequency='daily', priority='low', purpose='p',"
-        " prerequisites=['x'], procedure=['y'], expected_outcome='z', rollback='r', time_estimate='3s')(_run)\n"
+        " prerequisites=['x'], procedure=['y'], expected_outcome='z', rollback='r', time_estimate='3s',"
+        " codes=('slow.ok',))(_run)\n"
         "def register(registry):\n    registry.add(T)\n"
     )
     dist = plugin / "rota_slow-1.0.dist-info"
@@ -255,13 +260,20 @@ def test_two_concurrent_runs_of_one_task_do_not_both_run(
     import os
 
     env = {**os.environ, "PYTHONPATH": str(plugin), "XDG_STATE_HOME": str(tmp_path / "state")}
-    first = subprocess.Popen(
-        [sys.executable, "-m", "rota", "-c", str(cfg), "run", "slow.sleep", "--format", "json"],
-        env=env,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    time.sleep(1.5)
+
+    def start_running(name: str) -> subprocess.Popen[str]:
+        """A run of slow.sleep in the background, returned once its task runs."""
+        running = tmp_path / f"{name}.running"
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "rota", "-c", str(cfg), "run", "slow.sleep", "--format", "json"],
+            env={**env, "ROTA_T_READY": str(running)},
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        wait_for_file(running)
+        return proc
+
+    first = start_running("first")
     second = rota(
         "-c",
         str(cfg),
@@ -275,13 +287,7 @@ def test_two_concurrent_runs_of_one_task_do_not_both_run(
     assert json.loads(out)["status"] == "ok"
     assert second.code == 3
     assert "slow.sleep is already running (pid" in json.loads(second.out)["tasks"][0]["error"]
-    third = subprocess.Popen(
-        [sys.executable, "-m", "rota", "-c", str(cfg), "run", "slow.sleep", "--format", "json"],
-        env=env,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    time.sleep(1.5)
+    third = start_running("third")
     t0 = time.monotonic()
     waited = rota(
         "-c",

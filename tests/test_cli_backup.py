@@ -7,10 +7,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from rota.sandbox.backups import make_backup
 from rota.tasks.backup import files as bf
-
-BIN = Path("/usr/lib/postgresql/15/bin")
+from rota_sandbox.backups import make_backup
+from rota_sandbox.postgres import Cluster
 
 
 def _config(tmp_path: Path, url: str) -> Path:
@@ -24,12 +23,12 @@ def _config(tmp_path: Path, url: str) -> Path:
 
 
 def test_it_lists_backups_with_age_size_and_last_verdict(
-    tmp_path: Path, pg_url: str, rota: Any
+    tmp_path: Path, pg_url: str, pg_cluster: Cluster, rota: Any
 ) -> None:
     now = datetime.now(UTC)
-    newest = make_backup(pg_url, tmp_path / "backups", now, BIN)
+    newest = make_backup(pg_url, tmp_path / "backups", now, pg_cluster.bindir)
     bf.write_sidecar(newest, bf.sha256_file(newest))
-    older = make_backup(pg_url, tmp_path / "backups", now - timedelta(days=2), BIN)
+    older = make_backup(pg_url, tmp_path / "backups", now - timedelta(days=2), pg_cluster.bindir)
     cfg = _config(tmp_path, pg_url)
     assert rota("-c", str(cfg), "run", "backup.verify").code == 0
     r = rota("-c", str(cfg), "backup", "list", "--format", "json")

@@ -1,7 +1,7 @@
 import json
 from datetime import UTC, datetime
 
-from rota.sandbox.logs import generate_logs
+from rota_sandbox.logs import generate_logs
 
 
 def test_fingerprint_prints_one_json_line_per_input_line_grouping_by_template(tmp_path, rota):

@@ -19,11 +19,28 @@ from rota.locks import FileLock, lock_path
 from rota.model import Finding, Metric, Severity, StepStatus, TaskOutcome
 from rota.targets.postgres import Postgres
 from rota.task import Context, Item
+from rota.testing import findings, run_task, wait_for_file
 from samples import make_task
+
+# Every code this file's tasks yield: the engine holds a task to the codes it declares.
+CODES = (
+    "a",
+    "b",
+    "c",
+    "x",
+    "t.audit",
+    "t.dur",
+    "t.fine",
+    "t.hold",
+    "t.leak",
+    "t.mode",
+    "t.new",
+    "t.stubborn",
+)
 
 
 def make(id: str, run, **kw):  # type: ignore[no-untyped-def]
-    return make_task(id, run, **kw)
+    return make_task(id, run, **{"codes": CODES, **kw})
 
 
 @pytest.fixture
@@ -34,20 +51,18 @@ def history(tmp_path: Path) -> Iterator[History]:
 
 
 def engine(history: History, tmp_path: Path, toml: str = "", **kw) -> Engine:  # type: ignore[no-untyped-def]
+    """An engine to hold on to: for runs of several tasks, or a look at its locks."""
     return Engine(parse_config(toml, **kw), history, lock_dir=tmp_path / "state")
 
 
-def test_it_records_the_run_as_running_before_the_task_starts(
-    history: History, tmp_path: Path
-) -> None:
+def test_it_records_the_run_as_running_before_the_task_starts(history: History) -> None:
     seen: list[str] = []
 
     def run(ctx: Context) -> Iterator[Item]:
         seen.append(history.runs("t.audit")[0].status)
         yield Finding("t.audit", Severity.OK, "fine")
 
-    make_task = make("t.audit", run)
-    engine(history, tmp_path).run([make_task])
+    run_task(make("t.audit", run), history=history)
     assert seen == ["running"]
     assert history.runs("t.audit")[0].status == "ok"
 
@@ -72,9 +87,7 @@ def test_a_failing_task_is_unknown_with_the_reason_and_the_others_still_run(
     assert [r.status for r in history.runs()] == ["warning", "unknown"]
 
 
-def test_a_task_past_its_timeout_is_cancelled_and_recorded_unknown(
-    history: History, tmp_path: Path
-) -> None:
+def test_a_task_past_its_timeout_is_cancelled_and_recorded_unknown(history: History) -> None:
     cancelled = threading.Event()
 
     def slow(ctx: Context) -> Iterator[Item]:
@@ -83,20 +96,20 @@ def test_a_task_past_its_timeout_is_cancelled_and_recorded_unknown(
         ctx.cancelled.wait(30)
 
     t0 = time.monotonic()
-    rep = engine(history, tmp_path).run([make("t.slow", slow, timeout="1s")])
+    out = run_task(make("t.slow", slow, timeout="1s"), history=history)
     assert time.monotonic() - t0 < 8
     assert cancelled.is_set()
-    assert rep.tasks[0].error == "timed out after 1.0s"
+    assert out.error == "timed out after 1.0s"
     assert history.runs("t.slow")[0].status == "unknown"
 
 
-def test_a_tasks_status_is_its_worst_finding(history: History, tmp_path: Path) -> None:
+def test_a_tasks_status_is_its_worst_finding(history: History) -> None:
     def mixed(ctx: Context) -> Iterator[Item]:
         yield Finding("a", Severity.OK, "ok")
         yield Finding("b", Severity.CRITICAL, "bad", "public.messages")
         yield Finding("c", Severity.WARNING, "meh")
 
-    out = engine(history, tmp_path).run([make("t.mixed", mixed)]).tasks[0]
+    out = run_task(make("t.mixed", mixed), history=history)
     assert out.status is Severity.CRITICAL
     assert out.summary == "bad (+1 more)"
 
@@ -115,9 +128,9 @@ def _changer(calls: list[str]):  # type: ignore[no-untyped-def]
     return run
 
 
-def test_check_mode_plans_actions_without_performing_them(history: History, tmp_path: Path) -> None:
+def test_check_mode_plans_actions_without_performing_them(history: History) -> None:
     calls: list[str] = []
-    out = engine(history, tmp_path).run([make("t.change", _changer(calls), mutates=True)]).tasks[0]
+    out = run_task(make("t.change", _changer(calls), mutates=True), history=history)
     assert calls == []
     (step,) = out.steps
     assert step.status is StepStatus.PLANNED
@@ -130,13 +143,9 @@ def test_check_mode_plans_actions_without_performing_them(history: History, tmp_
     assert not out.changed
 
 
-def test_apply_mode_performs_and_times_each_action(history: History, tmp_path: Path) -> None:
+def test_apply_mode_performs_and_times_each_action(history: History) -> None:
     calls: list[str] = []
-    out = (
-        engine(history, tmp_path)
-        .run([make("t.change", _changer(calls), mutates=True)], apply=True)
-        .tasks[0]
-    )
+    out = run_task(make("t.change", _changer(calls), mutates=True), apply=True, history=history)
     assert calls == ["did it"]
     (step,) = out.steps
     assert step.status is StepStatus.DONE and step.detail["bytes_reclaimed"] == 10
@@ -144,11 +153,11 @@ def test_apply_mode_performs_and_times_each_action(history: History, tmp_path: P
     assert history.runs("t.change")[0].changed and history.runs("t.change")[0].mode == "apply"
 
 
-def test_a_failed_action_is_a_failed_step_not_a_crash(history: History, tmp_path: Path) -> None:
+def test_a_failed_action_is_a_failed_step_not_a_crash(history: History) -> None:
     def run(ctx: Context) -> Iterator[Item]:
         yield ctx.action("drop it", lambda: 1 / 0, reason="test")
 
-    out = engine(history, tmp_path).run([make("t.fail", run, mutates=True)], apply=True).tasks[0]
+    out = run_task(make("t.fail", run, mutates=True), apply=True, history=history)
     assert out.steps[0].status is StepStatus.FAILED
     assert out.steps[0].detail["error"] == "ZeroDivisionError: division by zero"
 
@@ -197,34 +206,38 @@ def test_secrets_never_reach_the_report_or_the_history(
         )
 
     toml = '[http]\nbase_url = "http://127.0.0.1:1"\nadmin_token = "${ROTA_T_TOKEN}"\n'
-    cfg = parse_config(toml)
-    rep = Engine(cfg, history, lock_dir=tmp_path).run([make("t.leak", leaky)])
+    rep = engine(history, tmp_path, toml).run([make("t.leak", leaky)])
     stored = history.outcome(history.runs("t.leak")[0].id)
     for text in (str(rep.to_dict()), str(stored.to_dict())):
         assert "tok-very-secret-123" not in text and "pass1234" not in text
     assert stored.findings[0].message == "sent ***"
 
 
-def test_a_run_much_slower_than_its_history_is_a_finding(history: History, tmp_path: Path) -> None:
+def _forty_second_check_runs(history: History, task_id: str) -> None:
+    """Six earlier check-mode runs of ``task_id``, one a day, 40 s each."""
     base = datetime.now(UTC) - timedelta(days=10)
     for i in range(6):
+        started = base + timedelta(days=i)
         rid = history.start_run(
-            task_id="t.dur",
+            task_id=task_id,
             mode="check",
             target="rota",
-            started_at=base + timedelta(days=i),
+            started_at=started,
             run_group="g",
             host="h",
             pid=1,
         )
-        o = TaskOutcome("t.dur", base + timedelta(days=i), base + timedelta(days=i, seconds=40))
-        history.finish_run(rid, o)
+        history.finish_run(rid, TaskOutcome(task_id, started, started + timedelta(seconds=40)))
+
+
+def test_a_run_much_faster_than_its_history_is_a_finding(history: History) -> None:
+    _forty_second_check_runs(history, "t.dur")
 
     def quick(ctx: Context) -> Iterator[Item]:
         yield Finding("t.dur", Severity.OK, "fine")
 
-    out = engine(history, tmp_path).run([make("t.dur", quick)]).tasks[0]
-    anomaly = [f for f in out.findings if f.code == "rota.duration.anomaly"]
+    out = run_task(make("t.dur", quick), history=history)
+    anomaly = findings(out, "rota.duration.anomaly")
     assert anomaly and "much faster than the median of the last 6 runs (40s)" in anomaly[0].message
 
 
@@ -251,7 +264,7 @@ def test_a_busy_lock_skips_the_second_run_and_records_nothing_twice(
     assert len(history.runs("t.hold")) == 1
 
 
-def test_runs_older_than_keep_days_are_pruned_after_a_run(history: History, tmp_path: Path) -> None:
+def test_runs_older_than_keep_days_are_pruned_after_a_run(history: History) -> None:
     old = datetime.now(UTC) - timedelta(days=40)
     rid = history.start_run(
         task_id="t.old", mode="check", target="rota", started_at=old, run_group="g", host="h", pid=1
@@ -261,35 +274,19 @@ def test_runs_older_than_keep_days_are_pruned_after_a_run(history: History, tmp_
     def fine(ctx: Context) -> Iterator[Item]:
         yield Finding("t.new", Severity.OK, "fine")
 
-    engine(history, tmp_path, "[history]\nkeep_days = 30\n").run([make("t.new", fine)])
+    run_task(make("t.new", fine), "[history]\nkeep_days = 30\n", history=history)
     assert [r.task_id for r in history.runs()] == ["t.new"]
 
 
-def test_apply_durations_are_compared_with_apply_history_only(
-    history: History, tmp_path: Path
-) -> None:
-    base = datetime.now(UTC) - timedelta(days=10)
-    for i in range(6):  # fast check runs only
-        rid = history.start_run(
-            task_id="t.mode",
-            mode="check",
-            target="rota",
-            started_at=base + timedelta(days=i),
-            run_group="g",
-            host="h",
-            pid=1,
-        )
-        history.finish_run(
-            rid,
-            TaskOutcome("t.mode", base + timedelta(days=i), base + timedelta(days=i, seconds=40)),
-        )
+def test_apply_durations_are_compared_with_apply_history_only(history: History) -> None:
+    _forty_second_check_runs(history, "t.mode")  # check runs only
     assert len(history.durations("t.mode", mode="check")) == 6
     assert history.durations("t.mode", mode="apply") == []
 
     def quick(ctx: Context) -> Iterator[Item]:
         yield Finding("t.mode", Severity.OK, "fine")
 
-    out = engine(history, tmp_path).run([make("t.mode", quick)], apply=True).tasks[0]
+    out = run_task(make("t.mode", quick), apply=True, history=history)
     assert [f.code for f in out.findings] == ["t.mode"]  # no anomaly against check-mode history
 
 
@@ -370,15 +367,10 @@ def test_a_timeout_kills_the_tasks_subprocesses_before_its_lock_is_released(
 def _wait_for_lock(eng: Engine, task_id: str) -> bool:
     """Wait until the run holds ``task_id``'s lock, then until it lets go; True when every
     process the task started was gone by then."""
-    pids = eng.lock_dir.parent / "pids"
-    deadline = time.monotonic() + 10
     # Probe the lock only once the task runs (it wrote its pids): a probe takes the lock
     # for a moment, and one at the run's start would make the run find it busy.
-    while not pids.exists():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.01)
-    started = [int(p) for p in pids.read_text().split()]
+    started = [int(p) for p in wait_for_file(eng.lock_dir.parent / "pids").split()]
+    deadline = time.monotonic() + 10
     while not _lock_is_free(eng, task_id):
         if time.monotonic() > deadline:
             return False

@@ -7,7 +7,6 @@ import os
 import subprocess
 import sys
 import threading
-import time
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
@@ -21,6 +20,7 @@ from rota.errors import HistoryError
 from rota.history import History, RunRecord, open_history, redact_url
 from rota.history.migrations import MIGRATIONS, Migration
 from rota.model import Finding, Metric, Severity, Step, StepStatus, TaskOutcome
+from rota.testing import wait_for_file
 
 T0 = datetime(2025, 3, 1, 12, 0, 0, 123456, tzinfo=UTC)
 SRC = str(Path(__file__).resolve().parents[1] / "src")
@@ -516,13 +516,15 @@ def test_it_prunes_old_runs_with_their_children_but_keeps_running_ones(history: 
 # -- several processes --------------------------------------------------------------------
 
 WRITER = """
-import os, sys, time
+import os, pathlib, sys, time
 from datetime import UTC, datetime
 from rota.history import open_history
 from rota.model import Finding, Metric, Severity, TaskOutcome
 
-url, name, n, start_at = sys.argv[1], sys.argv[2], int(sys.argv[3]), float(sys.argv[4])
-time.sleep(max(0.0, start_at - time.time()))
+url, name, n, ready, go = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4], sys.argv[5]
+pathlib.Path(ready).write_text("imported")
+while not os.path.exists(go):  # start with the other writer, not when imports happen to end
+    time.sleep(0.001)
 h = open_history(url)  # both open a fresh store at once: migrations must not collide
 for i in range(n):
     now = datetime.now(UTC)
@@ -536,13 +538,14 @@ h.close()
 """
 
 
-def test_two_processes_write_to_one_store_at_the_same_time(url: str) -> None:
+def test_two_processes_write_to_one_store_at_the_same_time(url: str, tmp_path: Path) -> None:
     n = 150
     env = {**os.environ, "PYTHONPATH": SRC + os.pathsep + os.environ.get("PYTHONPATH", "")}
-    start_at = time.time() + 1.5  # both have imported rota by then
+    ready = {name: tmp_path / f"{name}.ready" for name in ("a", "b")}
+    go = tmp_path / "go"
     procs = [
         subprocess.Popen(
-            [sys.executable, "-c", WRITER, url, name, str(n), str(start_at)],
+            [sys.executable, "-c", WRITER, url, name, str(n), str(ready[name]), str(go)],
             env=env,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -550,6 +553,14 @@ def test_two_processes_write_to_one_store_at_the_same_time(url: str) -> None:
         )
         for name in ("a", "b")
     ]
+    try:
+        for path in ready.values():
+            wait_for_file(path)
+    except BaseException:
+        for p in procs:
+            p.kill()
+        raise
+    go.write_text("go")
     results = [p.communicate(timeout=120) for p in procs]
     for proc, (_, err) in zip(procs, results, strict=True):
         assert proc.returncode == 0, err

@@ -11,7 +11,7 @@ from rota.logscan import reader
 from rota.logscan.analyze import LineParser, ParseSettings, analyze_file
 from rota.logscan.fastpath import COMPILED, scan_chunk
 from rota.logscan.results import Results
-from rota.sandbox.logs import generate_big_log, generate_logs
+from rota_sandbox.logs import generate_big_log, generate_logs
 
 NOW = datetime(2026, 11, 28, 15, 0, tzinfo=UTC)
 

@@ -5,7 +5,7 @@ from datetime import UTC, datetime
 import pytest
 
 from rota.logscan.scan import ScanCache, scan
-from rota.sandbox.logs import generate_logs
+from rota_sandbox.logs import generate_logs
 
 NOW = datetime(2026, 11, 28, 15, 0, tzinfo=UTC)
 

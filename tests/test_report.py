@@ -1,4 +1,4 @@
-"""``rota.report.render``: one entry point for every file format, cheap to import."""
+"""Output writers: each registered format renders a report with the run's exit code."""
 
 from __future__ import annotations
 
@@ -8,9 +8,17 @@ import sys
 
 import pytest
 
-from rota.errors import UsageError
-from rota.report import FORMATS, render
+from rota.app import App
+from rota.errors import RegistryError, UsageError
+from rota.model import RunReport
+from rota.report import BUILTIN, Writer
 from samples import healthy_report, weekly_report
+
+FORMATS = [w.name for w in BUILTIN]
+
+
+def render(report: RunReport, fmt: str) -> tuple[str, int]:
+    return App().writers.get(fmt).render(report)
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
@@ -27,8 +35,16 @@ def test_it_renders_json_that_parses_back_to_the_reports_dict() -> None:
 
 
 def test_it_refuses_an_unknown_format_with_a_usage_error() -> None:
-    with pytest.raises(UsageError, match="unknown report format 'yaml'; choose one of json"):
+    with pytest.raises(UsageError, match="no output format 'yaml' .known: json, nagios"):
         render(weekly_report(), "yaml")
+
+
+def test_it_refuses_a_writer_that_would_shadow_the_terminal_table() -> None:
+    app = App(plugins=False)
+    table = Writer("table", "mine", lambda report: ("", 0))
+
+    with pytest.raises(RegistryError, match="'table' is the terminal table's name"):
+        app.load("rota.writers", lambda r: r.add(table), source="mine")
 
 
 def test_importing_it_loads_neither_rich_nor_any_writer() -> None:

@@ -7,9 +7,16 @@ from datetime import UTC, datetime
 from prometheus_client.parser import text_string_to_metric_families
 
 from rota.model import Metric, RunReport, TaskOutcome
-from rota.report import render
+from rota.report import BUILTIN
 from rota.report.prometheus import label_name, metric_name, render_prometheus
 from samples import T0, weekly_report
+
+PROMETHEUS = next(w for w in BUILTIN if w.name == "prometheus")
+
+
+def render(report: RunReport, fmt: str) -> tuple[str, int]:
+    assert fmt == "prometheus"
+    return PROMETHEUS.render(report)
 
 
 def _parse(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:

@@ -96,7 +96,7 @@ def _export(fmt: str, frequency: str) -> dict[str, str]:
     from rota.config import Config
 
     tasks = [make_task("demo.often", frequency=frequency), make_task("demo.daily")]
-    return se.render(fmt, se.jobs(tasks, Config()))
+    return se.render(fmt, se.jobs(tasks, Config(), missing=lambda needs: None))
 
 
 @pytest.mark.parametrize("fmt", ["cron", "k8s"])

@@ -204,12 +204,14 @@ def test_it_is_opened_by_the_engine_as_the_files_target_only_when_paths_are_set(
     tmp_path: Path, logs: Path
 ) -> None:
     from rota.config import parse_config
-    from rota.targets import open_target
     from rota.task import Context
     from rota.tasks.logs.rotation import rotation
 
     cfg = parse_config(f'[logs]\npaths = ["{logs}/*.log*"]\n')
-    target = open_target("files", Context(task=rotation, config=cfg))
+    ctx = Context(task=rotation, config=cfg)
+    target = ctx.target("files")
     assert isinstance(target, Files) and target.readonly
+    assert ctx.target("files") is target  # opened once per task run
+    ctx.close()
     with pytest.raises(TargetUnavailable, match=r"\[logs\] paths"):
-        open_target("files", Context(task=rotation, config=parse_config("")))
+        Context(task=rotation, config=parse_config("")).target("files")

@@ -12,8 +12,8 @@ import psutil
 import pytest
 
 from rota.errors import TargetUnavailable
+from rota.process import KILL_GRACE_S
 from rota.targets.pgtools import PgToolError, PgTools, conninfo
-from rota.task import KILL_GRACE_S
 
 
 def test_it_finds_client_programs_of_the_servers_major_version() -> None:

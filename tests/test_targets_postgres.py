@@ -9,8 +9,6 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from rota.config import parse_config
-from rota.engine import Engine
 from rota.errors import TargetUnavailable
 from rota.history import open_history
 from rota.model import Finding, Metric, Severity
@@ -18,6 +16,7 @@ from rota.readonly import assert_read_only
 from rota.redact import redact_url
 from rota.targets.postgres import Postgres, describe_url
 from rota.task import Context, Item
+from rota.testing import run_task
 from samples import make_task
 
 
@@ -72,16 +71,15 @@ def _hold_task(started: threading.Event, release: threading.Event):  # type: ign
 
 
 def test_the_advisory_lock_excludes_a_second_machine(pg_url: str, tmp_path: Path) -> None:
-    cfg = parse_config(f'[database]\nurl = "{pg_url}"\n')
     started, release = threading.Event(), threading.Event()
     t = _hold_task(started, release)
-    # Two engines with separate lock directories stand for rota on two machines.
-    one = Engine(cfg, open_history(f"sqlite:///{tmp_path / 'a.db'}"), lock_dir=tmp_path / "a")
-    two = Engine(cfg, open_history(f"sqlite:///{tmp_path / 'b.db'}"), lock_dir=tmp_path / "b")
-    th = threading.Thread(target=lambda: one.run([t]))
+    # Runs with their own histories and lock directories stand for rota on two machines.
+    one = open_history(f"sqlite:///{tmp_path / 'a.db'}")
+    two = open_history(f"sqlite:///{tmp_path / 'b.db'}")
+    th = threading.Thread(target=lambda: run_task(t, pg_url, history=one, lock_dir=tmp_path / "a"))
     th.start()
     assert started.wait(10)
-    second = two.run([t]).tasks[0]
+    second = run_task(t, pg_url, history=two, lock_dir=tmp_path / "b")
     release.set()
     th.join(15)
     assert second.status is Severity.UNKNOWN
@@ -89,15 +87,14 @@ def test_the_advisory_lock_excludes_a_second_machine(pg_url: str, tmp_path: Path
     assert "(advisory lock held)" in (second.error or "")
 
 
-def test_a_read_only_task_passes_the_read_only_assertion(pg_url: str, tmp_path: Path) -> None:
+def test_a_read_only_task_passes_the_read_only_assertion(pg_url: str) -> None:
     def count(ctx: Context) -> Iterator[Item]:
         n = ctx.target("postgres").scalar("SELECT count(*) FROM users")
         yield Metric("users", n)
 
     t = make_task("db.count", count, needs=("postgres",))
-    cfg = parse_config(f'[database]\nurl = "{pg_url}"\n')
-    rep = assert_read_only(lambda: Engine(cfg, None, lock_dir=tmp_path).run([t]), urls=(pg_url,))
-    assert rep.tasks[0].metrics[0].value > 0
+    out = assert_read_only(lambda: run_task(t, pg_url), urls=(pg_url,))
+    assert out.metrics[0].value > 0
 
 
 def test_the_read_only_assertion_catches_a_change(pg_url: str) -> None:

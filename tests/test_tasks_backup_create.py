@@ -11,24 +11,19 @@ from typing import Any
 
 import psycopg
 
-from rota.config import parse_config
-from rota.engine import Engine
-from rota.model import Severity, StepStatus, TaskOutcome
+from rota.model import Severity, StepStatus
 from rota.tasks.backup import files as bf
 from rota.tasks.backup.create import create
 from rota.tasks.backup.verify import verify
+from rota.testing import findings, run_task
+from rota_sandbox.postgres import Cluster
 
 
-def _run(
-    tmp_path: Path, url: str, *, apply: bool, extra: str = "", tasks: Any = None
-) -> TaskOutcome:
-    cfg = parse_config(
+def config(tmp_path: Path, url: str, extra: str = "") -> str:
+    return (
         f'[database]\nurl = "{url}"\n'
         f'[backups]\ndir = "{tmp_path}/backups"\n'
         f'pattern = "{tmp_path}/backups/rylie_full_*.dump.gz"\ntemp_dir = "{tmp_path}"\n' + extra
-    )
-    return (
-        Engine(cfg, None, lock_dir=tmp_path / "locks").run(tasks or [create], apply=apply).tasks[0]
     )
 
 
@@ -37,7 +32,9 @@ def test_it_plans_the_dump_in_check_mode_and_writes_nothing(
 ) -> None:
     (tmp_path / "backups").mkdir()
     out = assert_read_only(
-        lambda: _run(tmp_path, pg_url, apply=False), urls=(pg_url,), trees=(tmp_path / "backups",)
+        lambda: run_task(create, config(tmp_path, pg_url)),
+        urls=(pg_url,),
+        trees=(tmp_path / "backups",),
     )
     step = out.steps[0]
     assert step.status is StepStatus.PLANNED
@@ -48,9 +45,9 @@ def test_it_plans_the_dump_in_check_mode_and_writes_nothing(
 
 
 def test_it_writes_a_backup_with_sidecar_and_manifest_that_verifies(
-    tmp_path: Path, pg_url: str
+    tmp_path: Path, pg_url: str, pg_cluster: Cluster
 ) -> None:
-    out = _run(tmp_path, pg_url, apply=True)
+    out = run_task(create, config(tmp_path, pg_url), apply=True)
     assert out.status is Severity.OK, [f.message for f in out.findings]
     [backup] = bf.list_backups(str(tmp_path / "backups" / "rylie_full_*.dump.gz"))
     assert backup.when is not None and abs((datetime.now(UTC) - backup.when).total_seconds()) < 60
@@ -63,13 +60,12 @@ def test_it_writes_a_backup_with_sidecar_and_manifest_that_verifies(
     assert users is not None and manifest["row_counts"]["public.users"] == users[0]
     assert manifest["pg_dump_version"].startswith("15.")
     assert not [p for p in (tmp_path / "backups").iterdir() if p.name.startswith(".")]
-    check = _run(tmp_path, pg_url, apply=False, tasks=[verify])
+    check = run_task(verify, config(tmp_path, pg_url))
     assert check.status is Severity.OK, [f.message for f in check.findings if f.severity != "ok"]
     # the runbook's own restore path reads it too: gunzip -c | pg_restore
     listing = subprocess.run(
         # pg_restore -l stops reading after the table of contents: gunzip's SIGPIPE is fine
-        f"gunzip -c {backup.path} | /usr/lib/postgresql/15/bin/pg_restore -l; "
-        "exit ${PIPESTATUS[1]}",
+        f"gunzip -c {backup.path} | {pg_cluster.bindir / 'pg_restore'} -l; exit ${{PIPESTATUS[1]}}",
         shell=True,
         executable="/bin/bash",
         capture_output=True,
@@ -80,12 +76,7 @@ def test_it_writes_a_backup_with_sidecar_and_manifest_that_verifies(
 
 
 def test_it_writes_an_uncompressed_custom_archive_when_asked(tmp_path: Path, pg_url: str) -> None:
-    out = _run(
-        tmp_path,
-        pg_url,
-        apply=True,
-        extra='format = "custom"\n',
-    )
+    out = run_task(create, config(tmp_path, pg_url, 'format = "custom"\n'), apply=True)
     assert out.status is Severity.OK
     [path] = (tmp_path / "backups").glob("rylie_full_*.dump")
     assert path.read_bytes().startswith(b"PGDMP")
@@ -100,12 +91,12 @@ def test_it_reports_a_failed_dump_and_leaves_no_partial_file(tmp_path: Path, pg_
             conn.execute("REVOKE ALL ON secret FROM PUBLIC")
             conn.execute("GRANT SELECT ON users, conversations, messages TO rota_nobody")
             url = pg_url.replace("postgres@", "rota_nobody@")
-            out = _run(tmp_path, url, apply=True)
+            out = run_task(create, config(tmp_path, url), apply=True)
         finally:
             conn.execute("DROP TABLE secret")
             conn.execute("REVOKE ALL ON users, conversations, messages FROM rota_nobody")
             conn.execute("DROP ROLE rota_nobody")
-    failed = [f for f in out.findings if f.code == "backup.create_failed"]
+    failed = findings(out, "backup.create_failed")
     assert failed and failed[0].severity is Severity.CRITICAL
     assert "permission denied" in failed[0].message
     assert list((tmp_path / "backups").iterdir()) == []
@@ -125,11 +116,11 @@ def test_it_plans_retention_first_and_deletes_only_with_apply(tmp_path: Path, pg
     other = d / "keep-me.txt"
     other.write_text("not a backup")
     cfg_extra = "keep_daily = 3\nkeep_weekly = 2\nkeep_monthly = 2\n"
-    planned = _run(tmp_path, pg_url, apply=False, extra=cfg_extra)
+    planned = run_task(create, config(tmp_path, pg_url, cfg_extra))
     deletions = [s for s in planned.steps if s.action.startswith("delete ")]
     assert deletions and all(s.status is StepStatus.PLANNED for s in deletions)
     assert len(list(d.iterdir())) == 41
-    done = _run(tmp_path, pg_url, apply=True, extra=cfg_extra)
+    done = run_task(create, config(tmp_path, pg_url, cfg_extra), apply=True)
     assert done.status is Severity.OK, [f.message for f in done.findings]
     left = sorted(
         p.name for p in d.iterdir() if p.name.startswith("rylie_full_") and p.name.endswith(".gz")
@@ -152,8 +143,8 @@ def test_it_never_overwrites_a_backup_with_the_same_name(tmp_path: Path, pg_url:
         )
         p.write_bytes(b"precious")
         taken.append(p)
-    out = _run(tmp_path, pg_url, apply=True)
-    failed = [f for f in out.findings if f.code == "backup.create_failed"]
+    out = run_task(create, config(tmp_path, pg_url), apply=True)
+    failed = findings(out, "backup.create_failed")
     assert failed and "already exists; not overwriting a backup" in failed[0].message
     assert all(p.read_bytes() == b"precious" for p in taken)
     assert not [p for p in d.iterdir() if p.name.startswith(".")]  # no temp file left

@@ -6,28 +6,20 @@ import secrets
 import threading
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import psycopg
 import pytest
 
-from rota.config import parse_config
-from rota.engine import Engine
-from rota.model import Finding, Severity, TaskOutcome
+from rota.model import Severity
 from rota.readonly import assert_read_only
 from rota.tasks.db.connections import connections
 from rota.tasks.db.stats import human_duration, percentile
+from rota.testing import findings, run_task
 
 
-def _run(url: str, tmp_path: Path, thresholds: str = "") -> TaskOutcome:
-    cfg = parse_config(f'[database]\nurl = "{url}"\n[database.thresholds]\n{thresholds}\n')
-    return Engine(cfg, None, lock_dir=tmp_path).run([connections]).tasks[0]
-
-
-def _by_code(outcome: TaskOutcome, code: str) -> list[Finding]:
-    assert outcome.error is None, outcome.error
-    return [f for f in outcome.findings if f.code == code]
+def config(url: str, thresholds: str = "") -> str:
+    return f'[database]\nurl = "{url}"\n[database.thresholds]\n{thresholds}\n'
 
 
 @pytest.fixture
@@ -42,8 +34,8 @@ def idle_writer(pg_url: str) -> Iterator[psycopg.Connection[Any]]:
         conn.close()
 
 
-def test_a_clean_database_gives_only_ok_findings(pg_url: str, tmp_path: Path) -> None:
-    out = assert_read_only(lambda: _run(pg_url, tmp_path), urls=(pg_url,))
+def test_a_clean_database_gives_only_ok_findings(pg_url: str) -> None:
+    out = assert_read_only(lambda: run_task(connections, config(pg_url)), urls=(pg_url,))
     assert out.error is None
     assert {f.code for f in out.findings} == {
         "db.connections.utilization",
@@ -54,7 +46,7 @@ def test_a_clean_database_gives_only_ok_findings(pg_url: str, tmp_path: Path) ->
         "db.xmin.horizon",
     }
     assert all(f.severity is Severity.OK for f in out.findings), out.findings
-    util = _by_code(out, "db.connections.utilization")[0]
+    util = findings(out, "db.connections.utilization")[0]
     # max_connections 50 in the sandbox, 3 reserved for superusers.
     assert util.evidence["usable"] == 47
     assert "pg_stat_activity" in util.evidence["query"]
@@ -62,17 +54,18 @@ def test_a_clean_database_gives_only_ok_findings(pg_url: str, tmp_path: Path) ->
     assert {"db.connections.total", "db.connections.utilization", "db.xmin.age"} <= names
 
 
-def test_it_reports_utilization_by_application_past_the_threshold(
-    pg_url: str, tmp_path: Path
-) -> None:
+def test_it_reports_utilization_by_application_past_the_threshold(pg_url: str) -> None:
     extra = [psycopg.connect(pg_url, application_name="hungry-pool") for _ in range(4)]
     try:
         # 5 of 47 usable is 10.6%: past a 10% warning, below a 50% critical.
-        out = _run(pg_url, tmp_path, "connections_warning = 10\nconnections_critical = 50")
+        out = run_task(
+            connections, config(pg_url, "connections_warning = 10\nconnections_critical = 50")
+        )
     finally:
         for c in extra:
             c.close()
-    (util,) = _by_code(out, "db.connections.utilization")
+    assert out.error is None, out.error
+    (util,) = findings(out, "db.connections.utilization")
     assert util.severity is Severity.WARNING
     assert util.evidence["by_application"]["hungry-pool"] == 4
     assert util.evidence["by_state"]["idle"] >= 4
@@ -81,11 +74,14 @@ def test_it_reports_utilization_by_application_past_the_threshold(
 
 
 def test_it_names_a_session_left_idle_in_transaction(
-    pg_url: str, tmp_path: Path, idle_writer: psycopg.Connection[Any]
+    pg_url: str, idle_writer: psycopg.Connection[Any]
 ) -> None:
     time.sleep(0.3)
-    out = _run(pg_url, tmp_path, 'idle_in_transaction = "100ms"\nlong_running = "1h"')
-    (f,) = _by_code(out, "db.connections.idle_in_transaction")
+    out = run_task(
+        connections, config(pg_url, 'idle_in_transaction = "100ms"\nlong_running = "1h"')
+    )
+    assert out.error is None, out.error
+    (f,) = findings(out, "db.connections.idle_in_transaction")
     pid = idle_writer.info.backend_pid
     assert f.severity is Severity.WARNING
     assert f.subject == f"pid {pid} (leaky-worker, postgres)"
@@ -95,22 +91,21 @@ def test_it_names_a_session_left_idle_in_transaction(
     assert f.evidence["idle_s"] >= 0.3
     assert f"pg_terminate_backend({pid})" in f.remedy
     # Reported once, not again as a long transaction.
-    assert _by_code(out, "db.connections.long_running")[0].severity is Severity.OK
+    assert findings(out, "db.connections.long_running")[0].severity is Severity.OK
 
 
 def test_an_hour_idle_in_transaction_is_critical(
-    pg_url: str, tmp_path: Path, idle_writer: psycopg.Connection[Any]
+    pg_url: str, idle_writer: psycopg.Connection[Any]
 ) -> None:
     time.sleep(0.3)
     # 12x the threshold is critical: 0.3 s against a 20 ms threshold.
-    out = _run(pg_url, tmp_path, 'idle_in_transaction = "20ms"')
-    (f,) = _by_code(out, "db.connections.idle_in_transaction")
+    out = run_task(connections, config(pg_url, 'idle_in_transaction = "20ms"'))
+    assert out.error is None, out.error
+    (f,) = findings(out, "db.connections.idle_in_transaction")
     assert f.severity is Severity.CRITICAL
 
 
-def test_it_reports_a_long_running_query_and_a_long_transaction(
-    pg_url: str, tmp_path: Path
-) -> None:
+def test_it_reports_a_long_running_query_and_a_long_transaction(pg_url: str) -> None:
     sleeper = psycopg.connect(pg_url, autocommit=True, application_name="report-job")
     sleeper_pid = sleeper.info.backend_pid
     busy = psycopg.connect(pg_url, application_name="batch")
@@ -120,14 +115,17 @@ def test_it_reports_a_long_running_query_and_a_long_transaction(
     try:
         time.sleep(0.5)
         busy.execute("SELECT 2")
-        out = _run(pg_url, tmp_path, 'long_running = "200ms"\nidle_in_transaction = "1h"')
+        out = run_task(
+            connections, config(pg_url, 'long_running = "200ms"\nidle_in_transaction = "1h"')
+        )
     finally:
         sleeper.cancel_safe()
         t.join(10)
         busy.rollback()
         sleeper.close()
         busy.close()
-    found = {f.evidence["application"]: f for f in _by_code(out, "db.connections.long_running")}
+    assert out.error is None, out.error
+    found = {f.evidence["application"]: f for f in findings(out, "db.connections.long_running")}
     q = found["report-job"]
     assert q.evidence["kind"] == "query"
     assert q.evidence["statement"] == "SELECT pg_sleep(3)"
@@ -139,7 +137,7 @@ def test_it_reports_a_long_running_query_and_a_long_transaction(
     assert all(f.severity is not Severity.OK for f in found.values())
 
 
-def test_it_names_the_root_of_a_blocking_chain(pg_url: str, tmp_path: Path) -> None:
+def test_it_names_the_root_of_a_blocking_chain(pg_url: str) -> None:
     root = psycopg.connect(pg_url, application_name="migration")
     pid = root.info.backend_pid
     root.execute("LOCK TABLE sessions IN ACCESS EXCLUSIVE MODE")
@@ -152,7 +150,7 @@ def test_it_names_the_root_of_a_blocking_chain(pg_url: str, tmp_path: Path) -> N
         t.start()
     try:
         _wait_for_waiters(pg_url, 2)
-        out = _run(pg_url, tmp_path, 'long_running = "1h"')
+        out = run_task(connections, config(pg_url, 'long_running = "1h"'))
     finally:
         root.rollback()
         for t in threads:
@@ -160,7 +158,8 @@ def test_it_names_the_root_of_a_blocking_chain(pg_url: str, tmp_path: Path) -> N
         root.close()
         for c in waiters:
             c.close()
-    (f,) = _by_code(out, "db.locks.blocking")
+    assert out.error is None, out.error
+    (f,) = findings(out, "db.locks.blocking")
     assert f.severity is Severity.WARNING
     assert f.subject == f"pid {pid} (migration, postgres)"
     assert f.evidence["root_blocker"]["statement"] == "LOCK TABLE sessions IN ACCESS EXCLUSIVE MODE"
@@ -190,15 +189,16 @@ def _wait_for_waiters(url: str, n: int) -> None:
     raise AssertionError("the waiters never queued")
 
 
-def test_it_reports_old_connections_per_application(pg_url: str, tmp_path: Path) -> None:
+def test_it_reports_old_connections_per_application(pg_url: str) -> None:
     old = [psycopg.connect(pg_url, application_name="sticky-pool") for _ in range(2)]
     try:
         time.sleep(0.4)
-        out = _run(pg_url, tmp_path, 'connection_age = "300ms"')
+        out = run_task(connections, config(pg_url, 'connection_age = "300ms"'))
     finally:
         for c in old:
             c.close()
-    found = {f.subject: f for f in _by_code(out, "db.connections.age")}
+    assert out.error is None, out.error
+    found = {f.subject: f for f in findings(out, "db.connections.age")}
     f = found["sticky-pool"]
     assert f.severity is Severity.WARNING
     assert f.evidence["count"] == 2 and f.evidence["older_than_threshold"] == 2
@@ -210,18 +210,21 @@ def test_it_reports_old_connections_per_application(pg_url: str, tmp_path: Path)
     assert "sticky-pool" in labels
 
 
-def test_it_names_the_session_holding_back_the_xmin_horizon(pg_url: str, tmp_path: Path) -> None:
+def test_it_names_the_session_holding_back_the_xmin_horizon(pg_url: str) -> None:
     holder = psycopg.connect(pg_url, application_name="analytics")
     pid = holder.info.backend_pid
     holder.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
     holder.execute("SELECT count(*) FROM users")
     try:
         time.sleep(0.3)
-        out = _run(pg_url, tmp_path, 'long_running = "100ms"\nidle_in_transaction = "1h"')
+        out = run_task(
+            connections, config(pg_url, 'long_running = "100ms"\nidle_in_transaction = "1h"')
+        )
     finally:
         holder.rollback()
         holder.close()
-    found = [f for f in _by_code(out, "db.xmin.horizon") if "analytics" in f.subject]
+    assert out.error is None, out.error
+    found = [f for f in findings(out, "db.xmin.horizon") if "analytics" in f.subject]
     assert len(found) == 1
     f = found[0]
     assert f.severity is Severity.WARNING
@@ -231,9 +234,7 @@ def test_it_names_the_session_holding_back_the_xmin_horizon(pg_url: str, tmp_pat
     assert f.evidence["holder"]["held_s"] >= 0.3
 
 
-def test_it_names_a_prepared_transaction_holding_back_vacuum(
-    pg_cluster: Any, pg_url: str, tmp_path: Path
-) -> None:
+def test_it_names_a_prepared_transaction_holding_back_vacuum(pg_cluster: Any, pg_url: str) -> None:
     with psycopg.connect(pg_url, autocommit=True) as c:
         row = c.execute("SHOW max_prepared_transactions").fetchone()
     if row is None or int(row[0]) == 0:
@@ -244,16 +245,17 @@ def test_it_names_a_prepared_transaction_holding_back_vacuum(
         c.execute(f"PREPARE TRANSACTION '{gid}'")
     try:
         time.sleep(0.2)
-        out = _run(pg_url, tmp_path, 'long_running = "100ms"')
+        out = run_task(connections, config(pg_url, 'long_running = "100ms"'))
     finally:
         with psycopg.connect(pg_url, autocommit=True) as c:
             c.execute(f"ROLLBACK PREPARED '{gid}'")
-    found = [f for f in _by_code(out, "db.xmin.horizon") if gid in f.subject]
+    assert out.error is None, out.error
+    found = [f for f in findings(out, "db.xmin.horizon") if gid in f.subject]
     assert found and found[0].evidence["holder"]["kind"] == "prepared transaction"
 
 
 def test_a_role_without_pg_monitor_gets_unknown_with_the_grant(
-    pg_url: str, tmp_path: Path, idle_writer: psycopg.Connection[Any]
+    pg_url: str, idle_writer: psycopg.Connection[Any]
 ) -> None:
     role = f"rota_low_{secrets.token_hex(3)}"
     with psycopg.connect(pg_url, autocommit=True) as c:
@@ -261,11 +263,12 @@ def test_a_role_without_pg_monitor_gets_unknown_with_the_grant(
     try:
         low_url = pg_url.replace("postgres@", f"{role}@", 1)
         assert low_url != pg_url, pg_url
-        out = _run(low_url, tmp_path, 'idle_in_transaction = "1ms"')
+        out = run_task(connections, config(low_url, 'idle_in_transaction = "1ms"'))
     finally:
         with psycopg.connect(pg_url, autocommit=True) as c:
             c.execute(f"DROP ROLE {role}")
-    (f,) = _by_code(out, "db.connections.idle_in_transaction")
+    assert out.error is None, out.error
+    (f,) = findings(out, "db.connections.idle_in_transaction")
     assert f.severity is Severity.UNKNOWN
     assert f.evidence["hidden_sessions"] >= 1
     assert f"GRANT pg_monitor TO {role}" in f.remedy
@@ -279,9 +282,7 @@ def test_helpers_format_durations_and_percentiles() -> None:
     assert percentile([5.0], 50) == 5.0
 
 
-def test_it_names_an_abandoned_replication_slot_holding_back_vacuum(
-    pg_url: str, tmp_path: Path
-) -> None:
+def test_it_names_an_abandoned_replication_slot_holding_back_vacuum(pg_url: str) -> None:
     slot = f"rota_test_{secrets.token_hex(4)}"
     with psycopg.connect(pg_url, autocommit=True) as c:
         c.execute("SELECT pg_create_logical_replication_slot(%s, 'test_decoding')", (slot,))
@@ -290,12 +291,13 @@ def test_it_names_an_abandoned_replication_slot_holding_back_vacuum(
             "DO $$ BEGIN FOR i IN 1..50 LOOP PERFORM pg_current_xact_id(); COMMIT; END LOOP; END $$"
         )
     try:
-        out = _run(pg_url, tmp_path, 'long_running = "100ms"')
+        out = run_task(connections, config(pg_url, 'long_running = "100ms"'))
     finally:
         with psycopg.connect(pg_url, autocommit=True) as c:
             c.execute("SELECT pg_drop_replication_slot(%s)", (slot,))
-    found = [f for f in _by_code(out, "db.xmin.horizon") if slot in f.subject]
-    assert found, [f.subject for f in _by_code(out, "db.xmin.horizon")]
+    assert out.error is None, out.error
+    found = [f for f in findings(out, "db.xmin.horizon") if slot in f.subject]
+    assert found, [f.subject for f in findings(out, "db.xmin.horizon")]
     f = found[0]
     assert f.subject == f"replication slot {slot}"
     assert f.evidence["holder"]["kind"] == "replication slot"

@@ -8,20 +8,19 @@ from typing import Any
 import psycopg
 import pytest
 
-from rota.config import parse_config
-from rota.engine import Engine
 from rota.model import Severity, StepStatus, TaskOutcome
-from rota.sandbox.dataset import index_declarations
 from rota.tasks.db.analyze import analyze
 from rota.tasks.db.indexes import indexes, parse_index_file
 from rota.tasks.db.vacuum import vacuum
+from rota.testing import findings, run_task
+from rota_sandbox.dataset import index_declarations
 
 
-def run(url: str, tmp_path: Path, *, apply: bool = False, extra: str = "") -> TaskOutcome:
+def config(url: str, tmp_path: Path) -> str:
+    """The tests' config, with the sandbox's declared indexes written to ``tmp_path``."""
     index_file = tmp_path / "apply-indexes.sql"
     index_file.write_text(index_declarations())
-    cfg = parse_config(
-        f"""
+    return f"""
 [database]
 url = "{url}"
 index_file = "{index_file}"
@@ -30,18 +29,13 @@ lock_retry_delay = "50ms"
 [database.thresholds]
 bloat_min_bytes = "50kB"
 unused_index_stats_age = "0s"
-{extra}
 [schedule]
 window = "daily 00:00-00:00 UTC"
 """
-    )
-    return Engine(cfg, lock_dir=tmp_path).run([indexes], apply=apply).tasks[0]
 
 
 def by_code(outcome: TaskOutcome, code: str) -> dict[str, Any]:
-    return {
-        f.subject: f for f in outcome.findings if f.code == code and f.severity is not Severity.OK
-    }
+    return {f.subject: f for f in findings(outcome, code) if f.severity is not Severity.OK}
 
 
 def scalar(url: str, query: str) -> Any:
@@ -51,7 +45,7 @@ def scalar(url: str, query: str) -> Any:
 
 
 def test_it_finds_every_planted_index_fault(pg_faulty_url: str, tmp_path: Path) -> None:
-    out = run(pg_faulty_url, tmp_path)
+    out = run_task(indexes, config(pg_faulty_url, tmp_path))
     assert out.error is None
     invalid = by_code(out, "db.index.invalid")["public.users_email_lower_key"]
     assert invalid.severity is Severity.CRITICAL and invalid.evidence["duplicate_groups"] >= 1
@@ -70,18 +64,15 @@ def test_it_finds_every_planted_index_fault(pg_faulty_url: str, tmp_path: Path) 
         assert f.evidence["bloat_bytes"] > 0 and f.evidence["bloat_percent"] >= 30
 
 
-def test_it_says_when_statistics_are_too_young_to_judge_unused_indexes(
-    pg_faulty_url: str, tmp_path: Path
-) -> None:
+def test_it_says_when_statistics_are_too_young_to_judge_unused_indexes(pg_faulty_url: str) -> None:
     # Default unused_index_stats_age (7 days); the clone's statistics are seconds old.
-    cfg = parse_config(f'[database]\nurl = "{pg_faulty_url}"\n')
-    out = Engine(cfg, lock_dir=tmp_path).run([indexes]).tasks[0]
-    [f] = [f for f in out.findings if f.code == "db.index.unused"]
+    out = run_task(indexes, pg_faulty_url)
+    [f] = findings(out, "db.index.unused")
     assert f.severity is Severity.OK and "cannot judge unused indexes yet" in f.message
 
 
 def test_a_clean_database_gives_no_warnings(pg_url: str, tmp_path: Path) -> None:
-    out = run(pg_url, tmp_path, extra="")
+    out = run_task(indexes, config(pg_url, tmp_path))
     bad = [
         f
         for f in out.findings
@@ -89,8 +80,7 @@ def test_a_clean_database_gives_no_warnings(pg_url: str, tmp_path: Path) -> None
     ]
     assert bad == []
     # idx_scan is 0 everywhere in a fresh clone; with the default stats age it is not judged.
-    cfg = parse_config(f'[database]\nurl = "{pg_url}"\n')
-    out = Engine(cfg, lock_dir=tmp_path).run([indexes]).tasks[0]
+    out = run_task(indexes, pg_url)
     assert out.status is Severity.OK
 
 
@@ -99,8 +89,7 @@ def test_check_mode_of_all_maintenance_tasks_changes_nothing(
 ) -> None:
     index_file = tmp_path / "apply-indexes.sql"
     index_file.write_text(index_declarations())
-    cfg = parse_config(
-        f"""
+    toml = f"""
 [database]
 url = "{pg_faulty_url}"
 index_file = "{index_file}"
@@ -111,20 +100,19 @@ unused_index_stats_age = "0s"
 [schedule]
 window = "daily 00:00-00:00 UTC"
 """
-    )
-    report = assert_read_only(
-        lambda: Engine(cfg, lock_dir=tmp_path).run([indexes, analyze, vacuum]),
+    outcomes = assert_read_only(
+        lambda: [run_task(t, toml) for t in (indexes, analyze, vacuum)],
         urls=(pg_faulty_url,),
     )
-    steps = [s for t in report.tasks for s in t.steps]
+    steps = [s for t in outcomes for s in t.steps]
     assert steps and all(s.status is StepStatus.PLANNED for s in steps)
-    assert all(t.error is None for t in report.tasks)
+    assert all(t.error is None for t in outcomes)
 
 
 def test_it_creates_a_declared_index_concurrently_and_valid(
     pg_faulty_url: str, tmp_path: Path
 ) -> None:
-    out = run(pg_faulty_url, tmp_path, apply=True)
+    out = run_task(indexes, config(pg_faulty_url, tmp_path), apply=True)
     [step] = [s for s in out.steps if s.action.startswith("create ")]
     assert step.status is StepStatus.DONE, step.detail
     assert "CONCURRENTLY" in step.detail["sql"] and step.detail["valid"] is True
@@ -133,14 +121,14 @@ def test_it_creates_a_declared_index_concurrently_and_valid(
         "SELECT indisvalid FROM pg_index "
         "WHERE indexrelid = 'messages_conversation_id_created_at_idx'::regclass",
     )
-    again = run(pg_faulty_url, tmp_path)
+    again = run_task(indexes, config(pg_faulty_url, tmp_path))
     assert by_code(again, "db.index.missing") == {}
 
 
 def test_it_reports_an_invalid_unique_index_whose_data_still_violates_it(
     pg_faulty_url: str, tmp_path: Path
 ) -> None:
-    out = run(pg_faulty_url, tmp_path, apply=True)
+    out = run_task(indexes, config(pg_faulty_url, tmp_path), apply=True)
     assert not [s for s in out.steps if "users_email_lower_key" in s.action]
     assert not scalar(
         pg_faulty_url,
@@ -151,7 +139,7 @@ def test_it_reports_an_invalid_unique_index_whose_data_still_violates_it(
 def test_it_rebuilds_an_invalid_index(pg_faulty_url: str, tmp_path: Path) -> None:
     with psycopg.connect(pg_faulty_url, autocommit=True) as conn:
         conn.execute("UPDATE users SET email = id || '.' || email")  # duplicates resolved
-    out = run(pg_faulty_url, tmp_path, apply=True)
+    out = run_task(indexes, config(pg_faulty_url, tmp_path), apply=True)
     [step] = [s for s in out.steps if s.action == "rebuild public.users_email_lower_key"]
     assert step.status is StepStatus.DONE, step.detail
     assert "REINDEX INDEX CONCURRENTLY" in step.detail["sql"]
@@ -167,11 +155,11 @@ def test_a_failed_concurrent_build_is_cleaned_up_and_reported(pg_url: str, tmp_p
     index_file.write_text(
         "CREATE UNIQUE INDEX IF NOT EXISTS messages_role_key ON messages (role);\n"
     )
-    cfg = parse_config(
+    toml = (
         f'[database]\nurl = "{pg_url}"\nindex_file = "{index_file}"\n'
         '[schedule]\nwindow = "daily 00:00-00:00 UTC"\n'
     )
-    out = Engine(cfg, lock_dir=tmp_path).run([indexes], apply=True).tasks[0]
+    out = run_task(indexes, toml, apply=True)
     [step] = [s for s in out.steps if s.action.startswith("create ")]
     assert step.status is StepStatus.FAILED and "UniqueViolation" in step.detail["error"]
     assert any("dropped the invalid index" in f.message for f in out.findings)
@@ -208,9 +196,8 @@ def test_it_matches_a_declared_index_present_under_another_name(
     index_file.write_text(
         f"CREATE INDEX messages_conversation_id_created_at_idx ON messages {spelling};"
     )
-    cfg = parse_config(f'[database]\nurl = "{pg_url}"\nindex_file = "{index_file}"\n')
-    out = Engine(cfg, lock_dir=tmp_path).run([indexes]).tasks[0]
-    found = [f for f in out.findings if f.code == "db.index.missing"]
+    out = run_task(indexes, f'[database]\nurl = "{pg_url}"\nindex_file = "{index_file}"\n')
+    found = findings(out, "db.index.missing")
     assert all(f.severity is Severity.OK for f in found)
     assert any("other_name" in f.message for f in found)
 
@@ -241,16 +228,12 @@ def bloat_an_index(url: str) -> None:
         conn.execute("VACUUM (ANALYZE) events")
 
 
-def index_bloat(out: TaskOutcome) -> list[Any]:
-    return [f for f in out.findings if f.code == "db.bloat.index"]
-
-
 def test_without_pgstattuple_index_bloat_is_estimated_and_nothing_is_rebuilt(
     pg_url: str, tmp_path: Path
 ) -> None:
     drop_pgstattuple(pg_url)
     bloat_an_index(pg_url)
-    out = run(pg_url, tmp_path, apply=True)
+    out = run_task(indexes, config(pg_url, tmp_path), apply=True)
     assert out.status is Severity.WARNING and out.error is None
     assert [f for f in out.findings if f.severity is Severity.UNKNOWN] == []
     found = by_code(out, "db.bloat.index")
@@ -272,24 +255,20 @@ def test_without_pgstattuple_index_bloat_is_estimated_and_nothing_is_rebuilt(
     assert scalar(pg_url, "SELECT pg_relation_size('events_id_idx')") > 3 << 20
 
 
-def test_without_pgstattuple_a_clean_database_has_no_index_bloat(
-    pg_url: str, tmp_path: Path
-) -> None:
+def test_without_pgstattuple_a_clean_database_has_no_index_bloat(pg_url: str) -> None:
     drop_pgstattuple(pg_url)
-    cfg = parse_config(
-        f'[database]\nurl = "{pg_url}"\n[database.thresholds]\nbloat_min_bytes = "50kB"\n'
-    )
-    out = Engine(cfg, lock_dir=tmp_path).run([indexes]).tasks[0]
+    toml = f'[database]\nurl = "{pg_url}"\n[database.thresholds]\nbloat_min_bytes = "50kB"\n'
+    out = run_task(indexes, toml)
     assert out.status is Severity.OK, [
         f.message for f in out.findings if f.severity is not Severity.OK
     ]
-    [summary] = index_bloat(out)
+    [summary] = findings(out, "db.bloat.index")
     assert summary.evidence["method"] == "estimate" and "not installed" in summary.message
 
 
 def test_with_pgstattuple_index_bloat_is_measured_and_rebuilt(pg_url: str, tmp_path: Path) -> None:
     bloat_an_index(pg_url)
-    out = run(pg_url, tmp_path)
+    out = run_task(indexes, config(pg_url, tmp_path))
     f = by_code(out, "db.bloat.index")["public.events_id_idx"]
     ev = f.evidence
     assert ev["method"] == "pgstatindex" and "pgstatindex" in ev["query"]

@@ -14,24 +14,21 @@ from typing import Any
 import psycopg
 import pytest
 
-from rota.config import parse_config
-from rota.engine import Engine
 from rota.model import Finding, Severity, TaskOutcome
-from rota.sandbox.dataset import index_declarations
 from rota.targets.postgres import LockTimeout, Postgres
 from rota.tasks.db.analyze import analyze
 from rota.tasks.db.indexes import indexes
 from rota.tasks.db.relations import LOCKED, Guard
 from rota.tasks.db.vacuum import vacuum
-from rota.testing import execute_and_flush
+from rota.testing import execute_and_flush, findings, run_task
+from rota_sandbox.dataset import index_declarations
 
 
 def run_all(url: str, tmp_path: Path) -> dict[str, TaskOutcome]:
     index_file = tmp_path / "apply-indexes.sql"
     index_file.write_text(index_declarations())
     # The session lock_timeout stays at its 5 s default: skipping must not cost it.
-    cfg = parse_config(
-        f"""
+    toml = f"""
 [database]
 url = "{url}"
 index_file = "{index_file}"
@@ -40,15 +37,11 @@ high_churn_tables = ["messages", "audit_log"]
 bloat_min_bytes = "500kB"
 unused_index_stats_age = "0s"
 """
-    )
-    report = Engine(cfg, lock_dir=tmp_path).run([indexes, analyze, vacuum])
-    return {t.task_id: t for t in report.tasks}
+    return {t.id: run_task(t, toml) for t in (indexes, analyze, vacuum)}
 
 
 def warnings(outcome: TaskOutcome, code: str) -> dict[str, Finding]:
-    return {
-        f.subject: f for f in outcome.findings if f.code == code and f.severity is not Severity.OK
-    }
+    return {f.subject: f for f in findings(outcome, code) if f.severity is not Severity.OK}
 
 
 @contextmanager
@@ -120,7 +113,7 @@ def test_a_locked_table_is_skipped_and_every_other_fault_still_reported(
     assert not [s for s in vac.steps if "audit_log" in s.action]
 
 
-def test_a_migration_still_waiting_for_its_lock_is_named_too(pg_url: str, tmp_path: Path) -> None:
+def test_a_migration_still_waiting_for_its_lock_is_named_too(pg_url: str) -> None:
     # A long reader holds ACCESS SHARE; the migration queues behind it for ACCESS EXCLUSIVE,
     # and any new reader would queue behind the migration.
     with migration(pg_url, "SELECT count(*) FROM audit_log") as reader:
@@ -141,8 +134,7 @@ def test_a_migration_still_waiting_for_its_lock_is_named_too(pg_url: str, tmp_pa
                 if row and row[0]:
                     break
                 time.sleep(0.05)
-            cfg = parse_config(f'[database]\nurl = "{pg_url}"\n')
-            outcome = Engine(cfg, lock_dir=tmp_path).run([analyze]).tasks[0]
+            outcome = run_task(analyze, pg_url)
         finally:
             reader.rollback()
             thread.join()

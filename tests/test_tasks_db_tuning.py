@@ -7,13 +7,12 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from rota.config import parse_config
-from rota.engine import Engine
-from rota.history import History, open_history
+from rota.history import open_history
 from rota.model import Finding, Severity, TaskOutcome
 from rota.readonly import assert_read_only
-from rota.sandbox.traffic import SLOW_CALLS
 from rota.tasks.db.tuning import tuning
+from rota.testing import findings, run_task
+from rota_sandbox.traffic import SLOW_CALLS
 
 # What the test cluster's own configuration earns, each for a stated reason: the sandbox
 # runs with fsync and full_page_writes off (disposable data), the default 128MB of
@@ -26,29 +25,18 @@ SANDBOX_SETTINGS = {
 }
 
 
-def _run(
-    url: str, tmp_path: Path, thresholds: str = "", history: History | None = None
-) -> TaskOutcome:
+def config(url: str, thresholds: str = "") -> str:
     # Without the engine's advisory-lock statement, only this test's statements are new.
-    cfg = parse_config(
+    return (
         f'[database]\nurl = "{url}"\nadvisory_locks = false\n[database.thresholds]\n{thresholds}\n'
     )
-    out = Engine(cfg, history, lock_dir=tmp_path).run([tuning]).tasks[0]
-    assert out.error is None, out.error
-    return out
-
-
-def _by_code(outcome: TaskOutcome, code: str) -> list[Finding]:
-    return [f for f in outcome.findings if f.code == code]
 
 
 def _problems(outcome: TaskOutcome, code: str) -> list[Finding]:
-    return [f for f in _by_code(outcome, code) if f.severity is not Severity.OK]
+    return [f for f in findings(outcome, code) if f.severity is not Severity.OK]
 
 
-def test_a_clean_database_gives_only_the_sandbox_settings_findings(
-    pg_url: str, tmp_path: Path
-) -> None:
+def test_a_clean_database_gives_only_the_sandbox_settings_findings(pg_url: str) -> None:
     # Checkpoint counters are cluster-wide: every database the other tests of the session
     # created or dropped requested a checkpoint, which reads as max_wal_size too small.
     with psycopg.connect(pg_url, autocommit=True) as conn:
@@ -56,18 +44,20 @@ def test_a_clean_database_gives_only_the_sandbox_settings_findings(
             "SELECT pg_stat_reset_shared(CASE WHEN current_setting('server_version_num')::int "
             ">= 170000 THEN 'checkpointer' ELSE 'bgwriter' END)"
         )
-    out = assert_read_only(lambda: _run(pg_url, tmp_path), urls=(pg_url,))
+    out = assert_read_only(lambda: run_task(tuning, config(pg_url)), urls=(pg_url,))
+    assert out.error is None, out.error
     bad = {(f.subject, f.severity) for f in out.findings if f.severity is not Severity.OK}
     assert bad == SANDBOX_SETTINGS
     for code in ("db.wraparound.xid", "db.wraparound.mxid", "db.sequence.exhaustion"):
-        (ok,) = _by_code(out, code)
+        (ok,) = findings(out, code)
         assert ok.severity is Severity.OK and "query" in ok.evidence
     fsync = next(f for f in out.findings if f.subject == "fsync")
     assert "fsync = on" in fsync.remedy
 
 
-def test_it_finds_the_planted_sequence_near_its_maximum(pg_faulty_url: str, tmp_path: Path) -> None:
-    out = _run(pg_faulty_url, tmp_path)
+def test_it_finds_the_planted_sequence_near_its_maximum(pg_faulty_url: str) -> None:
+    out = run_task(tuning, config(pg_faulty_url))
+    assert out.error is None, out.error
     (f,) = _problems(out, "db.sequence.exhaustion")
     assert f.subject == "public.audit_log_id_seq"
     assert f.severity is Severity.WARNING
@@ -77,9 +67,7 @@ def test_it_finds_the_planted_sequence_near_its_maximum(pg_faulty_url: str, tmp_
     assert "ALTER TABLE audit_log ALTER COLUMN id TYPE bigint" in f.remedy
 
 
-def test_an_int_column_fed_by_a_bigint_sequence_runs_out_at_two_to_the_31(
-    pg_url: str, tmp_path: Path
-) -> None:
+def test_an_int_column_fed_by_a_bigint_sequence_runs_out_at_two_to_the_31(pg_url: str) -> None:
     with psycopg.connect(pg_url, autocommit=True) as c:
         c.execute("CREATE TABLE events (id int NOT NULL DEFAULT 0)")
         c.execute("CREATE SEQUENCE events_id_seq AS bigint OWNED BY events.id")
@@ -87,7 +75,8 @@ def test_an_int_column_fed_by_a_bigint_sequence_runs_out_at_two_to_the_31(
         c.execute("SELECT setval('events_id_seq', %s)", (int(0.9 * 2**31),))
         c.execute("CREATE TABLE tags (id smallint GENERATED ALWAYS AS IDENTITY, t text)")
         c.execute("SELECT setval(pg_get_serial_sequence('tags', 'id'), 32000)")
-    out = _run(pg_url, tmp_path)
+    out = run_task(tuning, config(pg_url))
+    assert out.error is None, out.error
     found = {f.subject: f for f in _problems(out, "db.sequence.exhaustion")}
     events = found["public.events_id_seq"]
     assert events.severity is Severity.WARNING
@@ -106,16 +95,17 @@ def test_slow_statements_are_deltas_between_runs(pg_url: str, tmp_path: Path) ->
     with psycopg.connect(pg_url, autocommit=True, application_name="app") as app:
         for _ in range(5):
             app.execute(marker, ("user",))
-        first = _run(pg_url, tmp_path, 'slow_query = "1h"', history)
+        first = run_task(tuning, config(pg_url, 'slow_query = "1h"'), history=history)
         for _ in range(7):
             app.execute(marker, ("assistant",))
         app.execute("SELECT count(*) FROM conversations")
-        second = _run(pg_url, tmp_path, 'slow_query = "0ms"', history)
+        second = run_task(tuning, config(pg_url, 'slow_query = "0ms"'), history=history)
+    assert first.error is None and second.error is None, (first.error, second.error)
 
     def mine(out: TaskOutcome) -> Finding:
         (f,) = [
             f
-            for f in _by_code(out, "db.queries.slow")
+            for f in findings(out, "db.queries.slow")
             if "FROM messages WHERE role" in f.evidence.get("statement", "")
         ]
         return f
@@ -131,15 +121,16 @@ def test_slow_statements_are_deltas_between_runs(pg_url: str, tmp_path: Path) ->
     assert {"total_ms", "mean_ms", "rows", "shared_blks_hit", "shared_blks_read"} <= set(
         two.evidence
     )
-    statements = [f.evidence.get("statement", "") for f in _by_code(second, "db.queries.slow")]
+    statements = [f.evidence.get("statement", "") for f in findings(second, "db.queries.slow")]
     # Only what ran between the runs, and none of rota's own catalog reads.
     assert len(statements) == 2, statements
     assert not any("/* rota */" in s for s in statements)
 
 
-def test_the_planted_seq_scans_lead_the_statements(pg_faulty_url: str, tmp_path: Path) -> None:
-    out = _run(pg_faulty_url, tmp_path)
-    found = _by_code(out, "db.queries.slow")
+def test_the_planted_seq_scans_lead_the_statements(pg_faulty_url: str) -> None:
+    out = run_task(tuning, config(pg_faulty_url))
+    assert out.error is None, out.error
+    found = findings(out, "db.queries.slow")
     assert found[0].message.startswith("#1 by total time")
     assert "FROM messages" in found[0].evidence["statement"]
     (scan,) = [f for f in found if "messages WHERE conversation_id = $1" in f.evidence["statement"]]
@@ -147,19 +138,17 @@ def test_the_planted_seq_scans_lead_the_statements(pg_faulty_url: str, tmp_path:
     assert scan.evidence["shared_blks_hit"] + scan.evidence["shared_blks_read"] > SLOW_CALLS
 
 
-def test_without_the_extension_slow_statements_are_unknown_with_the_fix(
-    pg_url: str, tmp_path: Path
-) -> None:
+def test_without_the_extension_slow_statements_are_unknown_with_the_fix(pg_url: str) -> None:
     with psycopg.connect(pg_url, autocommit=True) as c:
         c.execute("DROP EXTENSION pg_stat_statements")
-    (f,) = _by_code(_run(pg_url, tmp_path), "db.queries.slow")
+    out = run_task(tuning, config(pg_url))
+    assert out.error is None, out.error
+    (f,) = findings(out, "db.queries.slow")
     assert f.severity is Severity.UNKNOWN
     assert "CREATE EXTENSION pg_stat_statements" in f.message
 
 
-def test_it_reports_a_table_and_its_toast_table_past_their_freeze_limit(
-    pg_url: str, tmp_path: Path
-) -> None:
+def test_it_reports_a_table_and_its_toast_table_past_their_freeze_limit(pg_url: str) -> None:
     with psycopg.connect(pg_url, autocommit=True) as c:
         c.execute(
             "CREATE TABLE frozen_late (id int, body text) WITH (autovacuum_enabled = false, "
@@ -170,7 +159,8 @@ def test_it_reports_a_table_and_its_toast_table_past_their_freeze_limit(
             "DO $$ BEGIN FOR i IN 1..100500 LOOP PERFORM pg_current_xact_id(); COMMIT; "
             "END LOOP; END $$"
         )
-    out = _run(pg_url, tmp_path)
+    out = run_task(tuning, config(pg_url))
+    assert out.error is None, out.error
     found = {f.subject: f for f in _problems(out, "db.wraparound.xid")}
     table = found["public.frozen_late"]
     assert table.severity is Severity.WARNING
@@ -184,11 +174,10 @@ def test_it_reports_a_table_and_its_toast_table_past_their_freeze_limit(
 
 
 @pytest.mark.parametrize("setting", ["autovacuum", "track_counts"])
-def test_the_settings_review_says_why_each_warning_matters(
-    pg_url: str, tmp_path: Path, setting: str
-) -> None:
-    out = _run(pg_url, tmp_path)
-    (f,) = [x for x in _by_code(out, "db.settings") if x.subject == setting]
+def test_the_settings_review_says_why_each_warning_matters(pg_url: str, setting: str) -> None:
+    out = run_task(tuning, config(pg_url))
+    assert out.error is None, out.error
+    (f,) = [x for x in findings(out, "db.settings") if x.subject == setting]
     assert f.severity is Severity.OK  # on in the sandbox
     idle = next(x for x in out.findings if x.subject == "idle_in_transaction_session_timeout")
     assert "blocks VACUUM" in idle.message and "ALTER ROLE" in idle.remedy
@@ -197,7 +186,7 @@ def test_the_settings_review_says_why_each_warning_matters(
     assert buffers.evidence["value_bytes"] == 128 << 20
 
 
-def test_it_reports_a_table_past_its_multixact_freeze_limit(pg_url: str, tmp_path: Path) -> None:
+def test_it_reports_a_table_past_its_multixact_freeze_limit(pg_url: str) -> None:
     with psycopg.connect(pg_url, autocommit=True) as c:
         c.execute(
             "CREATE TABLE shared_rows (id int PRIMARY KEY) WITH (autovacuum_enabled = false, "
@@ -215,7 +204,8 @@ def test_it_reports_a_table_past_its_multixact_freeze_limit(pg_url: str, tmp_pat
         )
     holder.rollback()
     holder.close()
-    out = _run(pg_url, tmp_path)
+    out = run_task(tuning, config(pg_url))
+    assert out.error is None, out.error
     found = {f.subject: f for f in _problems(out, "db.wraparound.mxid")}
     table = found["public.shared_rows"]
     assert table.severity is Severity.WARNING

@@ -10,18 +10,15 @@ from typing import Any
 
 import psycopg
 
-from rota.config import parse_config
-from rota.engine import Engine
 from rota.model import Severity, StepStatus, TaskOutcome
 from rota.tasks.db.vacuum import vacuum
-from rota.testing import execute_and_flush
+from rota.testing import execute_and_flush, findings, run_task, wait_for_file
 
 LOCK_TIMEOUT_S = 0.2
 
 
-def run(url: str, tmp_path: Path, *, apply: bool = False, extra: str = "") -> TaskOutcome:
-    cfg = parse_config(
-        f"""
+def config(url: str, extra: str = "") -> str:
+    return f"""
 [database]
 url = "{url}"
 high_churn_tables = ["messages"]
@@ -34,20 +31,14 @@ bloat_min_bytes = "500kB"
 [schedule]
 window = "daily 00:00-00:00 UTC"
 """
-    )
-    return Engine(cfg, lock_dir=tmp_path).run([vacuum], apply=apply).tasks[0]
 
 
 def bad(outcome: TaskOutcome, code: str) -> dict[str, Any]:
-    return {
-        f.subject: f for f in outcome.findings if f.code == code and f.severity is not Severity.OK
-    }
+    return {f.subject: f for f in findings(outcome, code) if f.severity is not Severity.OK}
 
 
-def test_it_finds_overdue_vacuum_disabled_autovacuum_and_measured_bloat(
-    pg_faulty_url: str, tmp_path: Path
-) -> None:
-    out = run(pg_faulty_url, tmp_path)
+def test_it_finds_overdue_vacuum_disabled_autovacuum_and_measured_bloat(pg_faulty_url: str) -> None:
+    out = run_task(vacuum, config(pg_faulty_url))
     overdue = bad(out, "db.vacuum.overdue")
     assert set(overdue) == {"public.messages", "public.conversations"}
     m = overdue["public.messages"].evidence
@@ -73,10 +64,10 @@ def drop_pgstattuple(url: str) -> None:
 
 
 def test_without_pgstattuple_bloat_is_estimated_and_the_status_follows_the_estimate(
-    pg_faulty_url: str, tmp_path: Path
+    pg_faulty_url: str,
 ) -> None:
     drop_pgstattuple(pg_faulty_url)
-    out = run(pg_faulty_url, tmp_path)
+    out = run_task(vacuum, config(pg_faulty_url))
     assert out.status is Severity.WARNING and out.error is None
     assert [f for f in out.findings if f.severity is Severity.UNKNOWN] == []
     f = bad(out, "db.bloat.table")["public.messages"]
@@ -94,21 +85,19 @@ def test_without_pgstattuple_bloat_is_estimated_and_the_status_follows_the_estim
     assert "VACUUM (ANALYZE) public.messages" in {s.action for s in out.steps}
 
 
-def test_without_pgstattuple_a_clean_database_is_ok(pg_url: str, tmp_path: Path) -> None:
+def test_without_pgstattuple_a_clean_database_is_ok(pg_url: str) -> None:
     drop_pgstattuple(pg_url)
-    out = run(pg_url, tmp_path)
+    out = run_task(vacuum, config(pg_url))
     assert out.status is Severity.OK, [
         f.message for f in out.findings if f.severity is not Severity.OK
     ]
-    [summary] = [f for f in out.findings if f.code == "db.bloat.table"]
+    [summary] = findings(out, "db.bloat.table")
     assert summary.evidence["method"] == "estimate" and "not installed" in summary.message
-    [rewrite] = [f for f in out.findings if f.code == "db.vacuum.rewrite"]
+    [rewrite] = findings(out, "db.vacuum.rewrite")
     assert "no rewrite needed" in rewrite.message and rewrite.evidence["method"] == "estimate"
 
 
-def test_an_estimate_from_stale_statistics_says_its_confidence_is_low(
-    pg_url: str, tmp_path: Path
-) -> None:
+def test_an_estimate_from_stale_statistics_says_its_confidence_is_low(pg_url: str) -> None:
     drop_pgstattuple(pg_url)
     # Every row rewritten twice, no VACUUM or ANALYZE since: two thirds of the heap is dead.
     execute_and_flush(
@@ -116,17 +105,15 @@ def test_an_estimate_from_stale_statistics_says_its_confidence_is_low(
         "UPDATE messages SET tokens = coalesce(tokens, 0) + 1",
         "UPDATE messages SET tokens = tokens + 1",
     )
-    out = run(pg_url, tmp_path)
+    out = run_task(vacuum, config(pg_url))
     ev = bad(out, "db.bloat.table")["public.messages"].evidence
     assert ev["method"] == "estimate" and ev["estimate_confidence"] == "low"
     assert any("statistics are stale" in c for c in ev["estimate_caveats"])
     assert ev["bloat_percent"] >= 50
 
 
-def test_check_mode_changes_nothing(
-    pg_faulty_url: str, tmp_path: Path, assert_read_only: Any
-) -> None:
-    out = assert_read_only(lambda: run(pg_faulty_url, tmp_path), urls=(pg_faulty_url,))
+def test_check_mode_changes_nothing(pg_faulty_url: str, assert_read_only: Any) -> None:
+    out = assert_read_only(lambda: run_task(vacuum, config(pg_faulty_url)), urls=(pg_faulty_url,))
     assert out.error is None
     actions = {s.action: s for s in out.steps}
     # The rewrite, the vacuums and the autovacuum settings are all only planned.
@@ -138,20 +125,16 @@ def test_check_mode_changes_nothing(
     assert all(s.status is StepStatus.PLANNED for s in out.steps)
 
 
-def test_a_clean_database_gives_no_warnings(pg_url: str, tmp_path: Path) -> None:
-    out = run(pg_url, tmp_path)
+def test_a_clean_database_gives_no_warnings(pg_url: str) -> None:
+    out = run_task(vacuum, config(pg_url))
     assert [f for f in out.findings if f.severity is not Severity.OK] == []
-    assert any(
-        f.code == "db.vacuum.rewrite" and "no rewrite needed" in f.message for f in out.findings
-    )
+    assert any("no rewrite needed" in f.message for f in findings(out, "db.vacuum.rewrite"))
 
 
-def test_apply_shrinks_a_bloated_table_and_reports_the_bytes(
-    pg_faulty_url: str, tmp_path: Path
-) -> None:
+def test_apply_shrinks_a_bloated_table_and_reports_the_bytes(pg_faulty_url: str) -> None:
     with psycopg.connect(pg_faulty_url) as conn:
         before = conn.execute("SELECT pg_total_relation_size('messages')").fetchone()[0]  # type: ignore[index]
-    out = run(pg_faulty_url, tmp_path, apply=True)
+    out = run_task(vacuum, config(pg_faulty_url), apply=True)
     steps = {s.action: s for s in out.steps}
     full = steps["VACUUM FULL public.messages"]
     assert full.status is StepStatus.DONE, full.detail
@@ -166,10 +149,8 @@ def test_apply_shrinks_a_bloated_table_and_reports_the_bytes(
     assert steps["tune autovacuum on public.messages"].status is StepStatus.PLANNED
 
 
-def test_it_applies_autovacuum_settings_only_when_opted_in(
-    pg_faulty_url: str, tmp_path: Path
-) -> None:
-    run(pg_faulty_url, tmp_path, apply=True, extra="tune_autovacuum = true")
+def test_it_applies_autovacuum_settings_only_when_opted_in(pg_faulty_url: str) -> None:
+    run_task(vacuum, config(pg_faulty_url, "tune_autovacuum = true"), apply=True)
     with psycopg.connect(pg_faulty_url) as conn:
         opts = conn.execute(
             "SELECT reloptions FROM pg_class WHERE relname = 'messages'"
@@ -177,13 +158,13 @@ def test_it_applies_autovacuum_settings_only_when_opted_in(
     assert "autovacuum_enabled=on" in opts and "autovacuum_vacuum_scale_factor=0.05" in opts
 
 
-def test_vacuum_full_outside_a_window_is_refused(pg_faulty_url: str, tmp_path: Path) -> None:
-    cfg = parse_config(
+def test_vacuum_full_outside_a_window_is_refused(pg_faulty_url: str) -> None:
+    toml = (
         f'[database]\nurl = "{pg_faulty_url}"\nhigh_churn_tables = ["messages"]\n'
         '[database.thresholds]\nbloat_min_bytes = "500kB"\n'
     )
-    out = Engine(cfg, lock_dir=tmp_path).run([vacuum], apply=True).tasks[0]
-    [f] = [f for f in out.findings if f.code == "db.vacuum.rewrite"]
+    out = run_task(vacuum, toml, apply=True)
+    [f] = findings(out, "db.vacuum.rewrite")
     assert f.severity is Severity.WARNING and "window" in f.message
     assert "VACUUM FULL public.messages" not in {s.action for s in out.steps}
 
@@ -194,6 +175,7 @@ def test_it_gives_up_on_a_held_lock_without_blocking_the_application(
     hold_s = 3.0
     latencies: list[float] = []
     stop = threading.Event()
+    writing = tmp_path / "writing"
 
     def writer() -> None:
         with psycopg.connect(pg_faulty_url, autocommit=True) as conn:
@@ -205,6 +187,8 @@ def test_it_gives_up_on_a_held_lock_without_blocking_the_application(
                     (cid,),
                 )
                 latencies.append(time.monotonic() - t0)
+                if len(latencies) == 1:
+                    writing.write_text("first insert done")
                 time.sleep(0.05)
 
     holder = psycopg.connect(pg_faulty_url)
@@ -212,9 +196,9 @@ def test_it_gives_up_on_a_held_lock_without_blocking_the_application(
     thread = threading.Thread(target=writer)
     thread.start()
     try:
-        time.sleep(0.2)
+        wait_for_file(writing)
         t0 = time.monotonic()
-        out = run(pg_faulty_url, tmp_path, apply=True)
+        out = run_task(vacuum, config(pg_faulty_url), apply=True)
         elapsed = time.monotonic() - t0
         time.sleep(max(0.0, hold_s - elapsed))  # keep holding: a queued rota would block on
     finally:
@@ -224,7 +208,7 @@ def test_it_gives_up_on_a_held_lock_without_blocking_the_application(
         thread.join()
     full = {s.action: s for s in out.steps}["VACUUM FULL public.messages"]
     assert full.status is StepStatus.FAILED
-    [lock] = [f for f in out.findings if f.code == "db.lock.timeout"]
+    [lock] = findings(out, "db.lock.timeout")
     assert lock.subject == "public.messages" and lock.evidence["attempts"] == 3
     # 3 x 200 ms waits plus 50 + 100 ms back-off, with room for the rest of the task.
     assert lock.evidence["waited_s"] < 3 * LOCK_TIMEOUT_S + 0.15 + 0.3

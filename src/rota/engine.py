@@ -34,13 +34,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rota.errors import LockBusy, RotaError, TargetUnavailable
+from rota.frequency import Window
 from rota.locks import FileLock, lock_path, pid_alive, state_dir
 from rota.model import AlertSent, Finding, Metric, RunReport, Severity, Step, TaskOutcome
 from rota.redact import Redactor
-from rota.task import Context, Task, one_line
+from rota.task import Context, Task
+from rota.text import error_line
 from rota.units import format_duration, parse_duration
 
 if TYPE_CHECKING:
+    from rota.app import App
     from rota.config import Config
     from rota.history import History
 
@@ -59,6 +62,20 @@ class Engine:
     on_event: Event | None = None
     now: Callable[[], datetime] = lambda: datetime.now(UTC)
     cancel_grace: float = CANCEL_GRACE_S
+    # The registries tasks run on (target kinds, channel types); None: an App with every
+    # installed plugin, made when first needed.
+    app: App | None = None
+    # Tests hold tasks to their contract: a finding whose code the task did not declare
+    # fails the task instead of passing unnoticed (ROTA_STRICT=1, set by rota.testing).
+    strict: bool = field(default_factory=lambda: os.environ.get("ROTA_STRICT") == "1")
+
+    @property
+    def registries(self) -> App:
+        if self.app is None:
+            from rota.app import App
+
+            self.app = App()
+        return self.app
 
     def run(
         self,
@@ -179,20 +196,21 @@ class Engine:
                 previous=previous,
                 run_id=run_id,
                 redact=Redactor(self.config.secrets()).text,
+                types=self.registries.channels.get,
             )
         except Exception as exc:  # alerting never takes the run's result down with it
             outcome.alerts = [
-                AlertSent("(alerts)", "failed", previous, outcome.status, one_line(exc))
+                AlertSent(
+                    "(alerts)", "failed", previous, outcome.status, error_line(exc, typed=True)
+                )
             ]
 
     # -- pieces ------------------------------------------------------------------------
     def _not_runnable(self, task: Task, *, apply: bool, ignore_window: bool) -> str | None:
-        why = self.config.missing(task.needs)
+        why = self.registries.missing(self.config, task.needs)
         if why:
             return why
         if apply and task.mutates and self.config.schedule.window and not ignore_window:
-            from rota.frequency import Window
-
             window = Window.parse(self.config.schedule.window)
             now = self.now()
             if not window.contains(now):
@@ -231,7 +249,15 @@ class Engine:
         """Run ``task`` in its own thread with its timeout. Returns that thread when it
         is still running after a timeout and the cancellation grace (it then owns
         ``held``: the locks and its targets go when it ends), else None."""
-        ctx = Context(task=task, config=self.config, apply=apply, history=self.history)
+        app = self.registries
+        ctx = Context(
+            task=task,
+            config=self.config,
+            apply=apply,
+            history=self.history,
+            kinds=app.targets,
+            channel_types=app.channels.get,
+        )
         held.ctx = ctx
         override = self.config.override(task.id)
         timeout = override.timeout or parse_duration(task.timeout)
@@ -245,7 +271,7 @@ class Engine:
                     with collecting:
                         if ctx.cancelled.is_set():
                             break
-                        _collect(outcome, item, task)
+                        _collect(outcome, item, task, strict=self.strict)
             except TargetUnavailable as exc:
                 failure.append(str(exc))
             except RotaError as exc:
@@ -254,7 +280,7 @@ class Engine:
                 if not ctx.cancelled.is_set():
                     tb = traceback.extract_tb(exc.__traceback__)[-1]
                     where = f"{Path(tb.filename).name}:{tb.lineno}"
-                    failure.append(f"task failed: {one_line(exc)} (at {where})")
+                    failure.append(f"task failed: {error_line(exc, typed=True)} (at {where})")
 
         # A daemon: a thread that ignores cancellation must not keep rota from exiting.
         worker = threading.Thread(target=work, name=f"rota-task-{task.id}", daemon=True)
@@ -413,8 +439,13 @@ def _stop_backends_at(url: str, pids: list[int], connect_timeout: float) -> None
         pg.close()
 
 
-def _collect(outcome: TaskOutcome, item: Any, task: Task) -> None:
+def _collect(outcome: TaskOutcome, item: Any, task: Task, *, strict: bool = False) -> None:
     if isinstance(item, Finding):
+        if strict and item.code not in task.codes:
+            raise RotaError(
+                f"{task.id} yielded finding code {item.code!r}, which it does not declare "
+                f"(codes: {', '.join(task.codes) or 'none'})"
+            )
         outcome.findings.append(item)
     elif isinstance(item, Metric):
         outcome.metrics.append(item)

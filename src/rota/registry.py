@@ -1,99 +1,140 @@
-"""The task registry: built-ins and plugins, loaded the same way and validated at start-up.
+"""Registries: named extension points that built-ins and plugins fill the same way.
 
-Every distribution that wants to add tasks declares an entry point in the ``rota.tasks``
-group naming a function ``register(registry)``; rota's own tasks use exactly that
-(``builtin = "rota.tasks:register"``). The registry belongs to an :class:`App`, never to
-import time, so tests build registries of their own without leaking plugins.
-A malformed task, a duplicate id or a plugin that fails to import is a
-:class:`~rota.errors.RegistryError` naming the culprit, never a silent skip.
+A :class:`Registry` holds one kind of thing (tasks, target kinds, output writers, alert
+channel types) by name, in registration order. Whatever is added is validated at once: a
+malformed entry or a duplicate name is a :class:`~rota.errors.RegistryError` naming the
+plugin that added it, never a silent skip. Looking up a name that is not there is a
+:class:`~rota.errors.UsageError` with a did-you-mean. The registries belong to an
+:class:`rota.app.App`, never to import time.
 """
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import replace
-from importlib.metadata import entry_points
+from typing import Generic, TypeVar
 
 from rota.errors import RegistryError, UsageError
+from rota.frequency import Frequency
 from rota.task import ID_PATTERN, PRIORITIES, TEMPLATE_FIELDS, Task
+from rota.units import parse_duration
 
-ENTRY_POINT_GROUP = "rota.tasks"
+T = TypeVar("T")
 
 
-class Registry:
-    """Tasks by id, in registration order."""
+def suggest(name: str, choices: Iterable[str], *, fallback: str = "") -> str:
+    """``"; did you mean X?"`` for the closest of ``choices``, else ``fallback``."""
+    close = difflib.get_close_matches(name, list(choices), n=1, cutoff=0.6)
+    return f"; did you mean {close[0]}?" if close else fallback
 
-    def __init__(self) -> None:
-        self._tasks: dict[str, Task] = {}
-        self._source = "direct"
 
-    def add(self, task: Task) -> Task:
-        """Validate and register ``task``; returns it (so it can be used as a decorator)."""
-        if not isinstance(task, Task):
+class Registry(Generic[T]):
+    """Entries of one kind by name. ``what`` names the kind in messages ("task")."""
+
+    def __init__(
+        self,
+        what: str,
+        *,
+        name_of: Callable[[T], str],
+        check: Callable[[T], list[str]],
+        kind: type | tuple[type, ...],
+        stamp: Callable[[T, str], T] | None = None,
+        hint: str = "",
+    ) -> None:
+        self.what = what
+        self._name_of = name_of
+        self._check = check
+        self._kind = kind
+        self._stamp = stamp
+        self._hint = hint
+        self._items: dict[str, T] = {}
+        self._sources: dict[str, str] = {}
+        self.source = "direct"  # who is registering right now, for messages
+
+    def add(self, item: T) -> T:
+        """Validate and register ``item``; returns it (so ``add`` works as a decorator)."""
+        if not isinstance(item, self._kind):
             raise RegistryError(
-                f"{self._source}: registered {task!r}, which is not a rota Task "
-                "(build one with the rota.task.task decorator)"
+                f"{self.source}: registered {item!r} as a {self.what}, which it is not{self._hint}"
             )
-        problems = validate_task(task)
+        name = self._name_of(item)
+        problems = self._check(item)
         if problems:
             raise RegistryError(
-                f"{self._source}: task {task.id!r} is malformed: " + "; ".join(problems)
+                f"{self.source}: {self.what} {name!r} is malformed: " + "; ".join(problems)
             )
-        if task.id in self._tasks:
-            other = self._tasks[task.id].source
+        if name in self._items:
             raise RegistryError(
-                f"duplicate task id {task.id!r}: registered by {other} and by {self._source}"
+                f"duplicate {self.what} {name!r}: registered by "
+                f"{self._sources[name]} and by {self.source}"
             )
-        registered = replace(task, source=self._source)
-        self._tasks[task.id] = registered
-        return registered
+        if self._stamp is not None:
+            item = self._stamp(item, self.source)
+        self._items[name] = item
+        self._sources[name] = self.source
+        return item
 
-    def load_entry_points(self, group: str = ENTRY_POINT_GROUP) -> None:
-        for ep in sorted(entry_points(group=group), key=lambda e: (e.name != "builtin", e.name)):
-            dist = ep.dist.name if ep.dist else "?"
-            try:
-                hook = ep.load()
-            except Exception as exc:
-                raise RegistryError(f"plugin {ep.name} ({dist}) failed to load: {exc}") from exc
-            self.load(hook, source=f"{ep.name} ({dist})")
+    def source_of(self, name: str) -> str:
+        return self._sources[name]
 
-    def load(self, hook: Callable[[Registry], None], *, source: str) -> None:
-        if not callable(hook):
-            raise RegistryError(
-                f"plugin {source}: entry point is not a register(registry) function"
-            )
-        previous, self._source = self._source, source
+    def get(self, name: str) -> T:
         try:
-            hook(self)
-        finally:
-            self._source = previous
+            return self._items[name]
+        except KeyError:
+            raise UsageError(
+                f"no {self.what} {name!r}"
+                + suggest(name, self._items, fallback=f" (known: {', '.join(self._items)})")
+            ) from None
 
-    def __iter__(self) -> Iterator[Task]:
-        return iter(self._tasks.values())
+    def names(self) -> list[str]:
+        return list(self._items)
+
+    def __iter__(self) -> Iterator[T]:
+        return iter(self._items.values())
 
     def __len__(self) -> int:
-        return len(self._tasks)
+        return len(self._items)
 
-    def __contains__(self, task_id: object) -> bool:
-        return task_id in self._tasks
+    def __contains__(self, name: object) -> bool:
+        return name in self._items
 
-    def get(self, task_id: str) -> Task:
+
+class TaskRegistry(Registry[Task]):
+    """Tasks by id; :meth:`select` takes ids and prefixes as the command line gives them."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "task",
+            name_of=lambda t: t.id,
+            check=validate_task,
+            kind=Task,
+            stamp=lambda t, source: replace(t, source=source),
+            hint=" (build one with the rota.task.task decorator)",
+        )
+
+    def get(self, name: str) -> Task:
         try:
-            return self._tasks[task_id]
+            return self._items[name]
         except KeyError:
-            raise UsageError(f"no task {task_id!r}{_suggest(task_id, self._tasks)}") from None
+            raise UsageError(
+                f"no task {name!r}" + suggest(name, self._items, fallback=" (see `rota tasks`)")
+            ) from None
 
     def select(self, selectors: Iterable[str]) -> list[Task]:
         """Tasks matching ids or prefixes (``db`` or ``db.*`` selects every ``db.`` task)."""
         chosen: dict[str, Task] = {}
         for sel in selectors:
             key = sel.removesuffix(".*").removesuffix(".")
-            if key in self._tasks:
-                chosen[key] = self._tasks[key]
+            if key in self._items:
+                chosen[key] = self._items[key]
                 continue
-            matches = [t for t in self._tasks.values() if t.id.startswith(key + ".")]
+            matches = [t for t in self._items.values() if t.id.startswith(key + ".")]
             if not matches:
-                raise UsageError(f"no task or prefix matches {sel!r}{_suggest(key, self._tasks)}")
+                raise UsageError(
+                    f"no task or prefix matches {sel!r}"
+                    + suggest(key, self._items, fallback=" (see `rota tasks`)")
+                )
             for t in matches:
                 chosen[t.id] = t
         return list(chosen.values())
@@ -101,9 +142,6 @@ class Registry:
 
 def validate_task(task: Task) -> list[str]:
     """Every problem with a task's metadata (empty when it is well-formed)."""
-    from rota.frequency import Frequency
-    from rota.units import parse_duration
-
     problems = []
     if not ID_PATTERN.match(task.id or ""):
         problems.append("id must be dotted lower case, like 'db.vacuum'")
@@ -128,20 +166,7 @@ def validate_task(task: Task) -> list[str]:
             problems.append(f"{name}: {exc}")
     if not callable(task.run):
         problems.append("run is not callable")
+    bad = [c for c in task.codes if not ID_PATTERN.match(c)]
+    if bad:
+        problems.append(f"codes must be dotted lower case: {', '.join(map(repr, bad))}")
     return problems
-
-
-def _suggest(key: str, tasks: dict[str, Task]) -> str:
-    import difflib
-
-    close = difflib.get_close_matches(key, list(tasks), n=1)
-    return f"; did you mean {close[0]}?" if close else " (see `rota tasks`)"
-
-
-class App:
-    """One rota instance: its registry (and later its alert channels and writers)."""
-
-    def __init__(self, *, plugins: bool = True) -> None:
-        self.registry = Registry()
-        if plugins:
-            self.registry.load_entry_points()

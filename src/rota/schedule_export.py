@@ -10,6 +10,7 @@ schedule is safe until someone decides otherwise.
 from __future__ import annotations
 
 import shlex
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import time
 from pathlib import Path
@@ -58,6 +59,7 @@ def jobs(
     tasks: list[Task],
     config: Config,
     *,
+    missing: Callable[[tuple[str, ...]], str | None],
     rota: str = "rota",
     config_path: Path | None = None,
     apply: bool = False,
@@ -66,7 +68,7 @@ def jobs(
     out = []
     for t in tasks:
         override = config.override(t.id)
-        if not override.enabled or config.missing(t.needs):
+        if not override.enabled or missing(t.needs):
             continue
         freq = Frequency.parse(override.frequency or t.frequency)
         at: time | None = None

@@ -30,9 +30,7 @@ and hand it to ``registry.add(health)`` from the function named by an entry poin
 from __future__ import annotations
 
 import contextlib
-import os
 import re
-import signal
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -40,11 +38,15 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, overload
 
 from rota.model import Finding, Metric, Step, StepStatus
+from rota.process import kill_process_group
+from rota.text import error_line
 
 if TYPE_CHECKING:
     from rota.alerts.channels import Channel
     from rota.config import Config
     from rota.history import History
+    from rota.registry import Registry
+    from rota.targets import TargetKind
     from rota.targets.files import Files
     from rota.targets.http import Http
     from rota.targets.pgtools import PgTools
@@ -53,8 +55,6 @@ if TYPE_CHECKING:
 Item = Finding | Metric | Step
 RunFunction = Callable[["Context"], Iterator[Item]]
 
-# How long a subprocess has to exit after SIGTERM before it gets SIGKILL.
-KILL_GRACE_S = 2.0
 PRIORITIES = ("low", "medium", "high", "critical")
 ID_PATTERN = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$")
 # Fields a runbook page cannot do without; a task missing one fails registry validation.
@@ -157,6 +157,9 @@ class Context:
     config: Config
     apply: bool = False
     history: History | None = None
+    # The app's target kinds and channel types; None: rota's built-in ones.
+    kinds: Registry[TargetKind] | None = None
+    channel_types: Callable[[str], type[Channel]] | None = None
     cancelled: threading.Event = field(default_factory=threading.Event)
     _cancel_hooks: list[Callable[[], None]] = field(default_factory=list)
     _sessions: list[Any] = field(default_factory=list)
@@ -185,12 +188,27 @@ class Context:
         :class:`~rota.targets.postgres.Postgres`); a plugin's kind gives ``object``, for
         the plugin to narrow with ``isinstance``."""
         if kind not in self._targets:
-            from rota.targets import open_target
+            from rota import targets
 
-            t = open_target(kind, self)
-            if callable(getattr(t, "backend_pid", None)):
-                self.track_session(t)
-            self._targets[kind] = t
+            spec = self.kinds.get(kind) if self.kinds is not None else targets.builtin_kind(kind)
+            if self.channel_types is None:
+                from rota.alerts.channels import builtin_type
+
+                self.channel_types = builtin_type
+            adapter = spec.open(
+                targets.TargetRequest(
+                    self.config,
+                    readonly=not self.apply,
+                    label=f"rota:{self.task.id}",
+                    channel_types=self.channel_types,
+                )
+            )
+            cancel = getattr(adapter, "cancel", None)
+            if callable(cancel):
+                self.on_cancel(cancel)
+            if callable(getattr(adapter, "backend_pid", None)):
+                self.track_session(adapter)
+            self._targets[kind] = adapter
         return self._targets[kind]
 
     def close(self) -> None:
@@ -294,52 +312,12 @@ class Context:
             extra = do() or {}
         except Exception as exc:
             return Step(
-                action, StepStatus.FAILED, time.monotonic() - t0, {**info, "error": one_line(exc)}
+                action,
+                StepStatus.FAILED,
+                time.monotonic() - t0,
+                {**info, "error": error_line(exc, typed=True)},
             )
         return Step(action, StepStatus.DONE, time.monotonic() - t0, {**info, **extra})
-
-
-def kill_process_group(pgid: int, grace: float = KILL_GRACE_S) -> None:
-    """SIGTERM process group ``pgid``, then SIGKILL whatever is left of it after ``grace``."""
-    if pgid <= 0:
-        return
-    try:
-        os.killpg(pgid, signal.SIGTERM)
-    except (ProcessLookupError, PermissionError):
-        return
-    deadline = time.monotonic() + grace
-    while time.monotonic() < deadline:
-        time.sleep(0.02)
-        if not _group_alive(pgid):
-            return
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pgid, signal.SIGKILL)
-
-
-def _group_alive(pgid: int) -> bool:
-    """Whether a process of group ``pgid`` still runs. Zombies do not count: a leader
-    that died waits for its own thread to reap it, which may be the one waiting here."""
-    try:
-        os.killpg(pgid, 0)
-    except (ProcessLookupError, PermissionError):
-        return False
-    try:
-        entries = os.listdir("/proc")
-    except OSError:
-        return True
-    for entry in entries:
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat", "rb") as fh:
-                stat = fh.read()
-        except OSError:
-            continue
-        # "pid (comm) state ppid pgrp ...": comm may hold spaces and parentheses.
-        fields = stat[stat.rfind(b")") + 2 :].split()
-        if len(fields) > 2 and int(fields[2]) == pgid and fields[0] != b"Z":
-            return True
-    return False
 
 
 def _quietly(hook: Callable[[], None]) -> None:
@@ -347,10 +325,3 @@ def _quietly(hook: Callable[[], None]) -> None:
         hook()
     except Exception:  # one broken cleanup must not keep the others from running
         pass
-
-
-def one_line(exc: BaseException) -> str:
-    """An exception as one readable line (the first line of its message, with its type)."""
-    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-    name = type(exc).__name__
-    return f"{name}: {text}" if text else name

@@ -14,44 +14,41 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import urlsplit
 
 import httpx
+from pydantic import SecretStr
 
 from rota.alerts import Alert, Delivery
+from rota.config import AlertChannelConfig
+from rota.errors import RotaError
 from rota.model import Severity
 from rota.redact import Redactor
+from rota.text import one_line
+
+if TYPE_CHECKING:
+    from rota.registry import Registry
 
 __all__ = [
-    "AlertChannelSettings",
+    "BUILTIN",
     "Channel",
     "PagerDuty",
     "SendGrid",
     "Slack",
     "Webhook",
+    "builtin_type",
+    "check_channel_type",
     "make_channel",
+    "register",
 ]
 
 MAX_REASON = 200
 
 
-@dataclass(frozen=True)
-class AlertChannelSettings:
-    """One ``[[alerts.channels]]`` entry, as the config layer hands it to :func:`make_channel`.
-
-    The credentials are left out of ``repr`` so a settings object can be logged safely.
-    """
-
-    name: str
-    type: str  # "webhook" | "slack" | "pagerduty" | "sendgrid"
-    url: str | None = field(default=None, repr=False)
-    routing_key: str | None = field(default=None, repr=False)
-    api_key: str | None = field(default=None, repr=False)
-    to: tuple[str, ...] = ()
-    sender: str | None = None
-    timeout: float = 10.0
+def reveal(value: SecretStr | None) -> str | None:
+    """A configured secret's text, for the one place that sends it."""
+    return None if value is None else value.get_secret_value()
 
 
 def user_agent() -> str:
@@ -76,40 +73,69 @@ def host_of(url: str) -> str:
     return f"{host}:{port}" if port is not None else host
 
 
-def short(text: str, limit: int = MAX_REASON) -> str:
-    """One line of at most ``limit`` characters."""
-    line = " ".join(text.split())
-    return line if len(line) <= limit else line[: limit - 1] + "…"
-
-
 class Channel:
     """Base of the transports: a named channel that turns an alert into a Delivery.
 
     Subclasses build the request (:meth:`payload`, :meth:`headers`) and judge the answer
     (:meth:`succeeded`, :meth:`reason`); the base sends it and maps failures to Deliveries.
+    A channel type is registered by its class (``registry.add(MyChannel)`` from an entry
+    point in the ``rota.channels`` group); ``type`` is its name in ``[[alerts.channels]]``,
+    ``required`` the settings it cannot work without, and :meth:`check` (run at start-up
+    for every configured channel) what else it refuses.
     """
 
     type: ClassVar[str] = ""
-    name: str  # the channel's name from config, shown with every delivery
+    required: ClassVar[tuple[str, ...]] = ()
     default_url: ClassVar[str | None] = None
+    name: str  # the channel's name from config, shown with every delivery
 
-    def __init__(self, settings: AlertChannelSettings) -> None:
-        _check(settings)
+    def __init__(self, settings: AlertChannelConfig) -> None:
+        problems = self.check(settings)
+        if problems:
+            raise ValueError(f"{settings.name}: {problems[0]}")
         self.settings = settings
         self.name = settings.name
-        url = settings.url or self.default_url
-        if not url:
-            raise ValueError(f"{settings.name}: url is required for a {self.type} channel")
-        self.url = url
+        self.url = reveal(settings.url) or self.default_url or ""
         self._redactor = Redactor(self._secrets())
+
+    @classmethod
+    def check(cls, settings: AlertChannelConfig) -> list[str]:
+        """What keeps ``settings`` from working with this type, naming keys but never a
+        secret's value (empty: nothing)."""
+        problems = []
+        missing = [k for k in cls.required if not getattr(settings, k)]
+        if not settings.url and not cls.default_url and "url" not in missing:
+            missing.insert(0, "url")
+        if missing:
+            problems.append(f"a {cls.type} channel needs {' and '.join(missing)}")
+        url = reveal(settings.url)
+        if url:
+            try:
+                parts = urlsplit(url)
+                _ = parts.port  # raises on a port that is not a number
+            except ValueError:
+                parts = None
+            # The URL itself stays out of the message: its path may be the secret.
+            if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
+                problems.append("url must be an http:// or https:// URL with a host")
+        for key in ("routing_key", "api_key"):
+            value = reveal(getattr(settings, key))
+            # It goes into a JSON body or a header: a stray newline or space is a paste error.
+            if value is not None and not (
+                value.isascii() and value.isprintable() and " " not in value
+            ):
+                problems.append(f"{key} must be printable ASCII without spaces")
+        if settings.timeout <= 0:
+            problems.append("timeout must be positive")
+        return problems
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name!r} to {host_of(self.url)}>"
 
     def _secrets(self) -> list[str]:
         s = self.settings
-        secrets = [x for x in (s.routing_key, s.api_key) if x]
-        for url in (s.url, self.url):
+        secrets = [x for x in (reveal(s.routing_key), reveal(s.api_key)) if x]
+        for url in (reveal(s.url), self.url):
             if not url:
                 continue
             secrets.append(url)
@@ -167,11 +193,13 @@ class Channel:
             why = self.reason(response)
         except ValueError:  # a body that is not the JSON the vendor documents
             why = response.text
-        why = short(self.scrub(why or response.reason_phrase or "no reason given"))
+        why = one_line(self.scrub(why or response.reason_phrase or "no reason given"), MAX_REASON)
         return Delivery(False, f"HTTP {code}: {why}", code)
 
     def _unreachable(self, reason: str) -> Delivery:
-        return Delivery(False, f"cannot reach {host_of(self.url)}: {short(self.scrub(reason))}")
+        return Delivery(
+            False, f"cannot reach {host_of(self.url)}: {one_line(self.scrub(reason), MAX_REASON)}"
+        )
 
 
 def _network_reason(exc: Exception) -> str:
@@ -268,14 +296,13 @@ class PagerDuty(Channel):
     """
 
     type = "pagerduty"
+    required = ("routing_key",)
     default_url = "https://events.pagerduty.com/v2/enqueue"
     MAX_SUMMARY = 1024
 
-    def __init__(self, settings: AlertChannelSettings) -> None:
-        if not settings.routing_key:
-            raise ValueError(f"{settings.name}: routing_key is required for a pagerduty channel")
+    def __init__(self, settings: AlertChannelConfig) -> None:
         super().__init__(settings)
-        self.routing_key = settings.routing_key
+        self.routing_key = reveal(settings.routing_key) or ""
 
     def payload(self, alert: Alert) -> dict[str, Any]:
         if alert.resolved:
@@ -338,28 +365,12 @@ class SendGrid(Channel):
     """
 
     type = "sendgrid"
+    required = ("api_key", "to", "sender")
     default_url = "https://api.sendgrid.com/v3/mail/send"
     MAX_SUBJECT = 200
 
-    def __init__(self, settings: AlertChannelSettings) -> None:
-        missing = [
-            what
-            for what, value in (
-                ("api_key", settings.api_key),
-                ("to", settings.to),
-                ("sender", settings.sender),
-            )
-            if not value
-        ]
-        if missing:
-            raise ValueError(
-                f"{settings.name}: {_and(missing)} {'is' if len(missing) == 1 else 'are'} "
-                "required for a sendgrid channel"
-            )
-        super().__init__(settings)
-
     def headers(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.settings.api_key}"}
+        return {"Authorization": f"Bearer {reveal(self.settings.api_key)}"}
 
     def payload(self, alert: Alert) -> dict[str, Any]:
         return {
@@ -392,43 +403,46 @@ class SendGrid(Channel):
         return response.text
 
 
-def _and(items: list[str]) -> str:
-    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+BUILTIN: tuple[type[Channel], ...] = (Webhook, Slack, PagerDuty, SendGrid)
 
 
-CHANNEL_TYPES: dict[str, Callable[[AlertChannelSettings], Channel]] = {
-    "webhook": Webhook,
-    "slack": Slack,
-    "pagerduty": PagerDuty,
-    "sendgrid": SendGrid,
-}
+def check_channel_type(cls: type) -> list[str]:
+    """Every problem with a registered channel class (empty when it is well-formed)."""
+    if not (isinstance(cls, type) and issubclass(cls, Channel)) or cls is Channel:
+        return [f"{cls!r} is not a subclass of rota.alerts.channels.Channel"]
+    problems = []
+    if not cls.type or not cls.type.isidentifier() or not cls.type.islower():
+        problems.append("type must be one lower-case word, like 'webhook'")
+    if cls.payload is Channel.payload:
+        problems.append("payload(alert) is not defined")
+    unknown = [k for k in cls.required if k not in AlertChannelConfig.model_fields]
+    if unknown:
+        problems.append(f"required names unknown settings: {', '.join(unknown)}")
+    return problems
 
 
-def make_channel(cfg: AlertChannelSettings) -> Channel:
-    """The transport for ``cfg``; ValueError("<name>: <what is missing>") if it cannot work."""
-    factory = CHANNEL_TYPES.get(cfg.type)
-    if factory is None:
-        raise ValueError(
-            f"{cfg.name}: unknown channel type {cfg.type!r} "
-            f"(expected one of {', '.join(CHANNEL_TYPES)})"
-        )
-    return factory(cfg)
+def builtin_type(name: str) -> type[Channel]:
+    """rota's own channel class for ``name`` (an app's registry also holds plugins')."""
+    for cls in BUILTIN:
+        if cls.type == name:
+            return cls
+    raise ValueError(
+        f"unknown channel type {name!r} (expected one of {', '.join(c.type for c in BUILTIN)})"
+    )
 
 
-def _check(cfg: AlertChannelSettings) -> None:
-    """Reject settings no transport can use, naming the key but never its value."""
-    if cfg.url:
-        try:
-            parts = urlsplit(cfg.url)
-            _ = parts.port  # raises on a port that is not a number
-        except ValueError:
-            parts = None
-        # The URL itself stays out of the message: its path may be the secret.
-        if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ValueError(f"{cfg.name}: url must be an http:// or https:// URL with a host")
-    for key, value in (("routing_key", cfg.routing_key), ("api_key", cfg.api_key)):
-        # It goes into a JSON body or a header: a stray newline or space is a paste error.
-        if value is not None and not (value.isascii() and value.isprintable() and " " not in value):
-            raise ValueError(f"{cfg.name}: {key} must be printable ASCII without spaces")
-    if cfg.timeout <= 0:
-        raise ValueError(f"{cfg.name}: timeout must be positive")
+def make_channel(
+    settings: AlertChannelConfig, types: Callable[[str], type[Channel]] = builtin_type
+) -> Channel:
+    """The transport for ``settings``; ValueError("<name>: <what is wrong>") if it cannot work."""
+    try:
+        cls = types(settings.type)
+    except (ValueError, RotaError) as exc:
+        raise ValueError(f"{settings.name}: {exc}") from None
+    return cls(settings)
+
+
+def register(registry: Registry[type[Channel]]) -> None:
+    """Entry point ``rota.channels: builtin``: rota's own channel types."""
+    for cls in BUILTIN:
+        registry.add(cls)

@@ -18,32 +18,13 @@ from rota.alerts import Alert, Delivery, changed, covers, wants
 from rota.model import AlertSent, Severity, TaskOutcome
 
 if TYPE_CHECKING:
-    from pydantic import SecretStr
-
-    from rota.alerts.channels import AlertChannelSettings
+    from rota.alerts.channels import Channel
     from rota.config import AlertChannelConfig, Config
     from rota.history import History
 
-__all__ = ["notify", "send", "settings_of"]
+    ChannelTypes = Callable[[str], type[Channel]]
 
-
-def settings_of(cfg: AlertChannelConfig) -> AlertChannelSettings:
-    """The transport settings of a configured channel (secrets unwrapped here only)."""
-    from rota.alerts.channels import AlertChannelSettings
-
-    def secret(v: SecretStr | None) -> str | None:
-        return None if v is None else v.get_secret_value()
-
-    return AlertChannelSettings(
-        name=cfg.name,
-        type=cfg.type,
-        url=secret(cfg.url),
-        routing_key=secret(cfg.routing_key),
-        api_key=secret(cfg.api_key),
-        to=tuple(cfg.to),
-        sender=cfg.sender,
-        timeout=cfg.timeout,
-    )
+__all__ = ["notify", "send"]
 
 
 def notify(
@@ -55,6 +36,7 @@ def notify(
     previous: Severity | None,
     run_id: int | None,
     redact: Callable[[str], str] = str,
+    types: ChannelTypes | None = None,
 ) -> list[AlertSent]:
     """Alert the channels that want this run's news: a state change, a reminder, or (for
     a channel with ``after``) a bad state that has now lasted long enough."""
@@ -68,19 +50,23 @@ def notify(
     plain = [c for c in channels if c not in streaks]
     sent: list[AlertSent] = []
     if changed(previous, outcome.status):
-        sent += send(alert, plain, history, redact=redact)
+        sent += send(alert, plain, history, redact=redact, types=types)
     else:
         due = [c for c in plain if _reminder_due(c, alert, history)]
         if due:
-            sent += send(replace(alert, reminder=True), due, history, redact=redact)
+            sent += send(replace(alert, reminder=True), due, history, redact=redact, types=types)
     if history is not None:
         for cfg in streaks:
-            sent += _after_streak(cfg, alert, history, redact)
+            sent += _after_streak(cfg, alert, history, redact, types)
     return sent
 
 
 def _after_streak(
-    cfg: AlertChannelConfig, alert: Alert, history: History, redact: Callable[[str], str]
+    cfg: AlertChannelConfig,
+    alert: Alert,
+    history: History,
+    redact: Callable[[str], str],
+    types: ChannelTypes | None,
 ) -> list[AlertSent]:
     """A channel with ``after`` N hears a bad state once the task has been at least its
     ``min_severity`` for N runs in a row, and the end of it only if it heard the start.
@@ -99,11 +85,13 @@ def _after_streak(
             return [AlertSent(cfg.name, "held", alert.previous, alert.current, why)]
         if told is alert.current:
             if _reminder_due(cfg, alert, history):
-                return send(replace(alert, reminder=True), [cfg], history, redact=redact)
+                return send(
+                    replace(alert, reminder=True), [cfg], history, redact=redact, types=types
+                )
             return []
-        return send(alert, [cfg], history, redact=redact)
+        return send(alert, [cfg], history, redact=redact, types=types)
     if told is not None and told.rank >= floor:
-        return send(replace(alert, previous=told), [cfg], history, redact=redact)
+        return send(replace(alert, previous=told), [cfg], history, redact=redact, types=types)
     return []
 
 
@@ -123,8 +111,11 @@ def send(
     history: History | None,
     *,
     redact: Callable[[str], str] = str,
+    types: ChannelTypes | None = None,
 ) -> list[AlertSent]:
-    from rota.alerts.channels import make_channel
+    """Send ``alert`` to each of ``channels`` that wants it, built by ``types`` (the app's
+    channel registry; None: rota's built-in types), one audit row per delivery."""
+    from rota.alerts.channels import builtin_type, make_channel
 
     alert = replace(
         alert,
@@ -150,7 +141,7 @@ def send(
                 at=alert.at,
             )
         try:
-            delivery = make_channel(settings_of(cfg)).send(alert)
+            delivery = make_channel(cfg, types or builtin_type).send(alert)
         except Exception as exc:  # a transport bug must not lose the run's record
             delivery = Delivery(False, f"{type(exc).__name__}: {exc}")
         detail = redact(delivery.detail)

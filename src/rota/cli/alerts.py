@@ -34,7 +34,7 @@ def test_(
 
     fmt = check_format(fmt, ("table", "json"))
     st = state(ctx)
-    cfg = st.config()
+    cfg = st.validated()
     channels = cfg.alerts.channels
     if not channels:
         raise UsageError("no [[alerts.channels]] configured; nothing to test")
@@ -50,7 +50,13 @@ def test_(
         title="Alert channel test",
         summary="a test alert from `rota alerts test`; nothing is wrong",
     )
-    sent = send(alert, channels, st.history(), redact=Redactor(cfg.secrets()).text)
+    sent = send(
+        alert,
+        channels,
+        st.history(),
+        redact=Redactor(cfg.secrets()).text,
+        types=st.app().channels.get,
+    )
     if fmt == "json":
         typer.echo(json.dumps([s.to_dict() for s in sent], indent=2))
     else:

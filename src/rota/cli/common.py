@@ -1,4 +1,4 @@
-"""What every command shares: the loaded config, the registry, the history store, consoles."""
+"""What every command shares: the loaded config, the app, the history store, consoles."""
 
 from __future__ import annotations
 
@@ -15,9 +15,10 @@ if TYPE_CHECKING:
 
     from rich.console import Console
 
+    from rota.app import App
     from rota.config import Config
     from rota.history import History
-    from rota.registry import Registry
+    from rota.model import RunReport
 
 
 @dataclass
@@ -26,7 +27,8 @@ class State:
     debug: bool = False
     _config: Any = None
     _config_has_secrets: bool = False
-    _registry: Any = None
+    _app: Any = None
+    _validated: bool = False
     _history: Any = None
     _consoles: dict[bool, Any] = field(default_factory=dict)
 
@@ -38,14 +40,25 @@ class State:
 
             self._config = load_config(self.config_path, required=required, secrets=secrets)
             self._config_has_secrets = secrets
+            self._validated = False
         return self._config
 
-    def registry(self) -> Registry:
-        if self._registry is None:
-            from rota.registry import App
+    def app(self) -> App:
+        """The app: every registry, loaded from the installed plugins and checked."""
+        if self._app is None:
+            from rota.app import App
 
-            self._registry = App().registry
-        return self._registry
+            self._app = App()
+        return self._app
+
+    def validated(self) -> Config:
+        """The config, held to the app's registries as well (overrides name real tasks,
+        channels real types): what any command that runs tasks starts from."""
+        cfg = self.config()
+        if not self._validated:
+            self.app().validate(cfg)
+            self._validated = True
+        return cfg
 
     def history(self) -> History:
         if self._history is None:
@@ -149,29 +162,11 @@ def parse_period(
     )
 
 
-def check_overrides(cfg: Config, registry: Registry) -> list[str]:
-    """``[tasks."x"]`` tables that name no registered task, with a did-you-mean each."""
-    import difflib
-
-    ids = [t.id for t in registry]
-    problems = []
-    for task_id in cfg.tasks:
-        if task_id not in registry:
-            close = difflib.get_close_matches(task_id, ids, n=1)
-            hint = f"; did you mean {close[0]}?" if close else ""
-            problems.append(f'tasks."{task_id}": no such task{hint}')
-    return problems
+def render(st: State, report: RunReport, fmt: str) -> tuple[str, int]:
+    """``report`` in the registered output format ``fmt``, and the run's exit code."""
+    return st.app().writers.get(fmt).render(report)
 
 
-def require_known_overrides(st: State) -> None:
-    """Refuse to run with an override for a task that does not exist: the user meant
-    another task, whose override is then silently not applied."""
-    from rota.config import config_path
-    from rota.errors import ConfigError
-
-    problems = check_overrides(st.config(), st.registry())
-    if problems:
-        where = st.config().source or config_path(st.config_path)
-        if len(problems) == 1:
-            raise ConfigError(f"{where}: {problems[0]}", problems[1:])
-        raise ConfigError(f"{where}: {len(problems)} problems found", problems)
+def report_formats(st: State, *extra: str) -> tuple[str, ...]:
+    """``extra`` (e.g. the terminal ``table``) and every registered output format."""
+    return (*extra, *st.app().writers.names())

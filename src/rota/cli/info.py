@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from rota.cli.common import check_format, check_overrides, state, write_output
+from rota.cli.common import check_format, state, write_output
 from rota.errors import ConfigError, ExitCode, UsageError
 
 if TYPE_CHECKING:
@@ -40,7 +40,7 @@ def tasks(
 
     fmt = check_format(fmt, ("table", "json"))
     st = state(ctx)
-    registered = list(st.registry())
+    registered = list(st.app().tasks)
     if fmt == "json":
         rows = [
             {
@@ -80,7 +80,7 @@ def docs(
 
     st = state(ctx)
     out = _out_dir(st.console(stderr=True), out_dir, old_out) or Path("runbook")
-    paths = write_docs(list(st.registry()), out)
+    paths = write_docs(list(st.app().tasks), out)
     ref = out / "config.md"
     ref.write_text(reference_markdown(), encoding="utf-8")
     st.console(stderr=True).print(
@@ -117,18 +117,18 @@ def config_check(ctx: typer.Context) -> None:
 
     st = state(ctx)
     cfg = st.config(required=True)
-    registry = st.registry()
-    problems = check_overrides(cfg, registry)
+    app = st.app()
+    problems = app.check(cfg)
     if problems:
         raise ConfigError(
             f"{config_path(st.config_path)}: {len(problems)} problem(s) found", problems
         )
     console = st.console()
     console.print(f"{config_path(st.config_path)}: ok")
-    for t in registry:
-        missing = [why for need in t.needs if (why := cfg.is_configured(need))]
+    for t in app.tasks:
+        missing = app.missing(cfg, t.needs)
         if missing:
-            console.print(f"  {t.id}: will be skipped ({'; '.join(missing)})")
+            console.print(f"  {t.id}: will be skipped ({missing})")
 
 
 def schedule_export(
@@ -174,7 +174,15 @@ def schedule_export(
     cfg_file = (
         Path("/etc/rota/rota.toml") if fmt == "k8s" else config_path(st.config_path).resolve()
     )
-    job_list = se.jobs(list(st.registry()), cfg, rota=rota_path, config_path=cfg_file, apply=apply)
+    app = st.app()
+    job_list = se.jobs(
+        list(app.tasks),
+        cfg,
+        missing=lambda needs: app.missing(cfg, needs),
+        rota=rota_path,
+        config_path=cfg_file,
+        apply=apply,
+    )
     files = se.render(fmt, job_list, image=image)
     if output is not None:
         if len(files) > 1:

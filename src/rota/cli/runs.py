@@ -13,7 +13,8 @@ from rota.cli.common import (
     State,
     check_format,
     parse_period,
-    require_known_overrides,
+    render,
+    report_formats,
     state,
     write_output,
 )
@@ -25,7 +26,6 @@ if TYPE_CHECKING:
     from rota.schedule import DueInfo
     from rota.task import Task
 
-RUN_FORMATS = ("table", "json", "nagios", "prometheus", "markdown", "html")
 LIST_FORMATS = ("table", "json")
 SinceOpt = Annotated[
     str | None, typer.Option("--since", help="From: today, a duration back (1h, 7d) or ISO time.")
@@ -75,14 +75,13 @@ def run(
     ] = False,
 ) -> None:
     """Run tasks (check mode unless --apply) and report; exit 0/1/2/3 = ok/warning/critical/unknown."""
-    fmt = check_format(fmt, RUN_FORMATS)
+    st = state(ctx)
+    fmt = check_format(fmt, report_formats(st, "table"))
     picked = [bool(selectors), all_, due_only]
     if sum(picked) != 1:
         raise UsageError("name tasks to run, or give exactly one of --all and --due")
-    st = state(ctx)
-    cfg = st.config()
-    registry = st.registry()
-    require_known_overrides(st)
+    cfg = st.validated()
+    registry = st.app().tasks
     if all_:
         chosen = [t for t in registry if cfg.override(t.id).enabled]
     elif due_only:
@@ -118,8 +117,7 @@ def execute(
     """Run ``chosen`` through the engine, with a progress display on a terminal."""
     from rota.engine import Engine
 
-    cfg = st.config()
-    engine = Engine(cfg, st.history())
+    engine = Engine(st.validated(), st.history(), app=st.app())
     err = st.console(stderr=True)
     if not progress or not err.is_terminal or not chosen:
         return engine.run(
@@ -167,9 +165,8 @@ def render_run(
         print_run(st.console(), rep, verbose=verbose)
         code = rep.status.exit_code
         if output is not None:
-            from rota.report import render
-
             text, _ = render(
+                st,
                 rep,
                 "markdown"
                 if output.suffix == ".md"
@@ -179,9 +176,7 @@ def render_run(
             )
             write_output(text, output, st.console(stderr=True))
         return code
-    from rota.report import render
-
-    text, code = render(rep, fmt)
+    text, code = render(st, rep, fmt)
     write_output(text, output, st.console(stderr=True))
     return code
 
@@ -194,7 +189,7 @@ def due_list(st: State, now: datetime | None = None) -> list[DueInfo]:
     successes = hist.last_successes()
     now = now or datetime.now(UTC)
     out = []
-    for t in st.registry():
+    for t in st.app().tasks:
         ov = cfg.override(t.id)
         grace = ov.grace if ov.grace is not None else cfg.schedule.grace
         out.append(
@@ -216,7 +211,7 @@ def due_tasks(st: State) -> list[Task]:
     return [
         d.task
         for d in due_list(st)
-        if d.is_due and cfg.override(d.task.id).enabled and not cfg.missing(d.task.needs)
+        if d.is_due and cfg.override(d.task.id).enabled and not st.app().missing(cfg, d.task.needs)
     ]
 
 
@@ -225,7 +220,7 @@ def _state(st: State, d: DueInfo) -> str:
     cfg = st.config(secrets=False)
     if not cfg.override(d.task.id).enabled:
         return "disabled"
-    if cfg.missing(d.task.needs):
+    if st.app().missing(cfg, d.task.needs):
         return "not configured"
     return d.state
 
@@ -310,8 +305,7 @@ def daemon(
 ) -> None:
     """Keep running what is due, until interrupted."""
     st = state(ctx)
-    cfg = st.config()
-    require_known_overrides(st)
+    cfg = st.validated()
     pause = interval if interval is not None else cfg.schedule.check_interval
     err = st.console(stderr=True)
     worst = 0
@@ -366,8 +360,8 @@ def history(
         return
     start, end = parse_period(since, until, st.config().logs.timezone)
     fetch = limit if end is None else 100000
-    if task_id and task_id not in st.registry():
-        st.registry().select([task_id])  # raises a clear error for an unknown prefix
+    if task_id and task_id not in st.app().tasks:
+        st.app().tasks.select([task_id])  # raises a clear error for an unknown prefix
         runs = hist.runs(prefix=task_id, since=start, limit=fetch)
     else:
         runs = hist.runs(task_id, since=start, limit=fetch)
@@ -445,7 +439,6 @@ def report(
 ) -> None:
     """A report of the latest run of each task within a period, from the history."""
     from rota.model import RunReport
-    from rota.report import render
 
     fmt = check_format(fmt, ("markdown", "html", "json"))
     st = state(ctx)
@@ -461,5 +454,5 @@ def report(
     outcomes = sorted((hist.outcome(r.id) for r in latest.values()), key=lambda o: o.task_id)
     mode = "apply" if any(r.mode == "apply" for r in latest.values()) else "check"
     rep = RunReport(st.config().target.name, mode, start, end or datetime.now(UTC), outcomes)
-    text, _ = render(rep, fmt)
+    text, _ = render(st, rep, fmt)
     write_output(text, output, st.console(stderr=True))

@@ -130,7 +130,8 @@ def _open_postgres(url: str) -> History:
 
 def _open(dialect: Any, connect: Any, shown: str, secrets: set[str]) -> History:
     from rota.history import migrations
-    from rota.history.store import History, one_line
+    from rota.history.store import History
+    from rota.text import one_line
 
     conn = None
     try:
@@ -139,7 +140,9 @@ def _open(dialect: Any, connect: Any, shown: str, secrets: set[str]) -> History:
     except dialect.errors as exc:
         if conn is not None:
             _close_quietly(conn)
-        raise HistoryError(f"history: cannot open {shown}: {one_line(exc, secrets)}") from None
+        raise HistoryError(
+            f"history: cannot open {shown}: {one_line(str(exc) or type(exc).__name__, secrets=secrets)}"
+        ) from None
     except BaseException:
         if conn is not None:
             _close_quietly(conn)

@@ -27,6 +27,7 @@ from rota.errors import HistoryError
 from rota.history import migrations
 from rota.history.dialect import Dialect
 from rota.model import AlertSent, Finding, Metric, Severity, Step, StepStatus, TaskOutcome
+from rota.text import one_line
 
 RUN_STATUSES = ("running", "ok", "warning", "critical", "unknown", "abandoned")
 
@@ -114,7 +115,7 @@ class History:
                 yield self._conn
             except self._dialect.errors as exc:
                 raise HistoryError(
-                    f"history: cannot {doing} in {self.url}: {one_line(exc, self._secrets)}"
+                    f"history: cannot {doing} in {self.url}: {one_line(str(exc) or type(exc).__name__, secrets=self._secrets)}"
                 ) from exc
 
     def _q(self, conn: Any, sql: str, params: tuple[Any, ...] | list[Any] = ()) -> Any:
@@ -710,12 +711,3 @@ def _jsonable(value: Any) -> Any:
 def _text(value: str) -> str:
     # PostgreSQL text cannot hold NUL; a log line or command output sometimes does.
     return value.replace("\x00", "\ufffd") if "\x00" in value else value
-
-
-def one_line(exc: BaseException, secrets: frozenset[str] | set[str] = frozenset()) -> str:
-    """A driver error as one line: its message with every run of whitespace collapsed and
-    every form of the password masked, in case it echoes the connection string back."""
-    text = " ".join(str(exc).split()) or type(exc).__name__
-    for secret in sorted(secrets, key=len, reverse=True):
-        text = text.replace(secret, "***")
-    return text

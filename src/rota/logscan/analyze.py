@@ -12,6 +12,7 @@ from functools import lru_cache
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from rota.logscan.fastpath import scan_chunk
 from rota.logscan.fingerprint import fingerprint, group_id, mask
 from rota.logscan.formats import ERROR_LEVELS, CustomFormat, TimeReader, parse_line
 from rota.logscan.reader import ReadReport, read_chunks
@@ -160,8 +161,6 @@ def analyze_file(
     ``fast`` lets whole chunks go through :mod:`rota.logscan.fastpath` (same results,
     checked by tests); it is off when a custom format is configured, since that format
     is tried before the built-in ones on every line."""
-    from rota.logscan.fastpath import scan_chunk
-
     res = Results()
     report = ReadReport()
     parser = LineParser(res, settings, path.name)

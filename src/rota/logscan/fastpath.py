@@ -51,13 +51,15 @@ from datetime import UTC, datetime
 from functools import lru_cache
 from itertools import compress
 from operator import itemgetter
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rota.logscan import formats
-from rota.logscan.analyze import LineParser
 from rota.logscan.formats import ERROR_LEVELS, parse_duration_ms
 from rota.logscan.route import template_path
 from rota.logscan.stats import Latency
+
+if TYPE_CHECKING:  # the parser hands itself in; fastpath never builds one
+    from rota.logscan.analyze import LineParser
 
 try:
     from rota.logscan import _linescan

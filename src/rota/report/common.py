@@ -12,6 +12,7 @@ from decimal import Decimal
 from typing import Any
 
 from rota.model import RunReport, Severity, Step, StepStatus, TaskOutcome
+from rota.text import one_line
 from rota.units import format_duration, format_size
 
 # Worst first: the order counts and sections are listed in.
@@ -253,14 +254,6 @@ def mode_note(report: RunReport) -> str:
     if failed:
         note += f", {failed} step{'s' if failed != 1 else ''} failed"
     return note
-
-
-def one_line(text: str, limit: int = 0) -> str:
-    """Collapse whitespace (newlines included) so a value cannot break a line-based format."""
-    flat = " ".join(text.split())
-    if limit and len(flat) > limit:
-        return flat[: limit - 1] + "…"
-    return flat
 
 
 def title_for(report: RunReport, title: str | None) -> str:

@@ -28,10 +28,10 @@ from rota.report.common import (
     counts_text,
     is_skipped,
     nothing_ran,
-    one_line,
     problem_findings,
     worst_task,
 )
+from rota.text import one_line
 
 SERVICE = "ROTA"
 
