@@ -233,45 +233,41 @@ def test_rota_run_refuses_a_config_that_fails_the_registries_checks(tmp_path: Pa
     assert checked.returncode == 4 and "did you mean db.vacuum?" in checked.stderr + checked.stdout
 
 
-def test_an_entry_point_in_a_group_rota_does_not_read_fails_with_a_did_you_mean(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize(
+    ("name", "entry_points", "code", "message"),
+    [
+        (  # pytest's check_pending: a hook for nothing that exists
+            "rota_extra",
+            "[rota.task]\nextra = rota_extra:register_tasks\n",
+            PLUGIN,
+            r"'rota\.task', which rota does not read; did you mean rota\.tasks\?",
+        ),
+        (
+            "rota_empty",
+            "[rota.writers]\nempty = rota_empty:register\n",
+            "def register(registry):\n    pass\n",
+            r"plugin empty \(rota-empty\) registered nothing in rota\.writers",
+        ),
+        (
+            "rota_broken",
+            "[rota.tasks]\nbroken = rota_broken:register\n",
+            "import no_such_module_anywhere\n",
+            r"plugin broken \(rota-broken\) failed to load: No module named",
+        ),
+    ],
+    ids=["unknown-group", "registers-nothing", "fails-to-import"],
+)
+def test_a_plugin_that_cannot_work_stops_the_app_naming_it(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    name: str,
+    entry_points: str,
+    code: str,
+    message: str,
 ) -> None:
-    path = install_plugin(tmp_path, "[rota.task]\nextra = rota_extra:register_tasks\n")
-    monkeypatch.syspath_prepend(str(path))
+    monkeypatch.syspath_prepend(str(install_plugin(tmp_path, entry_points, code, name)))
 
-    with pytest.raises(
-        RegistryError, match=r"'rota\.task', which rota does not read; did you mean rota\.tasks\?"
-    ):
-        App()
-
-
-def test_a_plugin_that_registers_nothing_fails_naming_it(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    code = "def register(registry):\n    pass\n"
-    path = install_plugin(
-        tmp_path, "[rota.writers]\nempty = rota_empty:register\n", code, "rota_empty"
-    )
-    monkeypatch.syspath_prepend(str(path))
-
-    with pytest.raises(
-        RegistryError, match=r"plugin empty \(rota-empty\) registered nothing in rota\.writers"
-    ):
-        App()
-
-
-def test_a_plugin_that_fails_to_import_fails_naming_it(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    code = "import no_such_module_anywhere\n"
-    path = install_plugin(
-        tmp_path, "[rota.tasks]\nbroken = rota_broken:register\n", code, "rota_broken"
-    )
-    monkeypatch.syspath_prepend(str(path))
-
-    with pytest.raises(
-        RegistryError, match=r"plugin broken \(rota-broken\) failed to load: No module named"
-    ):
+    with pytest.raises(RegistryError, match=message):
         App()
 
 

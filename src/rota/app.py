@@ -22,8 +22,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import replace
 from importlib.metadata import EntryPoint, entry_points
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
+from rota.alerts.channels import check_channel_type
 from rota.errors import ConfigError, RegistryError
 from rota.registry import Registry, TaskRegistry, suggest
 from rota.report import Writer, check_writer
@@ -40,9 +41,21 @@ CHANNELS = "rota.channels"
 GROUPS = (TASKS, TARGETS, WRITERS, CHANNELS)
 
 
-def _channel_registry() -> Registry[type[Channel]]:
-    from rota.alerts.channels import check_channel_type
+N = TypeVar("N", TargetKind, Writer)
 
+
+def _named(what: str, kind: type[N], check: Callable[[N], list[str]]) -> Registry[N]:
+    """A registry of frozen dataclasses with a ``name`` and a ``source`` it fills in."""
+    return Registry(
+        what,
+        name_of=lambda item: item.name,
+        check=check,
+        kind=kind,
+        stamp=lambda item, source: replace(item, source=source),
+    )
+
+
+def _channel_registry() -> Registry[type[Channel]]:
     return Registry(
         "alert channel type",
         name_of=lambda cls: cls.type,
@@ -58,20 +71,8 @@ class App:
 
     def __init__(self, *, plugins: bool = True) -> None:
         self.tasks = TaskRegistry()
-        self.targets: Registry[TargetKind] = Registry(
-            "target kind",
-            name_of=lambda k: k.name,
-            check=check_kind,
-            kind=TargetKind,
-            stamp=lambda k, source: replace(k, source=source),
-        )
-        self.writers: Registry[Writer] = Registry(
-            "output format",
-            name_of=lambda w: w.name,
-            check=check_writer,
-            kind=Writer,
-            stamp=lambda w, source: replace(w, source=source),
-        )
+        self.targets = _named("target kind", TargetKind, check_kind)
+        self.writers = _named("output format", Writer, check_writer)
         self.channels: Registry[type[Channel]] = _channel_registry()
         if plugins:
             self.load_entry_points()

@@ -33,11 +33,14 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from rota.alerts.dispatch import notify
+from rota.app import App
 from rota.errors import LockBusy, RotaError, TargetUnavailable
 from rota.frequency import Window
 from rota.locks import FileLock, lock_path, pid_alive, state_dir
 from rota.model import AlertSent, Finding, Metric, RunReport, Severity, Step, TaskOutcome
 from rota.redact import Redactor
+from rota.targets.postgres import Postgres
 from rota.task import Context, Task
 from rota.text import error_line
 from rota.units import format_duration, parse_duration
@@ -72,8 +75,6 @@ class Engine:
     @property
     def registries(self) -> App:
         if self.app is None:
-            from rota.app import App
-
             self.app = App()
         return self.app
 
@@ -185,8 +186,6 @@ class Engine:
     def _alert(
         self, task: Task, outcome: TaskOutcome, previous: Severity | None, run_id: int
     ) -> None:
-        from rota.alerts.dispatch import notify
-
         try:
             outcome.alerts = notify(
                 self.config,
@@ -222,7 +221,6 @@ class Engine:
         db = self.config.database
         if not db.url or not db.advisory_locks:
             return None
-        from rota.targets.postgres import Postgres
 
         pg = Postgres(
             db.url, readonly=True, connect_timeout=db.connect_timeout, application_name="rota:lock"
@@ -405,8 +403,6 @@ class _Held:
 
 
 def _stop_backends_at(url: str, pids: list[int], connect_timeout: float) -> None:
-    from rota.targets.postgres import Postgres
-
     pg = Postgres(
         url,
         readonly=True,

@@ -12,6 +12,8 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+from rota import __version__
+
 
 class Severity(StrEnum):
     """How bad a finding is. Ordered: ``worst()`` picks critical over unknown over warning."""
@@ -245,8 +247,6 @@ class RunReport:
         return Severity.worst(t.status for t in self.tasks if not (t.skipped and t.error is None))
 
     def to_dict(self) -> dict[str, Any]:
-        from rota import __version__
-
         return {
             "rota": __version__,
             "target": self.target,

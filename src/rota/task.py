@@ -39,6 +39,7 @@ from typing import TYPE_CHECKING, Any, Literal, overload
 
 from rota.model import Finding, Metric, Step, StepStatus
 from rota.process import kill_process_group
+from rota.targets import TargetRequest, builtin_kind
 from rota.text import error_line
 
 if TYPE_CHECKING:
@@ -188,15 +189,9 @@ class Context:
         :class:`~rota.targets.postgres.Postgres`); a plugin's kind gives ``object``, for
         the plugin to narrow with ``isinstance``."""
         if kind not in self._targets:
-            from rota import targets
-
-            spec = self.kinds.get(kind) if self.kinds is not None else targets.builtin_kind(kind)
-            if self.channel_types is None:
-                from rota.alerts.channels import builtin_type
-
-                self.channel_types = builtin_type
+            spec = self.kinds.get(kind) if self.kinds is not None else builtin_kind(kind)
             adapter = spec.open(
-                targets.TargetRequest(
+                TargetRequest(
                     self.config,
                     readonly=not self.apply,
                     label=f"rota:{self.task.id}",

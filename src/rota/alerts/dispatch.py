@@ -15,6 +15,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from rota.alerts import Alert, Delivery, changed, covers, wants
+from rota.alerts.channels import builtin_type, make_channel
 from rota.model import AlertSent, Severity, TaskOutcome
 
 if TYPE_CHECKING:
@@ -115,8 +116,6 @@ def send(
 ) -> list[AlertSent]:
     """Send ``alert`` to each of ``channels`` that wants it, built by ``types`` (the app's
     channel registry; None: rota's built-in types), one audit row per delivery."""
-    from rota.alerts.channels import builtin_type, make_channel
-
     alert = replace(
         alert,
         summary=redact(alert.summary),

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from rota.errors import ConfigError
+from rota.locks import state_file
 from rota.logscan.analyze import ParseSettings
 from rota.logscan.scan import OnCancel, ScanCache, ScanOutcome, scan
 
@@ -45,8 +46,6 @@ def settings_for(logs: LogsConfig) -> ParseSettings:
 
 
 def cache_file(patterns: list[str]) -> Path:
-    from rota.locks import state_file
-
     return state_file("logscan", patterns, ".cache")
 
 

@@ -41,6 +41,7 @@ from typing import Any
 from rota.logscan.analyze import ParseSettings, analyze_file
 from rota.logscan.reader import MAX_LINE, gzip_isize, head, head_hash, is_gzip
 from rota.logscan.results import Results
+from rota.targets.files import write_atomically
 
 __all__ = [
     "CACHE_VERSION",
@@ -137,8 +138,6 @@ class ScanCache:
         return cls(settings)
 
     def save(self, path: Path) -> None:
-        from rota.targets.files import write_atomically
-
         rows = [e.row() for e in self.entries.values()]
         data = (self.version, _settings_row(self.settings), rows, self.total, self.total_rids)
         write_atomically(path, marshal.dumps((*data, self.next_rid)))

@@ -33,6 +33,7 @@ from typing import IO
 from rota.errors import RotaError, TargetUnavailable
 from rota.process import KILL_GRACE_S, kill_process_group
 from rota.redact import Redactor
+from rota.targets.postgres import Postgres
 
 __all__ = ["PgToolError", "PgTools", "Pipeline", "conninfo"]
 
@@ -66,8 +67,6 @@ def conninfo(url: str, dbname: str | None = None) -> tuple[str, dict[str, str]]:
     For a bare URL; a task asks its session instead (:meth:`Postgres.dsn
     <rota.targets.postgres.Postgres.dsn>`, :meth:`~rota.targets.postgres.Postgres.libpq_env`).
     """
-    from rota.targets.postgres import Postgres
-
     pg = Postgres(url)
     password = pg.libpq_env(dbname).get("PGPASSWORD")
     return pg.dsn(dbname), {"PGPASSWORD": password} if password else {}

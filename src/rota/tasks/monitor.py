@@ -6,7 +6,10 @@ import json
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
+from rota.alerts import Alert
+from rota.alerts.dispatch import send
 from rota.model import Finding, Metric, Severity, StepStatus
+from rota.redact import Redactor
 from rota.targets.http import HttpResult
 from rota.task import Context, Item, task
 from rota.units import format_duration
@@ -151,10 +154,6 @@ def _body(path: str, r: HttpResult, evidence: dict[str, object]) -> Iterator[Ite
 )
 def alert_drill(ctx: Context) -> Iterator[Item]:
     from dataclasses import replace
-
-    from rota.alerts import Alert
-    from rota.alerts.dispatch import send
-    from rota.redact import Redactor
 
     cfg = ctx.config
     last = _last_deliveries(ctx)

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from rota.frequency import Window
 from rota.model import Finding, Severity, Step
 from rota.tasks.common import finding
 
@@ -145,7 +146,6 @@ def window_seconds_left(ctx: Context, now: datetime | None = None) -> float | No
     text = ctx.config.schedule.window
     if not text:
         return None
-    from rota.frequency import Window
 
     now = now or datetime.now(UTC)
     closes = Window.parse(text).closes_at(now)

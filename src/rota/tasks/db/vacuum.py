@@ -27,6 +27,7 @@ from collections.abc import Generator, Iterator
 from typing import TYPE_CHECKING, Any
 
 from rota.model import Finding, Metric, Severity, Step, StepStatus
+from rota.targets.pgtools import PgToolError
 from rota.task import Context, Item, task
 from rota.tasks.common import finding
 from rota.tasks.db.analyze import TableStats, ident, table_stats, total_bytes
@@ -503,8 +504,6 @@ def _pg_repack(pg: Postgres) -> dict[str, Any]:
 def _repack(
     ctx: Context, t: TableStats, repack: dict[str, Any], base: dict[str, Any]
 ) -> Iterator[Item]:
-    from rota.targets.pgtools import PgToolError
-
     lock_s = max(1, int(ctx.config.database.lock_timeout))
     argv = [
         str(repack["binary"]),

@@ -27,6 +27,7 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from rota.locks import state_file
 from rota.model import Finding, Metric, Severity
 from rota.targets.files import Files, IntegrityResult, LogFile, content_age, write_atomically
 from rota.task import Context, Item, task
@@ -165,8 +166,6 @@ def _identity(f: LogFile) -> list[float]:
 
 
 def _trust_file(patterns: list[str]) -> Path:
-    from rota.locks import state_file
-
     return state_file("logs", patterns, ".verified.json")
 
 
