@@ -143,11 +143,20 @@ def test_a_third_party_plugin_adds_a_target_a_task_and_a_writer_end_to_end(
         f'[history]\nurl = "sqlite:///{tmp_path}/h.db"\n[plugins.extra]\ninbox = "{inbox}"\n'
     )
 
-    listed = rota("tasks", "--format", "json", path=path, cwd=tmp_path)
+    listed = rota("plugins", "--format", "json", path=path, cwd=tmp_path)
     ran = rota("run", "extra.inbox", "--format", "lines", path=path, cwd=tmp_path)
 
     assert listed.returncode == 0, listed.stderr
-    assert '"extra.inbox"' in listed.stdout and '"inbox"' in listed.stdout
+    extra = [
+        (r["group"], r["name"])
+        for r in json.loads(listed.stdout)
+        if r["source"] == "extra (rota-extra)"
+    ]
+    assert extra == [
+        ("rota.tasks", "extra.inbox"),
+        ("rota.targets", "inbox"),
+        ("rota.writers", "lines"),
+    ]
     assert ran.stdout == "extra.inbox warning 3 files waiting\n", ran.stderr
     assert ran.returncode == 1  # a warning, as the writer reports it
 

@@ -104,3 +104,64 @@ def test_the_read_only_assertion_catches_a_change(pg_url: str) -> None:
 
     with pytest.raises(AssertionError, match="check mode changed the target"):
         assert_read_only(mutate, urls=(pg_url,))
+
+
+# Connection details come only from the target: tasks ask it, they never parse a URL.
+
+
+@pytest.mark.parametrize(
+    ("url", "local"),
+    [
+        ("postgresql://rota@localhost:5432/app", True),
+        ("postgresql://rota@127.0.0.1/app", True),
+        ("postgresql://rota@[::1]:5433/app", True),
+        ("host=/var/run/postgresql dbname=app", True),
+        ("postgresql://rota@db.internal:5432/app", False),
+        ("host=localhost,db2.internal dbname=app", False),  # a list: one of them is remote
+    ],
+)
+def test_it_tells_a_local_server_from_a_remote_one(url: str, local: bool) -> None:
+    assert Postgres(url).is_local is local
+
+
+def test_its_dsn_carries_everything_but_the_password() -> None:
+    pg = Postgres("postgresql://rota:s3cr3t-pw@db.internal:6432/app?sslmode=require")
+
+    dsn = pg.dsn()
+    other = pg.dsn("scratch")
+
+    assert "s3cr3t-pw" not in dsn and "password" not in dsn
+    assert "host=db.internal" in dsn and "port=6432" in dsn and "sslmode=require" in dsn
+    assert "dbname=app" in dsn and "dbname=scratch" in other
+
+
+def test_its_libpq_environment_gives_a_child_the_password_and_the_rest() -> None:
+    env = Postgres("postgresql://rota:s3cr3t-pw@db.internal:6432/app?sslmode=require").libpq_env()
+
+    assert env == {
+        "PGHOST": "db.internal",
+        "PGPORT": "6432",
+        "PGDATABASE": "app",
+        "PGUSER": "rota",
+        "PGPASSWORD": "s3cr3t-pw",
+        "PGSSLMODE": "require",
+    }
+
+
+def test_a_sibling_session_reaches_another_database_of_the_same_server(pg_url: str) -> None:
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute("CREATE DATABASE sibling_probe")
+    pg = Postgres(pg_url, readonly=True, statement_timeout=7)
+    sibling = pg.sibling("sibling_probe", application_name="rota:sibling")
+    try:
+        row = sibling.query(
+            "SELECT current_database() AS db, current_setting('statement_timeout') AS st,"
+            " current_setting('default_transaction_read_only') AS ro,"
+            " current_setting('application_name') AS app"
+        )[0]
+        assert row == {"db": "sibling_probe", "st": "7s", "ro": "on", "app": "rota:sibling"}
+        assert pg.sibling(readonly=False).readonly is False
+    finally:
+        sibling.close()
+        with psycopg.connect(pg_url, autocommit=True) as conn:
+            conn.execute("DROP DATABASE sibling_probe")

@@ -19,6 +19,7 @@ PROFILES = ("rylie",)
 
 def register(app: typer.Typer) -> None:
     app.command("tasks")(tasks)
+    app.command("plugins")(plugins)
     app.command("docs")(docs)
     app.command("init")(init)
     config_app = typer.Typer(help="Check the configuration.", no_args_is_help=True)
@@ -61,6 +62,33 @@ def tasks(
     from rota.report.console import print_tasks
 
     print_tasks(st.console(), registered)
+
+
+def plugins(
+    ctx: typer.Context,
+    fmt: Annotated[str, typer.Option("--format", "-f", help="table or json.")] = "table",
+) -> None:
+    """What each entry-point group registered, and which plugin registered it."""
+    from rota.report.jsonout import dumps
+
+    fmt = check_format(fmt, ("table", "json"))
+    app = state(ctx).app()
+    rows = [
+        {"group": group, "name": name, "source": registry.source_of(name)}
+        for group, registry in app.registries.items()
+        for name in registry.names()
+    ]
+    if fmt == "json":
+        typer.echo(dumps(rows))
+        return
+    from rota.report.console import Column, print_table
+
+    print_table(
+        state(ctx).console(),
+        [Column("group"), Column("name"), Column("registered by", drop=1)],
+        [[r["group"], r["name"], r["source"]] for r in rows],
+        title="rota plugins",
+    )
 
 
 def docs(
