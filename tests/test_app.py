@@ -305,3 +305,14 @@ def test_a_task_that_yields_a_code_it_did_not_declare_fails_under_the_contract()
 def test_the_test_suite_runs_every_task_under_the_codes_contract() -> None:
     assert os.environ.get("ROTA_STRICT") == "1"
     assert Engine(parse_config("")).strict
+
+
+def test_a_task_that_opens_a_target_it_does_not_need_is_unknown_with_the_reason() -> None:
+    def run(ctx):  # type: ignore[no-untyped-def]
+        ctx.target("pgtools")
+        yield Finding("demo.never", Severity.OK, "not reached")
+
+    out = Engine(parse_config("")).run_one(make_task("demo.sneaky", run, codes=("demo.never",)))
+
+    assert out.status is Severity.UNKNOWN
+    assert out.error == "demo.sneaky opens target 'pgtools' without declaring it in needs"

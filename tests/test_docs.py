@@ -87,7 +87,7 @@ def test_it_says_a_mutating_task_needs_apply_and_a_read_only_one_does_not() -> N
     assert "`--apply`" in mutating[2]
     read_only = section(render_task_page(health_task()), "Schedule")
     assert "- Changes the target: no (read-only; safe to run at any time)." in read_only
-    assert "- Needs: `http` configured" in read_only
+    assert "- Targets: `http` (see `rota plugins`)" in read_only
 
 
 def test_it_lists_finding_codes_only_when_the_task_declares_them() -> None:

@@ -349,7 +349,7 @@ def test_a_timeout_kills_the_tasks_subprocesses_before_its_lock_is_released(
         ctx.target("pgtools").run(["sh", "-c", script])
 
     eng = engine(history, tmp_path)
-    t = make("t.tool", runs_a_tool, timeout="1s")
+    t = make("t.tool", runs_a_tool, timeout="1s", needs=("pgtools",))
     watcher = threading.Thread(target=lambda: freed.append(_wait_for_lock(eng, "t.tool")))
     t0 = time.monotonic()
     watcher.start()
@@ -387,7 +387,7 @@ def test_a_timeout_cancels_the_tasks_query_on_the_server(
 
     eng = engine(history, tmp_path, _db_toml(pg_url))
     t0 = time.monotonic()
-    out = eng.run([make("t.sleepy", sleeps, timeout="1s")]).tasks[0]
+    out = eng.run([make("t.sleepy", sleeps, timeout="1s", needs=("postgres",))]).tasks[0]
     assert time.monotonic() - t0 < 8
     assert out.error == "timed out after 1.0s"
     assert _sleeping_backends(pg_url) == []

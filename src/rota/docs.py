@@ -139,7 +139,7 @@ def _schedule(task: Task) -> list[str]:
     else:
         lines.append("- Changes the target: no (read-only; safe to run at any time).")
     if task.needs:
-        lines.append(f"- Needs: {', '.join(f'`{n}`' for n in task.needs)} configured")
+        lines.append(f"- Targets: {', '.join(f'`{n}`' for n in task.needs)} (see `rota plugins`)")
     lines.append(f"- Timeout: {task.timeout}")
     if task.source:
         lines.append(f"- Provided by: `{task.source}`")

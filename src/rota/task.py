@@ -37,6 +37,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, overload
 
+from rota.errors import TargetUnavailable
 from rota.model import Finding, Metric, Step, StepStatus
 from rota.process import kill_process_group
 from rota.targets import TargetRequest, builtin_kind
@@ -189,6 +190,12 @@ class Context:
         :class:`~rota.targets.postgres.Postgres`); a plugin's kind gives ``object``, for
         the plugin to narrow with ``isinstance``."""
         if kind not in self._targets:
+            if kind not in self.task.needs:
+                # The engine skips a task whose needs are not configured; a target opened
+                # behind its back would fail mid-run instead, or open what was never checked.
+                raise TargetUnavailable(
+                    f"{self.task.id} opens target {kind!r} without declaring it in needs"
+                )
             spec = self.kinds.get(kind) if self.kinds is not None else builtin_kind(kind)
             adapter = spec.open(
                 TargetRequest(

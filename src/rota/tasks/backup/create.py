@@ -49,7 +49,7 @@ ORDER BY 1
     frequency="daily",
     priority="critical",
     mutates=True,
-    needs=("postgres",),
+    needs=("postgres", "pgtools"),
     purpose="Make the nightly logical backup the recovery plan depends on, and prove at "
     "once that it is whole: every process's exit status checked, a checksum and a manifest "
     "written next to it, and old backups pruned by a retention policy.",

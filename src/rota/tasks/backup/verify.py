@@ -50,7 +50,7 @@ RESTORE_OPTIONS = "-c maintenance_work_mem=512MB -c synchronous_commit=off -c wo
     frequency="daily",
     priority="critical",
     mutates=False,
-    needs=("postgres", "backups"),
+    needs=("postgres", "backups", "pgtools"),
     purpose="Prove the newest backup can actually be restored and holds the data it should: "
     "the runbook's restore test, done without its seven defects and with a receipt.",
     prerequisites=[

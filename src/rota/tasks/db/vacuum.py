@@ -70,7 +70,7 @@ ORDER BY xact_start LIMIT 5
     frequency="weekly",
     priority="high",
     mutates=True,
-    needs=("postgres",),
+    needs=("postgres", "pgtools"),
     purpose="Keep dead rows from piling up (slower scans, bigger tables, wraparound risk) "
     "and give space back only when bloat is real, without locking the application out.",
     prerequisites=[
