@@ -53,6 +53,7 @@ if TYPE_CHECKING:
     from rota.targets.http import Http
     from rota.targets.pgtools import PgTools
     from rota.targets.postgres import Postgres
+    from rota.targets.process import Processes
 
 Item = Finding | Metric | Step
 RunFunction = Callable[["Context"], Iterator[Item]]
@@ -183,6 +184,8 @@ class Context:
     def target(self, kind: Literal["pgtools"]) -> PgTools: ...
     @overload
     def target(self, kind: Literal["alerts"]) -> list[Channel]: ...
+    @overload
+    def target(self, kind: Literal["process"]) -> Processes: ...
     @overload
     def target(self, kind: str) -> object: ...
     def target(self, kind: str) -> Any:

@@ -392,6 +392,69 @@ class CacheConfig(Section):
     )
 
 
+def _regex(v: str) -> str:
+    try:
+        re.compile(v)
+    except re.error as exc:
+        raise ValueError(f"not a valid regex: {exc}") from None
+    return v
+
+
+class ProcessConfig(Section):
+    match: Annotated[str, AfterValidator(_regex)] = Field(
+        "node.*server",
+        description="Regex on the whole command line, as `pgrep -f` takes it, selecting the service's processes. With pid_file, unit or cgroup it only filters what they select (a pid file naming a process that does not match is stale).",
+    )
+    pid_file: ConfigPath = Field(
+        None,
+        description="File holding the service's main pid; selects that process instead of match.",
+    )
+    unit: str | None = Field(
+        None,
+        description='systemd unit whose processes to watch ("rylie.service"); found through /proc/PID/cgroup.',
+    )
+    cgroup: str | None = Field(
+        None,
+        description='cgroup whose processes to watch, as /proc/PID/cgroup shows it ("/system.slice/rylie.service") or under /sys/fs/cgroup.',
+    )
+    memory_warning: Size | None = Field(
+        None,
+        description='RSS of a process and its children above which monitor.memory warns ("1GB"); unset: judged only against limits and growth.',
+    )
+    memory_critical: Size | None = Field(
+        None, description='RSS of a process and its children above which it is critical ("2GB").'
+    )
+    limit_warning: float = Field(
+        0.8,
+        ge=0,
+        le=1,
+        description="Share of the memory limit (the cgroup's memory.max, or the V8 heap limit from --max-old-space-size) that warns.",
+    )
+    limit_critical: float = Field(
+        0.9, ge=0, le=1, description="Share of the memory limit that is critical."
+    )
+    leak_warning: Size = Field(
+        _as_written("20MB"),
+        description="RSS growth per hour, fitted over leak_window, that is a leak (once it also adds up to 1 MiB and 1% of RSS over the samples).",
+    )
+    leak_window: Duration = Field(
+        _as_written("6h"),
+        description="How much history the growth slope is fitted over (never further back than the process's start).",
+    )
+    min_samples: int = Field(
+        6,
+        ge=3,
+        description="Samples (runs) of one process's life needed before its growth is judged.",
+    )
+
+    @model_validator(mode="after")
+    def _one_selector(self) -> ProcessConfig:
+        chosen = [k for k in ("pid_file", "unit", "cgroup") if getattr(self, k) is not None]
+        if len(chosen) > 1:
+            raise ValueError(f"set only one of pid_file, unit and cgroup (got {', '.join(chosen)})")
+        return self
+
+
 class HistoryConfig(Section):
     url: str | None = Field(
         None,
@@ -481,6 +544,8 @@ class Config(BaseModel):
     backups: BackupsConfig = Field(default_factory=BackupsConfig)
     http: HttpConfig = Field(default_factory=HttpConfig)
     cache: CacheConfig = Field(default_factory=CacheConfig)
+    # Its own presence is the setting: a config without [process] watches no process.
+    process: ProcessConfig = Field(default_factory=ProcessConfig)
     history: HistoryConfig = Field(default_factory=HistoryConfig)
     schedule: ScheduleConfig = Field(default_factory=ScheduleConfig)
     alerts: AlertsConfig = Field(default_factory=AlertsConfig)

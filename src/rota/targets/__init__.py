@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from rota.targets.http import Http
     from rota.targets.pgtools import PgTools
     from rota.targets.postgres import Postgres
+    from rota.targets.process import Processes
 
 
 @dataclass(frozen=True)
@@ -133,6 +134,30 @@ def open_backups(req: TargetRequest) -> Files:
     return Files([pattern], readonly=req.readonly)
 
 
+def process_configured(config: Config) -> str | None:
+    """A [process] section, even an empty one (match then defaults to "node.*server")."""
+    if "process" in config.model_fields_set:
+        return None
+    return "[process] is not set (an empty [process] section watches 'node.*server')"
+
+
+def open_process(req: TargetRequest) -> Processes:
+    from rota.targets.process import Processes
+
+    cfg = req.config.process
+    other = cfg.pid_file is not None or cfg.unit is not None or cfg.cgroup is not None
+    # Beside pid_file, unit or cgroup, match only filters, and only when written out: its
+    # default must not reject a pid file's python service.
+    match = cfg.match if not other or "match" in cfg.model_fields_set else None
+    return Processes(
+        match=match,
+        pid_file=cfg.pid_file,
+        unit=cfg.unit,
+        cgroup=cfg.cgroup,
+        readonly=req.readonly,
+    )
+
+
 def open_alerts(req: TargetRequest) -> list[Channel]:
     """The configured alert channels, built by their registered types."""
     if req.channel_types is None:
@@ -172,6 +197,12 @@ BUILTIN = (
         "pgtools",
         "pg_dump, pg_restore and psql, the newest fitting version ([backups] bindir or PATH).",
         open_pgtools,
+    ),
+    TargetKind(
+        "process",
+        "The service's processes and their children, with memory and cgroup limits; signals only under --apply ([process]).",
+        open_process,
+        process_configured,
     ),
     TargetKind(
         "alerts",

@@ -14,6 +14,7 @@ if TYPE_CHECKING:
 BUILTIN_MODULES = (
     "rota.tasks.monitor",
     "rota.tasks.cache",
+    "rota.tasks.memory",
     "rota.tasks.logs.analyze",
     "rota.tasks.logs.rotation",
     "rota.tasks.logs.cleanup",
