@@ -74,6 +74,7 @@ def _register() -> None:
         "rota.cli.backup",
         "rota.cli.logs",
         "rota.cli.alerts",
+        "rota.cli.triage",
     ):
         import_module(name).register(app)
 

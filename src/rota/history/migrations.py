@@ -140,6 +140,37 @@ MIGRATIONS: tuple[Migration, ...] = (
             "CREATE INDEX rota_alerts_attempted ON rota_alerts (attempted_at)",
         ),
     ),
+    Migration(
+        "0005_incidents",
+        (
+            # An incident and its timeline (rota triage, rota incident). ``events`` and
+            # ``proposals`` are counters bumped in the transaction that adds an event, so
+            # two writers never hand out the same event seq or proposal number.
+            """CREATE TABLE rota_incidents (
+                id {id},
+                title TEXT NOT NULL,
+                status TEXT NOT NULL CHECK (status IN ('open', 'closed')),
+                severity TEXT NOT NULL DEFAULT 'ok',
+                target TEXT NOT NULL,
+                opened_at {ts} NOT NULL,
+                closed_at {ts},
+                summary TEXT NOT NULL DEFAULT '',
+                events INTEGER NOT NULL DEFAULT 0,
+                proposals INTEGER NOT NULL DEFAULT 0
+            )""",
+            "CREATE INDEX rota_incidents_opened ON rota_incidents (status, opened_at)",
+            """CREATE TABLE rota_incident_events (
+                id {id},
+                incident_id {ref} NOT NULL REFERENCES rota_incidents (id) ON DELETE CASCADE,
+                seq INTEGER NOT NULL,
+                kind TEXT NOT NULL CHECK (kind IN ('snapshot', 'action', 'note', 'close')),
+                at {ts} NOT NULL,
+                summary TEXT NOT NULL DEFAULT '',
+                payload {json} NOT NULL,
+                UNIQUE (incident_id, seq)
+            )""",
+        ),
+    ),
 )
 
 

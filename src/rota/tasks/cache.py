@@ -21,7 +21,7 @@ _ALIASES = {
 }
 
 
-def _stats(body: dict[str, Any]) -> dict[str, float]:
+def cache_stats(body: dict[str, Any]) -> dict[str, float]:
     src = body.get("cache", body) if isinstance(body.get("cache"), dict) else body
     out: dict[str, float] = {}
     for name, keys in _ALIASES.items():
@@ -86,7 +86,7 @@ def review(ctx: Context) -> Iterator[Item]:
             "Expose hit/miss counters on the cache health endpoint.",
         )
         return
-    stats = _stats(body)
+    stats = cache_stats(body)
     for name, value in stats.items():
         unit = "ratio" if name == "hit_ratio" else ("bytes" if name == "memory_bytes" else "count")
         yield Metric(f"cache.{name}", value, unit)
@@ -168,7 +168,7 @@ def _clear(ctx: Context, before: dict[str, float]) -> dict[str, Any]:
     )
     if r.status != 200:
         raise RuntimeError(f"cache clear answered HTTP {r.status}")
-    after = _stats(http.get(ctx.config.http.cache_health_path).json())
+    after = cache_stats(http.get(ctx.config.http.cache_health_path).json())
     return {
         "keys_before": before.get("keys"),
         "keys_after": after.get("keys"),

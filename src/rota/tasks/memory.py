@@ -114,7 +114,7 @@ def memory(ctx: Context) -> Iterator[Item]:
     cfg = ctx.config.process
     samples = procs.find()
     now = datetime.now(UTC)
-    groups = _groups(samples)
+    groups = process_trees(samples)
     yield from _restarts(ctx, groups)
     troubled: list[tuple[list[ProcessSample], str]] = []
     for members in groups:
@@ -171,7 +171,7 @@ def theil_sen(points: Sequence[tuple[float, float]]) -> tuple[float, float]:
 # -- groups and who they are ------------------------------------------------------------
 
 
-def _groups(samples: list[ProcessSample]) -> list[list[ProcessSample]]:
+def process_trees(samples: list[ProcessSample]) -> list[list[ProcessSample]]:
     """The selected processes, each first in a list with its descendants."""
     by_root: dict[int, list[ProcessSample]] = {}
     for s in samples:
@@ -191,7 +191,7 @@ def _labels(s: ProcessSample) -> dict[str, str]:
     return {"pid": str(s.pid), "name": s.name}
 
 
-def _tree_rss(members: list[ProcessSample]) -> int:
+def tree_rss(members: list[ProcessSample]) -> int:
     return sum(s.rss for s in members)
 
 
@@ -231,13 +231,13 @@ def _metrics(members: list[ProcessSample]) -> Iterator[Item]:
             yield Metric("memory.swap_bytes", s.swap, "bytes", _labels(s))
     # The growth series: pid and start time name one life of the process, so a restart
     # (even one that reuses the pid, as in a container) starts a new series.
-    yield Metric(SERIES, _tree_rss(members), "bytes", {**_labels(root), "started": root.started})
+    yield Metric(SERIES, tree_rss(members), "bytes", {**_labels(root), "started": root.started})
     yield Metric("memory.tree_processes", len(members), "count", _labels(root))
 
 
 def _usage(members: list[ProcessSample], cfg: ProcessConfig) -> Iterator[Item]:
     root = members[0]
-    rss = _tree_rss(members)
+    rss = tree_rss(members)
     pss = _sum([s.pss for s in members])
     swap = _sum([s.swap for s in members])
     warn, crit = cfg.memory_warning, cfg.memory_critical
@@ -281,12 +281,12 @@ def _usage(members: list[ProcessSample], cfg: ProcessConfig) -> Iterator[Item]:
     )
 
 
-def _limit_list(members: list[ProcessSample]) -> list[_Limit]:
+def limits_of(members: list[ProcessSample]) -> list[_Limit]:
     root = members[0]
     out: list[_Limit] = []
     cg = root.cgroup
     if cg is not None and cg.memory_max:
-        used = cg.working_set if cg.working_set is not None else _tree_rss(members)
+        used = cg.working_set if cg.working_set is not None else tree_rss(members)
         out.append(
             _Limit("memory.max", root.pid, root.name, used, cg.memory_max, cg.limit_path or cg.path)
         )
@@ -299,7 +299,7 @@ def _limit_list(members: list[ProcessSample]) -> list[_Limit]:
 
 def _limits(members: list[ProcessSample], cfg: ProcessConfig) -> Iterator[Item]:
     root = members[0]
-    limits = _limit_list(members)
+    limits = limits_of(members)
     for lim in limits:
         labels = {"pid": str(lim.pid), "name": lim.name, "limit": lim.kind}
         yield Metric("memory.limit_share", round(lim.share, 4), "ratio", labels)
@@ -376,7 +376,7 @@ def _leak(
     ctx: Context, members: list[ProcessSample], cfg: ProcessConfig, now: datetime
 ) -> Iterator[Item]:
     root = members[0]
-    rss = _tree_rss(members)
+    rss = tree_rss(members)
     window = cfg.leak_window
     base: dict[str, Any] = {
         "pid": root.pid,
@@ -460,7 +460,7 @@ def _leak(
         return
     # When does it hit the nearest limit at this pace?
     reach: tuple[float, str] | None = None
-    for lim in _limit_list(members):
+    for lim in limits_of(members):
         hours = max(lim.limit - lim.used, 0) / per_hour
         name = "memory.max" if lim.kind == "memory.max" else "the V8 heap limit"
         if reach is None or hours < reach[0]:
@@ -497,7 +497,7 @@ def _restarts(ctx: Context, groups: list[list[ProcessSample]]) -> Iterator[Item]
             "started": m[0].started,
             "name": m[0].name,
             "command": m[0].command[:_COMMAND_CHARS],
-            "rss": _tree_rss(m),
+            "rss": tree_rss(m),
             "uptime_s": m[0].uptime_s,
             "seen": datetime.now(UTC).isoformat(timespec="seconds"),
         }

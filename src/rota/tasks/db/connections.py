@@ -128,7 +128,7 @@ def connections(ctx: Context) -> Iterator[Item]:
     yield from _age(clients, th.connection_age)
     idle_pids = yield from _idle_in_transaction(clients, th.idle_in_transaction, hidden_note)
     yield from _long_running(clients, th.long_running, idle_pids, hidden_note)
-    yield from _blocking(rows, th.long_running, hidden_note)
+    yield from blocking_findings(rows, th.long_running, hidden_note)
     yield from _xmin_horizon(pg, rows, limits, th.long_running, hidden_note)
 
 
@@ -137,7 +137,7 @@ def _who(r: dict[str, Any]) -> str:
     return f"pid {r['pid']} ({app}, {r.get('usename') or '?'})"
 
 
-def _session(r: dict[str, Any]) -> dict[str, Any]:
+def session_of(r: dict[str, Any]) -> dict[str, Any]:
     """The evidence that identifies one session."""
     return {
         "pid": r["pid"],
@@ -233,7 +233,7 @@ def _age(clients: list[dict[str, Any]], limit: float) -> Iterator[Item]:
             threshold_s=limit,
             older_than_threshold=len(old),
             evidence=summary[app],
-            oldest={**_session(oldest), "backend_start": str(oldest["backend_start"])},
+            oldest={**session_of(oldest), "backend_start": str(oldest["backend_start"])},
             pids=sorted(r["pid"] for r in old)[:50],
             remedy="Give the pool a maximum connection lifetime (PgBouncer server_lifetime, "
             "a driver's maxLifetime): long-lived backends keep growing caches and pin "
@@ -269,7 +269,7 @@ def _idle_in_transaction(
             f"{_who(r)} idle in transaction for {human_duration(age)}",
             subject=_who(r),
             sql=ACTIVITY_SQL,
-            **_session(r),
+            **session_of(r),
             idle_s=round(age, 1),
             transaction_age_s=round(r["xact_age_s"] or 0, 1),
             threshold_s=limit,
@@ -312,7 +312,7 @@ def _long_running(
             f"{_who(r)}: {kind} running for {human_duration(age)}",
             subject=_who(r),
             sql=ACTIVITY_SQL,
-            **_session(r),
+            **session_of(r),
             kind=kind,
             query_age_s=round(query_age, 1) if query_age is not None else None,
             transaction_age_s=round(xact_age, 1) if xact_age is not None else None,
@@ -332,7 +332,9 @@ def _long_running(
         )
 
 
-def _blocking(rows: list[dict[str, Any]], limit: float, hidden: dict[str, Any]) -> Iterator[Item]:
+def blocking_findings(
+    rows: list[dict[str, Any]], limit: float, hidden: dict[str, Any]
+) -> Iterator[Item]:
     by_pid = {r["pid"]: r for r in rows}
     blockers: dict[int, list[int]] = defaultdict(list)  # blocker -> direct waiters
     for r in rows:
@@ -355,7 +357,7 @@ def _blocking(rows: list[dict[str, Any]], limit: float, hidden: dict[str, Any]) 
                         wr = by_pid[w]
                         chain.append(
                             {
-                                **_session(wr),
+                                **session_of(wr),
                                 "blocked_by": wr["blocked_by"],
                                 "waiting_s": round(wr["query_age_s"] or 0, 1),
                                 "lock": f"{wr['wait_event_type']}:{wr['wait_event']}",
@@ -370,7 +372,7 @@ def _blocking(rows: list[dict[str, Any]], limit: float, hidden: dict[str, Any]) 
         else:
             who = _who(root_row)
             blocker = {
-                **_session(root_row),
+                **session_of(root_row),
                 "transaction_age_s": round(root_row["xact_age_s"] or 0, 1),
                 "state_age_s": round(root_row["state_age_s"] or 0, 1),
             }
@@ -420,7 +422,7 @@ def _xmin_horizon(
                 f"session {_who(r)}",
                 {
                     "kind": "session",
-                    **_session(r),
+                    **session_of(r),
                     "backend_type": r["backend_type"],
                     "xid": r["horizon_xid"],
                     "held_s": round(held_s or 0, 1),
