@@ -165,3 +165,24 @@ def test_write_docs_writes_the_index_and_one_page_per_task(tmp_path: Path) -> No
     links = re.findall(r"\]\(([^)]+\.md)\)", written[0].read_text(encoding="utf-8"))
     assert sorted(links) == sorted(p.name for p in written[1:])
     assert all((tmp_path / "runbook" / link).is_file() for link in links)
+
+
+def test_it_writes_the_triage_page_in_the_runbook_template_and_links_it(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from rota.docs import write_docs
+    from rota.triage.page import PAGE
+
+    write_docs([], tmp_path, pages=(PAGE,))
+    page = (tmp_path / "triage.md").read_text()
+    headings = [line for line in page.splitlines() if line.startswith("### ")]
+
+    assert headings == [
+        "### Purpose",
+        "### Prerequisites",
+        "### Procedure",
+        "### Expected Outcome",
+        "### Rollback Procedure",
+        "### Time Estimate",
+        "### Commands",
+    ]
+    assert "rota triage --apply" in page
+    assert "[Handling performance emergencies](triage.md)" in (tmp_path / "index.md").read_text()

@@ -9,6 +9,7 @@ target, and the finding codes it can report. The pages are rendered from the sam
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 from rota.task import TEMPLATE_FIELDS, Task
@@ -33,15 +34,46 @@ def missing_template_fields(task: Task) -> list[str]:
     return missing
 
 
+@dataclass(frozen=True)
+class Page:
+    """The runbook page of a command a person runs when something is wrong (``rota
+    triage``), rather than a scheduled task: the same template fields, and the commands."""
+
+    id: str
+    title: str
+    section: str
+    purpose: str
+    prerequisites: tuple[str, ...]
+    procedure: tuple[str, ...]
+    expected_outcome: str
+    rollback: str
+    time_estimate: str
+    manual_time: str = ""
+    commands: tuple[str, ...] = ()
+
+
+def _template(item: Task | Page) -> list[str]:
+    out = [f"## {item.title} (`{item.id}`)", ""]
+    out += ["### Purpose", _text(item.purpose), ""]
+    out += ["### Prerequisites", *_bullets(item.prerequisites), ""]
+    out += ["### Procedure", *_numbered(item.procedure), ""]
+    out += ["### Expected Outcome", _text(item.expected_outcome), ""]
+    out += ["### Rollback Procedure", _text(item.rollback), ""]
+    out += ["### Time Estimate", _time_estimate(item), ""]
+    return out
+
+
+def render_page(page: Page) -> str:
+    """A command's runbook page, in Markdown."""
+    out = _template(page)
+    if page.commands:
+        out += ["### Commands", "```", *page.commands, "```", ""]
+    return "\n".join(out)
+
+
 def render_task_page(task: Task) -> str:
     """The task's runbook page, in Markdown."""
-    out = [f"## {task.title} (`{task.id}`)", ""]
-    out += ["### Purpose", _text(task.purpose), ""]
-    out += ["### Prerequisites", *_bullets(task.prerequisites), ""]
-    out += ["### Procedure", *_numbered(task.procedure), ""]
-    out += ["### Expected Outcome", _text(task.expected_outcome), ""]
-    out += ["### Rollback Procedure", _text(task.rollback), ""]
-    out += ["### Time Estimate", _time_estimate(task), ""]
+    out = _template(task)
     out += ["### Schedule", *_schedule(task), ""]
     if task.codes:
         out += ["### Findings", *(f"- `{code}`" for code in task.codes), ""]
@@ -78,17 +110,29 @@ def render_index(tasks: list[Task]) -> str:
     return "\n".join(out)
 
 
-def write_docs(tasks: list[Task], out_dir: Path) -> list[Path]:
-    """Write ``index.md`` and one ``<task id>.md`` per task into ``out_dir``; return the paths."""
+def write_docs(tasks: list[Task], out_dir: Path, pages: tuple[Page, ...] = ()) -> list[Path]:
+    """Write ``index.md``, one ``<task id>.md`` per task and one ``<id>.md`` per command
+    page into ``out_dir``; return the paths."""
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []
     index = out_dir / "index.md"
-    index.write_text(render_index(tasks), encoding="utf-8")
+    text = render_index(tasks)
+    if pages:
+        text += "\n".join(
+            ["## When something is wrong", ""]
+            + [f"- [{_cell(p.title)}]({p.id}.md) (`{p.id}`)" for p in pages]
+            + [""]
+        )
+    index.write_text(text, encoding="utf-8")
     written.append(index)
     for t in tasks:
-        page = out_dir / page_name(t)
-        page.write_text(render_task_page(t), encoding="utf-8")
-        written.append(page)
+        path = out_dir / page_name(t)
+        path.write_text(render_task_page(t), encoding="utf-8")
+        written.append(path)
+    for p in pages:
+        path = out_dir / f"{p.id}.md"
+        path.write_text(render_page(p), encoding="utf-8")
+        written.append(path)
     return written
 
 
@@ -117,7 +161,7 @@ def _item(text: str) -> str:
     return "\n".join([first, *(f"   {line.strip()}" for line in rest if line.strip())])
 
 
-def _time_estimate(task: Task) -> str:
+def _time_estimate(task: Task | Page) -> str:
     if not task.time_estimate.strip():
         return _MISSING
     text = f"{task.time_estimate.strip()} of machine time"

@@ -108,7 +108,9 @@ def docs(
 
     st = state(ctx)
     out = _out_dir(st.console(stderr=True), out_dir, old_out) or Path("runbook")
-    paths = write_docs(list(st.app().tasks), out)
+    from rota.triage.page import PAGE
+
+    paths = write_docs(list(st.app().tasks), out, pages=(PAGE,))
     ref = out / "config.md"
     ref.write_text(reference_markdown(), encoding="utf-8")
     st.console(stderr=True).print(
