@@ -98,13 +98,28 @@ def test_importing_the_cli_and_the_pytest_plugin_loads_neither_sandbox_nor_crypt
     assert r.stdout.strip() == "[]"
 
 
-def test_the_platform_launcher_does_not_import_the_platform_service(tmp_path: Path) -> None:
+def test_the_platform_service_is_the_node_app_not_a_python_module(tmp_path: Path) -> None:
     r = _python(
-        "import sys, rota_sandbox.launcher; print('rota_sandbox.platform' in sys.modules)",
+        "import importlib.util, rota_sandbox.launcher as l; "
+        "print(importlib.util.find_spec('rota_sandbox.platform'), l.CMDLINE_PATTERN)",
         cwd=tmp_path,
     )
     assert r.returncode == 0, r.stderr
-    assert r.stdout.strip() == "False"
+    assert r.stdout.split() == ["None", "node.*server"]
+
+
+def test_the_sandbox_distribution_ships_the_node_app_without_node_modules() -> None:
+    from rota_sandbox import nodeapp
+
+    pyproject = tomllib.loads((ROOT / "sandbox" / "pyproject.toml").read_text(encoding="utf-8"))
+    patterns = pyproject["tool"]["setuptools"]["package-data"]["rota_sandbox"]
+    package = ROOT / "sandbox" / "src" / "rota_sandbox"
+    shipped = {
+        p.relative_to(package).as_posix() for pattern in patterns for p in package.glob(pattern)
+    }
+    assert {f"node/{f.as_posix()}" for f in nodeapp.app_files()} <= shipped
+    # No pattern can reach an installed node_modules: each names files of one directory.
+    assert all("**" not in p and p.rpartition("/")[0] in ("", "node", "node/lib") for p in patterns)
 
 
 @pytest.mark.parametrize(

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import shutil
 import signal
 import ssl
 import time
@@ -14,6 +16,8 @@ import psutil
 import psycopg
 
 from rota_sandbox import MARKER, SandboxInfo
+from rota_sandbox.nodeapp import INSTALL_HINT
+from rota_sandbox.postgres import find_pg_bindir
 
 
 def _ours(d: Path) -> list[psutil.Process]:
@@ -45,16 +49,36 @@ def test_the_session_sandbox_serves_the_platform_and_its_config_works(
     assert list((Path(rota_sandbox.dir) / "logs").glob("app.log-*.gz"))
     check = rota("-c", rota_sandbox.config, "config", "check")
     assert check.code == 0, check.err
+    config = Path(rota_sandbox.config).read_text()
+    assert '[process]\nmatch = "node.*server"\npid_file = "platform/platform.pid"' in re.sub(
+        r"#[^\n]*\n", "", config
+    )
+    pid_file = Path(rota_sandbox.dir) / "platform" / "platform.pid"
+    assert (
+        pid_file.read_text().strip()
+        == str(rota_sandbox.platform_pid)
+        == str(psutil.Process(rota_sandbox.platform_pid).pid)
+    )
+    assert "node" in psutil.Process(rota_sandbox.platform_pid).cmdline()[0]
     run = rota("-c", rota_sandbox.config, "run", "monitor.health", "--format", "json")
     assert json.loads(run.out)["tasks"][0]["status"] == "ok"
 
 
 def test_up_status_down_leave_nothing_behind(rota, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     d = tmp_path / "sb"
-    up = rota("sandbox", "up", "--dir", str(d), "--scale", "0.05", "--idle-connection")
+    up = rota(
+        "sandbox", "up", "--dir", str(d), "--scale", "0.05", "--idle-connection",
+        "--logger", "morgan",
+    )  # fmt: skip
     assert up.code == 0, up.err
     info = json.loads((d / MARKER).read_text())
     assert (d / "rota.toml").exists() and info["rows"]["messages"] > 0
+    assert info["logger"] == "morgan"
+    today = (d / "logs" / "app.log").read_text().splitlines()
+    assert re.fullmatch(r'127\.0\.0\.1 - - \[.+\] "GET /api/\S+ HTTP/1\.1" \d{3} .*', today[-1])
+    logs = rota("-c", str(d / "rota.toml"), "run", "logs.analyze", "--format", "json")
+    metrics = {m["name"]: m["value"] for m in json.loads(logs.out)["tasks"][0]["metrics"]}
+    assert metrics["logs.unparsed"] == 0 and metrics["logs.requests"] > 600  # warm-up included
     with psycopg.connect(info["db_url"]) as conn:
         states = {
             r[0] for r in conn.execute("SELECT state FROM pg_stat_activity WHERE datname = 'rylie'")
@@ -110,6 +134,36 @@ def test_not_up_and_missing_binaries_are_one_clear_line(rota, tmp_path: Path) ->
     assert (
         r.err.strip()
         == "rota: PostgreSQL server binaries not found (initdb); install them: apt-get install postgresql-15, or set ROTA_PG_BIN"
+    )
+    assert not (tmp_path / "sb").exists()
+
+
+def test_without_node_or_npm_sandbox_up_and_demo_fail_in_one_line(rota, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    bin_dir = tmp_path / "bin"  # a PATH with no node on it
+    bin_dir.mkdir()
+    env = {"PATH": str(bin_dir), "ROTA_PG_BIN": str(find_pg_bindir()), "TMPDIR": str(tmp_path)}
+    r = rota("sandbox", "up", "--dir", str(tmp_path / "sb"), extra_env=env)
+    assert (r.code, r.err.strip()) == (
+        4,
+        f"rota: Node.js not found (node); install it: {INSTALL_HINT}",
+    )
+    assert not (tmp_path / "sb").exists()
+    demo = rota("demo", extra_env=env)
+    assert (demo.code, demo.err.strip()) == (4, r.err.strip())
+    node = shutil.which("node")
+    assert node is not None
+    (bin_dir / "node").symlink_to(node)
+    r = rota("sandbox", "up", "--dir", str(tmp_path / "sb"), extra_env=env)
+    assert r.code == 4 and len(r.err.strip().splitlines()) == 1
+    assert r.err.startswith("rota: npm not found") and INSTALL_HINT in r.err
+    assert not (tmp_path / "sb").exists()
+
+
+def test_an_unknown_logger_is_one_clear_line(rota, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    r = rota("sandbox", "up", "--dir", str(tmp_path / "sb"), "--logger", "bunyan")
+    assert (r.code, r.err.strip()) == (
+        4,
+        "rota: unknown logger 'bunyan': use pino, winston, morgan",
     )
     assert not (tmp_path / "sb").exists()
 

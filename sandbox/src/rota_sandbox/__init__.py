@@ -1,10 +1,11 @@
 """The sandbox: a small but real copy of the platform, on this machine, in seconds.
 
 ``up`` builds it in a directory: a PostgreSQL cluster with the platform's schema and a
-lived-in dataset, the platform's HTTP(S) service with a local CA, a month of rotated logs,
-real ``pg_dump`` backups, the app's ``.env`` and Node project, and a ``rota.toml`` pointing
-every section at all of that. ``status`` reports what is running; ``down`` stops every
-process it started and removes the directory, also after a crash.
+lived-in dataset, the platform's service (a real Node.js app, Express on that database,
+installed once with ``npm ci`` into rota's cache) over HTTP and HTTPS with a local CA, a
+month of rotated logs, real ``pg_dump`` backups, the app's ``.env`` and Node project, and a
+``rota.toml`` pointing every section at all of that. ``status`` reports what is running;
+``down`` stops every process it started and removes the directory, also after a crash.
 
 The directory is recognised by its ``sandbox.json`` marker: ``down`` never removes a
 directory without one, so a mistyped ``--dir`` cannot delete anything else.
@@ -48,6 +49,8 @@ class SandboxInfo:
     scale: float
     seed: int
     started_at: str
+    logger: str = "pino"
+    pid_file: str = ""
     rows: dict[str, int] = field(default_factory=dict)
     extra_pids: list[int] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
@@ -64,11 +67,18 @@ def up(
     scale: float = 1,
     seed: int = 42,
     headers: str = "good",
+    logger: str = "pino",
     idle_connection: bool = False,
     progress: Progress | None = None,
 ) -> SandboxInfo:
-    """Build and start a sandbox in ``directory``; raises SandboxError if one is there."""
-    from rota_sandbox import backups, dataset, logs, platform, surface, tls, traffic
+    """Build and start a sandbox in ``directory``; raises SandboxError if one is there.
+
+    ``headers`` is the security-header profile (good, weak, poor) and ``logger`` the shape
+    of the service's logs (pino, winston, morgan); see :mod:`rota_sandbox.launcher`.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    from rota_sandbox import backups, dataset, launcher, logs, nodeapp, surface, tls, traffic
     from rota_sandbox.postgres import Cluster, find_pg_bindir
 
     d = (directory or default_dir()).resolve()
@@ -78,13 +88,30 @@ def up(
         )
     if d.exists() and any(d.iterdir()):
         raise SandboxError(f"{d} exists and is not empty; choose another --dir")
+    if headers not in launcher.HEADER_PROFILES:
+        raise SandboxError(
+            f"unknown header profile {headers!r}: use {', '.join(launcher.HEADER_PROFILES)}"
+        )
+    if logger not in launcher.LOGGERS:
+        raise SandboxError(f"unknown logger {logger!r}: use {', '.join(launcher.LOGGERS)}")
     say = progress or (lambda _msg: None)
-    bindir = find_pg_bindir()  # fail before creating anything when PostgreSQL is missing
+    # Fail before creating anything when PostgreSQL or Node.js is missing.
+    bindir = find_pg_bindir()
+    node = nodeapp.find_node()
     d.mkdir(parents=True, exist_ok=True)
     timings: dict[str, float] = {}
     now = datetime.now(UTC)
     # The marker goes first, so a sandbox that fails half-way can still be taken down.
     (d / MARKER).write_text(json.dumps({"dir": str(d), "starting": True}), encoding="utf-8")
+
+    # The Node app installs (npm ci, first run only) while PostgreSQL starts and loads.
+    def install_app() -> tuple[Path, float]:
+        t0 = time.monotonic()
+        return nodeapp.install(node, progress=say), time.monotonic() - t0
+
+    installer = ThreadPoolExecutor(1, thread_name_prefix="rota-npm")
+    app_dir = installer.submit(install_app)
+    installer.shutdown(wait=False)
     try:
         t = time.monotonic()
         say("starting PostgreSQL")
@@ -116,15 +143,18 @@ def up(
         )
         timings["files_s"] = time.monotonic() - t
 
-        t = time.monotonic()
         say("starting the platform service")
-        plat = platform.start_platform(
+        app, timings["node_install_s"] = app_dir.result()
+        t = time.monotonic()
+        plat = launcher.start_platform(
             d / "platform",
             log_dir=d / "logs",
             token_file=token_file,
             pki=pki,
             headers=headers,
             database_url=url,
+            logger=logger,
+            app_dir=app,
         )
         timings["platform_s"] = time.monotonic() - t
 
@@ -137,7 +167,8 @@ def up(
 
         config = d / "rota.toml"
         config.write_text(
-            _rota_toml(d, url, plat.https_url, pki.ca_cert.relative_to(d)), encoding="utf-8"
+            _rota_toml(d, url, plat.https_url, pki.ca_cert.relative_to(d), plat.pid_file),
+            encoding="utf-8",
         )
         info = SandboxInfo(
             dir=str(d),
@@ -151,6 +182,8 @@ def up(
             scale=scale,
             seed=seed,
             started_at=now.isoformat(timespec="seconds"),
+            logger=logger,
+            pid_file=str(plat.pid_file),
             rows=rows,
             extra_pids=extra,
             timings={k: round(v, 2) for k, v in timings.items()},
@@ -158,38 +191,49 @@ def up(
         (d / MARKER).write_text(json.dumps(asdict(info), indent=2), encoding="utf-8")
         return info
     except BaseException:
+        app_dir.cancel()
         down(d)
         raise
 
 
-def warm_up(http_url: str, *, requests: int = 600, seed: int = 42) -> None:
+def warm_up(http_url: str, *, requests: int = 600, seed: int = 42, clients: int = 4) -> None:
     """Send the service a morning's traffic, so its cache and request log look lived-in.
 
     Conversation ids are drawn from a skewed distribution (a few hot conversations, a
     long tail), which gives the hit ratio a real platform's cache shows, not 0 or 100%.
+    ``clients`` send at once, as users do: the messages route runs the platform's slow
+    query against the database, and one client alone would wait for each in turn.
     """
     import random
     import urllib.error
     import urllib.request
+    from concurrent.futures import ThreadPoolExecutor
 
     rng = random.Random(seed)
+    paths = []
     for _ in range(requests):
         conv = min(int(rng.paretovariate(0.6)), 5000)
-        path = rng.choice(
-            [f"/api/conversations/{conv}"] * 4
-            + [f"/api/messages?conversation={conv}", f"/api/users/{conv % 400 + 1}"]
+        paths.append(
+            rng.choice(
+                [f"/api/conversations/{conv}"] * 4
+                + [f"/api/messages?conversation={conv}", f"/api/users/{conv % 400 + 1}"]
+            )
         )
+
+    def get(path: str) -> None:
         try:
             with urllib.request.urlopen(http_url + path, timeout=5) as r:
                 r.read()
         except (urllib.error.URLError, OSError):
-            pass  # the service answers some requests with 5xx on purpose
+            pass  # the service answers some requests with 5xx (and unknown ids with 404)
+
+    with ThreadPoolExecutor(clients, thread_name_prefix="rota-warm-up") as pool:
+        list(pool.map(get, paths))
 
 
 def status(directory: Path | None = None) -> dict[str, Any]:
     """What is running in the sandbox at ``directory``; raises SandboxError if none is."""
-    import psutil
-
+    from rota_sandbox import launcher
     from rota_sandbox.postgres import Cluster
 
     d = (directory or default_dir()).resolve()
@@ -201,7 +245,8 @@ def status(directory: Path | None = None) -> dict[str, Any]:
         return {"dir": str(d), "state": "broken (half-built); run `rota sandbox down`"}
     cluster = Cluster(d / "pg")
     pg_up = cluster.is_running()
-    plat_up = psutil.pid_exists(info.platform_pid)
+    running = launcher.platform_status(d / "platform")
+    plat_up = running is not None and running.pid == info.platform_pid
     return {
         "dir": str(d),
         "state": "up" if pg_up and plat_up else "degraded",
@@ -209,6 +254,8 @@ def status(directory: Path | None = None) -> dict[str, Any]:
         "platform": {
             "running": plat_up,
             "pid": info.platform_pid,
+            "pid_file": info.pid_file,
+            "logger": info.logger,
             "http": info.http_url,
             "https": info.https_url,
         },
@@ -223,7 +270,7 @@ def status(directory: Path | None = None) -> dict[str, Any]:
 
 def down(directory: Path | None = None) -> list[str]:
     """Stop everything the sandbox at ``directory`` started and remove it. Tolerates crashes."""
-    from rota_sandbox import platform
+    from rota_sandbox import launcher
     from rota_sandbox.postgres import Cluster
 
     d = (directory or default_dir()).resolve()
@@ -234,7 +281,7 @@ def down(directory: Path | None = None) -> list[str]:
         info: SandboxInfo | None = SandboxInfo.load(d)
     except (ValueError, TypeError, OSError):
         info = None
-    if (d / "platform").exists() and platform.stop_platform(d / "platform"):
+    if (d / "platform").exists() and launcher.stop_platform(d / "platform"):
         done.append("stopped the platform service")
     for pid in info.extra_pids if info else []:
         if _kill_own(pid, d):
@@ -277,7 +324,9 @@ def _du(d: Path) -> int:
     return total
 
 
-def _rota_toml(d: Path, url: str, https_url: str, ca_file: Path) -> str:
+def _rota_toml(d: Path, url: str, https_url: str, ca_file: Path, pid_file: Path) -> str:
+    from rota_sandbox.launcher import CMDLINE_PATTERN
+
     return f"""# rota configuration for the local sandbox in {d}.
 # Written by `rota sandbox up`; removed by `rota sandbox down`.
 # Relative paths are relative to this file.
@@ -307,6 +356,11 @@ rto_target = "5m"
 base_url = "{https_url}"
 ca_file = "{ca_file}"
 admin_token = "file:secrets/admin_token"
+
+[process]
+# The platform service: `ps aux | grep node.*server` in the runbook; the pid file says which.
+match = "{CMDLINE_PATTERN}"
+pid_file = "{pid_file.relative_to(d)}"
 
 [history]
 url = "sqlite:///{d}/history.db"

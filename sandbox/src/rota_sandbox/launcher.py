@@ -1,30 +1,30 @@
 """Launching the sandbox's platform service: start it detached, find it, stop it.
 
-The service itself lives in :mod:`rota_sandbox.platform` and runs as its own process::
+The service is a Node.js app (Express on PostgreSQL, see ``node/README.md``), installed
+once into rota's cache by :mod:`rota_sandbox.nodeapp` and run as::
 
-    python -m rota_sandbox.platform server --state-dir DIR ...
+    node ~/.cache/rota/sandbox-node/<key>/server.js --state-dir DIR ...
 
-This module only spawns that process, waits until it answers, and later finds it again
-through the state file it writes (``<state-dir>/platform.json``), checking the pid's
-command line before signalling it. It never imports the service (the header profiles both
-need live in :mod:`rota_sandbox.headers`), so the dependency goes one way:
-:mod:`rota_sandbox.platform` imports and re-exports this module's API.
+so that the runbook's ``ps aux | grep node.*server`` finds it. This module spawns that
+process, waits until it answers, writes its pid file, and later finds it again through the
+state file it writes (``<state-dir>/platform.json``), checking the pid's command line
+before signalling it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
 import os
 import subprocess
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import rota
 from rota.errors import SandboxError
+from rota_sandbox import nodeapp
 from rota_sandbox.headers import HEADER_PROFILES
 
 if TYPE_CHECKING:
@@ -34,7 +34,9 @@ __all__ = [
     "CMDLINE_PATTERN",
     "DATABASE_URL_ENV",
     "HOST",
+    "LOGGERS",
     "OUT_FILE",
+    "PID_FILE",
     "STATE_FILE",
     "PlatformInfo",
     "platform_status",
@@ -42,10 +44,17 @@ __all__ = [
     "stop_platform",
 ]
 
-#: ``pgrep -f`` pattern that finds the service, the sandbox's ``node.*server``.
-CMDLINE_PATTERN = "rota_sandbox.platform.*server"
+#: ``pgrep -f`` pattern that finds the service: the runbook's own ``node.*server``.
+CMDLINE_PATTERN = "node.*server"
 #: The state file the service writes into its state dir once it listens.
 STATE_FILE = "platform.json"
+#: The pid file the launcher writes into the state dir once the service answers.
+PID_FILE = "platform.pid"
+#: The service's entry point, in the installed app's directory.
+ENTRY = "server.js"
+#: The log shapes the service can write: pino JSON (the default), winston JSON, or morgan's
+#: combined access log with plain application lines.
+LOGGERS = ("pino", "winston", "morgan")
 #: The service's stdout and stderr, in its state dir.
 OUT_FILE = "platform.out"
 #: The service reads its database URL from this variable (never from argv).
@@ -68,6 +77,11 @@ class PlatformInfo:
     log_file: Path
     headers: str
     started_at: str
+    logger: str = "pino"
+
+    @property
+    def pid_file(self) -> Path:
+        return self.state_dir / PID_FILE
 
 
 # Popen handles of services this process started: kept so they are reaped (no zombies, no
@@ -91,29 +105,35 @@ def start_platform(
     seed: int | None = None,
     http_redirect: bool = False,
     cache_max_keys: int = 500,
+    logger: str = "pino",
+    app_dir: Path | None = None,
 ) -> PlatformInfo:
     """Launch the service detached (own session) and return once it answers HTTP.
 
-    Raises :class:`SandboxError` if one is already running for ``state_dir``, if an input
-    file is missing, or if the service dies or is not ready within ``timeout`` seconds
-    (with the tail of ``platform.out`` in the message).
+    ``app_dir`` is the installed Node app (:func:`rota_sandbox.nodeapp.install`, which runs
+    when it is None). Raises :class:`SandboxError` if node or npm is missing, if one is
+    already running for ``state_dir``, if an input file is missing, or if the service dies
+    or is not ready within ``timeout`` seconds (with the tail of ``platform.out``).
     """
     state_dir = Path(state_dir).resolve()
     if headers not in HEADER_PROFILES:
         raise SandboxError(f"unknown header profile {headers!r}: use {', '.join(HEADER_PROFILES)}")
+    if logger not in LOGGERS:
+        raise SandboxError(f"unknown logger {logger!r}: use {', '.join(LOGGERS)}")
     for label, path in (("certificate", pki.cert), ("key", pki.key), ("token file", token_file)):
         if not Path(path).is_file():
             raise SandboxError(f"platform {label} not found: {path}")
     running = platform_status(state_dir)
     if running is not None:
         raise SandboxError(f"platform already running for {state_dir} (pid {running.pid})")
+    tools = nodeapp.find_node()
+    app = Path(app_dir) if app_dir is not None else nodeapp.install(tools)
     state_dir.mkdir(parents=True, exist_ok=True)
     (state_dir / STATE_FILE).unlink(missing_ok=True)
+    (state_dir / PID_FILE).unlink(missing_ok=True)
     argv = [
-        sys.executable,
-        "-m",
-        "rota_sandbox.platform",
-        "server",
+        str(tools.node),
+        str(app / ENTRY),
         "--state-dir", str(state_dir),
         "--http-port", str(http_port),
         "--https-port", str(https_port),
@@ -122,6 +142,7 @@ def start_platform(
         "--log-dir", str(Path(log_dir).resolve()),
         "--token-file", str(Path(token_file).resolve()),
         "--headers", headers,
+        "--logger", logger,
         "--error-rate", str(error_rate),
         "--latency-ms", str(latency_ms),
         "--cache-max-keys", str(cache_max_keys),
@@ -131,11 +152,6 @@ def start_platform(
     if http_redirect:
         argv.append("--http-redirect")
     env = dict(os.environ)
-    # Make the child import these very copies of rota_sandbox and rota, even from
-    # uninstalled source trees (two distributions, so possibly two directories).
-    env["PYTHONPATH"] = os.pathsep.join(
-        dict.fromkeys(p for p in (*_import_roots(), env.get("PYTHONPATH")) if p)
-    )
     # Through the environment, not argv: a password in argv is visible to every local user.
     env.pop(DATABASE_URL_ENV, None)
     if database_url:
@@ -161,6 +177,7 @@ def start_platform(
             )
         info = _read_info(state_dir)
         if info is not None and info.pid == proc.pid and _answers(info.http_port):
+            info.pid_file.write_text(f"{proc.pid}\n", encoding="utf-8")
             return info
         time.sleep(0.02)
     _terminate(proc)
@@ -182,6 +199,7 @@ def stop_platform(state_dir: Path, timeout: float = 5) -> bool:
     proc = _verified_process(info.pid, state_dir)
     if proc is None:
         state_path.unlink(missing_ok=True)
+        info.pid_file.unlink(missing_ok=True)
         return False
     import psutil
 
@@ -203,6 +221,7 @@ def stop_platform(state_dir: Path, timeout: float = 5) -> bool:
     except psutil.NoSuchProcess:
         pass
     state_path.unlink(missing_ok=True)
+    info.pid_file.unlink(missing_ok=True)
     return True
 
 
@@ -214,11 +233,6 @@ def platform_status(state_dir: Path) -> PlatformInfo | None:
     if info is None or _verified_process(info.pid, state_dir) is None:
         return None
     return info
-
-
-def _import_roots() -> list[str]:
-    """The sys.path entries this process imported rota_sandbox and rota from."""
-    return [str(Path(f).resolve().parents[1]) for f in (__file__, rota.__file__) if f]
 
 
 def _read_info(state_dir: Path) -> PlatformInfo | None:
@@ -235,6 +249,7 @@ def _read_info(state_dir: Path) -> PlatformInfo | None:
             log_file=Path(d["log_file"]),
             headers=d["headers"],
             started_at=d["started_at"],
+            logger=d.get("logger", "pino"),
         )
     except (OSError, ValueError, KeyError, TypeError):
         return None
@@ -257,7 +272,7 @@ def _verified_process(pid: int, state_dir: Path) -> Any:
         argv = proc.cmdline()
     except (psutil.NoSuchProcess, psutil.AccessDenied):
         return None
-    if "rota_sandbox.platform" not in argv or "server" not in argv:
+    if len(argv) < 2 or not Path(argv[0]).name.startswith("node") or Path(argv[1]).name != ENTRY:
         return None
     try:
         claimed = argv[argv.index("--state-dir") + 1]
@@ -269,8 +284,21 @@ def _verified_process(pid: int, state_dir: Path) -> Any:
 def _reap_finished() -> None:
     # A service of ours that exited on its own (SIGTERM from elsewhere, a crash) stays a
     # zombie until waited for; its state file may already be gone.
+    import psutil
+
     for pid, child in list(_CHILDREN.items()):
-        if child.poll() is not None:
+        if child.poll() is None:
+            try:
+                exiting = psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+            except psutil.NoSuchProcess:
+                exiting = True
+            if not exiting:
+                continue
+            # Node's main thread has exited; the process can be reaped once its other
+            # threads are gone too, a moment later.
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                child.wait(2)
+        if child.returncode is not None:
             del _CHILDREN[pid]
 
 

@@ -64,21 +64,28 @@ def up_cmd(
     ] = 1,
     seed: Annotated[int, typer.Option("--seed", help="Seed for the generated data.")] = 42,
     headers: Annotated[
-        str, typer.Option("--headers", help="Security header profile: good or poor.")
+        str,
+        typer.Option(
+            "--headers",
+            help="Security header profile (helmet): good, weak (helmet's defaults) or poor.",
+        ),
     ] = "good",
     idle: Annotated[
         bool, typer.Option("--idle-connection", help="Leave a connection idle in a transaction.")
     ] = False,
+    logger: Annotated[
+        str, typer.Option("--logger", help="Platform log shape: pino, winston or morgan.")
+    ] = "pino",
 ) -> None:
     """Build and start a sandbox; prints where its rota.toml is."""
-    if headers not in ("good", "poor"):
-        raise UsageError("--headers: choose good or poor")
+    if headers not in ("good", "weak", "poor"):
+        raise UsageError("--headers: choose good, weak or poor")
     if scale <= 0:
         raise UsageError("--scale must be greater than zero")
     require_sandbox(ctx)
     st = state(ctx)
     info = _up_with_progress(
-        st, directory, scale=scale, seed=seed, headers=headers, idle_connection=idle
+        st, directory, scale=scale, seed=seed, headers=headers, idle_connection=idle, logger=logger
     )
     out = st.console()
     out.print(f"sandbox up in {info.dir}")
