@@ -35,6 +35,24 @@ class Platform:
     token: str = "admin-token-for-tests"
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def history_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A history store URL of each backend rota supports: a test using it runs twice."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path}/state/history.db"
+    return str(request.getfixturevalue("pg_url"))
+
+
+@pytest.fixture
+def history(history_url: str) -> Iterator[Any]:
+    """An open history store on each backend (files that need another one define theirs)."""
+    from rota.history import open_history
+
+    h = open_history(history_url)
+    yield h
+    h.close()
+
+
 @pytest.fixture(autouse=True)
 def _own_state_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Every test gets its own rota state directory (caches, locks), never ~/.local/state."""

@@ -26,18 +26,9 @@ T0 = datetime(2025, 3, 1, 12, 0, 0, 123456, tzinfo=UTC)
 SRC = str(Path(__file__).resolve().parents[1] / "src")
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path}/state/history.db"
-    return str(request.getfixturevalue("pg_url"))
-
-
 @pytest.fixture
-def history(url: str) -> Any:
-    h = open_history(url)
-    yield h
-    h.close()
+def url(history_url: str) -> str:
+    return history_url
 
 
 def start(h: History, task_id: str = "db.vacuum", at: datetime = T0, **kw: Any) -> int:

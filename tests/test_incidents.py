@@ -23,18 +23,9 @@ T0 = datetime(2026, 3, 1, 12, 0, 0, tzinfo=UTC)
 SECRET = "sk-proj-abcdefghijklmnopqrstuvwxyz012345"
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path}/history.db"
-    return str(request.getfixturevalue("pg_url"))
-
-
 @pytest.fixture
-def history(url: str) -> Any:
-    h = open_history(url)
-    yield h
-    h.close()
+def url(history_url: str) -> str:
+    return history_url
 
 
 def store(h: History, *secrets: str) -> Incidents:

@@ -281,6 +281,18 @@ def _usage(members: list[ProcessSample], cfg: ProcessConfig) -> Iterator[Item]:
     )
 
 
+def limit_evidence(lim: _Limit) -> dict[str, Any]:
+    """One limit as a finding's evidence shows it."""
+    return {
+        "kind": lim.kind,
+        "pid": lim.pid,
+        "used_bytes": lim.used,
+        "limit_bytes": lim.limit,
+        "share": round(lim.share, 4),
+        "set_by": lim.where,
+    }
+
+
 def limits_of(members: list[ProcessSample]) -> list[_Limit]:
     root = members[0]
     out: list[_Limit] = []
@@ -309,17 +321,7 @@ def _limits(members: list[ProcessSample], cfg: ProcessConfig) -> Iterator[Item]:
                 "memory.cgroup_working_set_bytes", lim.used, "bytes", {"cgroup": lim.where}
             )
     evidence: dict[str, Any] = {
-        "limits": [
-            {
-                "kind": lim.kind,
-                "pid": lim.pid,
-                "used_bytes": lim.used,
-                "limit_bytes": lim.limit,
-                "share": round(lim.share, 4),
-                "set_by": lim.where,
-            }
-            for lim in limits
-        ],
+        "limits": [limit_evidence(lim) for lim in limits],
         "warning_share": cfg.limit_warning,
         "critical_share": cfg.limit_critical,
     }

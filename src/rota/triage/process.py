@@ -48,7 +48,13 @@ def process(s: Session) -> dict[str, Any]:
 def _group(
     s: Session, members: list[ProcessSample], rounds: list[tuple[float, list[ProcessSample]]]
 ) -> dict[str, Any]:
-    from rota.tasks.memory import MIN_GROWTH_BYTES, MIN_GROWTH_SHARE, limits_of, tree_rss
+    from rota.tasks.memory import (
+        MIN_GROWTH_BYTES,
+        MIN_GROWTH_SHARE,
+        limit_evidence,
+        limits_of,
+        tree_rss,
+    )
 
     root = members[0]
     rss = tree_rss(members)
@@ -83,17 +89,7 @@ def _group(
         "pss_bytes": sum(p.pss for p in members if p.pss is not None) or None,
         "swap_bytes": sum(p.swap for p in members if p.swap is not None) or None,
         "cpu_percent_lifetime": round(sum(p.cpu_percent or 0.0 for p in members), 1),
-        "limits": [
-            {
-                "kind": lim.kind,
-                "pid": lim.pid,
-                "used_bytes": lim.used,
-                "limit_bytes": lim.limit,
-                "share": round(lim.share, 4),
-                "where": lim.where,
-            }
-            for lim in limits_of(members)
-        ],
+        "limits": [limit_evidence(lim) for lim in limits_of(members)],
         "oom_kills": cgroup.oom_kills if cgroup is not None else None,
         "growth": {
             "bytes_per_s": None if growth is None else round(growth, 1),
