@@ -28,7 +28,7 @@ def test_a_usage_error_is_one_line_and_exit_4_never_2(rota) -> None:  # type: ig
     r = rota("run", "--format", "xml", "monitor.health")
     assert r.code == 4
     assert r.err.strip().splitlines() == [
-        "rota: --format 'xml': choose one of table, json, nagios, prometheus, markdown, html"
+        "rota: --format 'xml': choose one of table, json, nagios, prometheus, markdown, html, sarif"
     ]
     r = rota("frobnicate")
     assert r.code == 4 and "Traceback" not in r.err and "No such command" in r.err

@@ -182,11 +182,11 @@ def test_it_leaves_an_unset_secret_unset_for_commands_that_touch_no_target(
 
 def test_it_reports_sections_nothing_reads_as_unknown_keys() -> None:
     problems = problems_of(
-        '[deploy]\npattern = "node"\n[env]\nfile = ".env"\n[project]\ndir = "."\n'
+        '[deploy]\npattern = "node"\n[vault]\nfile = ".env"\n[project]\ndir = "."\n'
     )
     assert problems == [
         "deploy (line 1): unknown key",
-        "env (line 3): unknown key",
+        "vault (line 3): unknown key",
         "project (line 5): unknown key",
     ]
 

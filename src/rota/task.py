@@ -48,12 +48,14 @@ if TYPE_CHECKING:
     from rota.config import Config
     from rota.history import History
     from rota.registry import Registry
+    from rota.security.advisories import Advisories
     from rota.targets import TargetKind
     from rota.targets.files import Files
     from rota.targets.http import Http
     from rota.targets.pgtools import PgTools
     from rota.targets.postgres import Postgres
     from rota.targets.process import Processes
+    from rota.targets.project import Project
 
 Item = Finding | Metric | Step
 RunFunction = Callable[["Context"], Iterator[Item]]
@@ -186,6 +188,10 @@ class Context:
     def target(self, kind: Literal["alerts"]) -> list[Channel]: ...
     @overload
     def target(self, kind: Literal["process"]) -> Processes: ...
+    @overload
+    def target(self, kind: Literal["advisories"]) -> Advisories: ...
+    @overload
+    def target(self, kind: Literal["project"]) -> Project: ...
     @overload
     def target(self, kind: str) -> object: ...
     def target(self, kind: str) -> Any:

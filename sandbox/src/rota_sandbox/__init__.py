@@ -167,7 +167,9 @@ def up(
 
         config = d / "rota.toml"
         config.write_text(
-            _rota_toml(d, url, plat.https_url, pki.ca_cert.relative_to(d), plat.pid_file),
+            _rota_toml(
+                d, url, plat.https_url, pki.ca_cert.relative_to(d), plat.pid_file, node_app=app
+            ),
             encoding="utf-8",
         )
         info = SandboxInfo(
@@ -324,8 +326,14 @@ def _du(d: Path) -> int:
     return total
 
 
-def _rota_toml(d: Path, url: str, https_url: str, ca_file: Path, pid_file: Path) -> str:
+def _rota_toml(
+    d: Path, url: str, https_url: str, ca_file: Path, pid_file: Path, node_app: Path | None = None
+) -> str:
     from rota_sandbox.launcher import CMDLINE_PATTERN
+
+    # The Node app's lockfile pins express 4.17.1 and friends on purpose (nodeapp.VULNERABLE).
+    # The source stays OSV's API: offline, security.dependencies says it could not reach it.
+    security = f'\n[security]\nprojects = ["{node_app}"]\n' if node_app is not None else ""
 
     return f"""# rota configuration for the local sandbox in {d}.
 # Written by `rota sandbox up`; removed by `rota sandbox down`.
@@ -364,7 +372,7 @@ pid_file = "{pid_file.relative_to(d)}"
 
 [history]
 url = "sqlite:///{d}/history.db"
-
+{security}
 [schedule]
 # The sandbox is for rehearsals: its window is always open.
 window = "daily 00:00-00:00 UTC"

@@ -75,6 +75,7 @@ def _register() -> None:
         "rota.cli.logs",
         "rota.cli.alerts",
         "rota.cli.triage",
+        "rota.cli.security",
     ):
         import_module(name).register(app)
 

@@ -53,6 +53,10 @@ def _relative(v: Path | None, info: ValidationInfo) -> Path | None:
     return (Path(base) / v).resolve()
 
 
+def _relative_paths(v: list[Path], info: ValidationInfo) -> list[Path]:
+    return [p for p in (_relative(p, info) for p in v) if p is not None]
+
+
 def _relative_globs(v: list[str], info: ValidationInfo) -> list[str]:
     base = (info.context or {}).get("base")
     if base is None:
@@ -76,6 +80,7 @@ FrequencyText = Annotated[str, AfterValidator(_frequency)]
 WindowText = Annotated[str | None, AfterValidator(_window)]
 ConfigPath = Annotated[Path | None, AfterValidator(_relative)]
 Globs = Annotated[list[str], AfterValidator(_relative_globs)]
+ConfigPaths = Annotated[list[Path], AfterValidator(_relative_paths)]
 Glob = Annotated[str | None, AfterValidator(_relative_glob)]
 
 
@@ -526,6 +531,66 @@ class AlertsConfig(Section):
         return self
 
 
+class SecurityConfig(Section):
+    projects: ConfigPaths = Field(
+        default_factory=list,
+        description="Directories holding a lockfile to audit (package-lock.json, requirements*.txt, poetry.lock, uv.lock, pylock.toml); relative to this file.",
+    )
+    source: Literal["osv", "npm", "osv-export"] = Field(
+        "osv",
+        description='Where advisories come from: "osv" (OSV\'s API, every ecosystem), "npm" (the npm registry\'s bulk advisory endpoint, npm packages only) or "osv-export" (OSV\'s downloaded export, offline).',
+    )
+    osv_url: str = Field("https://api.osv.dev", description="Base URL of the OSV API.")
+    npm_url: str = Field("https://registry.npmjs.org", description="Base URL of the npm registry.")
+    osv_export: ConfigPath = Field(
+        None,
+        description='For source = "osv-export": a directory holding OSV\'s per-ecosystem exports (npm/all.zip, PyPI/all.zip) or records, or one all.zip.',
+    )
+    timeout: Duration = Field(
+        _as_written("30s"), description="Timeout for each request to the advisory source."
+    )
+
+
+def _sha256_list(v: list[str]) -> list[str]:
+    out = []
+    for h in v:
+        digest = h.strip().lower().removeprefix("sha256:")
+        if not re.fullmatch(r"[0-9a-f]{64}", digest):
+            raise ValueError(
+                f"{h[:12]!r}... is not a SHA-256 hex digest: allow test values by hash only"
+            )
+        out.append(digest)
+    return out
+
+
+class EnvConfig(Section):
+    project: ConfigPath = Field(
+        None,
+        description="Directory of the application's code and .env files, read by security.env (relative to this file).",
+    )
+    files: list[str] = Field(
+        default_factory=lambda: [".env", ".env.*"],
+        description="Globs of the dotenv files, relative to project. .env.example, .env.sample and .env.template only document names.",
+    )
+    required: list[str] = Field(
+        default_factory=list,
+        description="Variables that must be set even where the code reading them was not found (critical when missing).",
+    )
+    allow: Annotated[list[str], AfterValidator(_sha256_list)] = Field(
+        default_factory=list,
+        description="SHA-256 hex digests of known test values not to report (`sha256sum` of the value; never the value itself).",
+    )
+    history: bool = Field(
+        True, description="Also scan every ref's git history for secrets added and later removed."
+    )
+    max_file_size: Size = Field(
+        _as_written("2MB"), description="Files larger than this are not scanned."
+    )
+    git_timeout: Duration = Field(
+        _as_written("2m"), description="How long one git command may take."
+    )
+
+
 class TaskOverride(Section):
     enabled: bool = Field(True, description="False removes the task from --all and --due runs.")
     frequency: FrequencyText | None = Field(None, description="Overrides the task's frequency.")
@@ -549,6 +614,8 @@ class Config(BaseModel):
     history: HistoryConfig = Field(default_factory=HistoryConfig)
     schedule: ScheduleConfig = Field(default_factory=ScheduleConfig)
     alerts: AlertsConfig = Field(default_factory=AlertsConfig)
+    env: EnvConfig = Field(default_factory=EnvConfig)
+    security: SecurityConfig = Field(default_factory=SecurityConfig)
     tasks: dict[str, TaskOverride] = Field(
         default_factory=dict,
         description='Per-task overrides: [tasks."db.vacuum"] frequency = "daily".',

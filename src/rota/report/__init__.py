@@ -3,7 +3,7 @@
 A :class:`Writer` turns a :class:`~rota.model.RunReport` into text and the exit code that
 format's readers expect. Writers live in the app's writer registry, filled from the
 ``rota.writers`` entry-point group; rota's own (``json``, ``nagios``, ``prometheus``,
-``markdown``, ``html``) are registered by :func:`register` exactly as a plugin's would be.
+``markdown``, ``html``, ``sarif``) are registered by :func:`register` exactly as a plugin's would be.
 The terminal table lives in :mod:`rota.report.console` and is imported only by whoever
 prints to a terminal, so importing this package never loads Rich.
 """
@@ -78,6 +78,12 @@ def _html(report: RunReport) -> tuple[str, int]:
     return render_html(report), report.status.exit_code
 
 
+def _sarif(report: RunReport) -> tuple[str, int]:
+    from rota.report.sarif import render_sarif
+
+    return render_sarif(report), report.status.exit_code
+
+
 BUILTIN = (
     Writer("json", "The whole report as one JSON document (what the dashboard reads).", _json),
     Writer("nagios", "One status line with perfdata; exit 0/1/2/3 (Nagios, Icinga).", _nagios),
@@ -86,6 +92,7 @@ BUILTIN = (
     ),
     Writer("markdown", "A Markdown report, findings with their evidence and remedies.", _markdown),
     Writer("html", "The Markdown report as one self-contained HTML page.", _html),
+    Writer("sarif", "SARIF 2.1.0 for code scanning: rules, results, lockfile locations.", _sarif),
 )
 
 

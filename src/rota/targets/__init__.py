@@ -24,11 +24,13 @@ if TYPE_CHECKING:
     from rota.alerts.channels import Channel
     from rota.config import Config
     from rota.registry import Registry
+    from rota.security.advisories import Advisories
     from rota.targets.files import Files
     from rota.targets.http import Http
     from rota.targets.pgtools import PgTools
     from rota.targets.postgres import Postgres
     from rota.targets.process import Processes
+    from rota.targets.project import Project
 
 
 @dataclass(frozen=True)
@@ -158,6 +160,47 @@ def open_process(req: TargetRequest) -> Processes:
     )
 
 
+def security_configured(config: Config) -> str | None:
+    sec = config.security
+    if not sec.projects:
+        return "[security] projects is not set"
+    if sec.source == "osv-export" and sec.osv_export is None:
+        return '[security] osv_export is not set (source = "osv-export")'
+    return None
+
+
+def open_advisories(req: TargetRequest) -> Advisories:
+    """The advisory source; its POSTs are queries, so check mode allows them."""
+    from rota.security.advisories import Advisories
+
+    sec = req.config.security
+    return Advisories(
+        sec.source,
+        osv_url=sec.osv_url,
+        npm_url=sec.npm_url,
+        osv_export=sec.osv_export,
+        timeout=sec.timeout,
+        ca_file=req.config.http.ca_file,
+    )
+
+
+def open_project(req: TargetRequest) -> Project:
+    """The [env] project tree; with [process] set, also the processes whose environment
+    the audit reads (that source is optional, so it is not a kind of its own in needs)."""
+    from rota.targets.project import Project
+
+    env = req.config.env
+    if env.project is None:
+        raise TargetUnavailable("[env] project is not set")
+    processes = open_process(req) if process_configured(req.config) is None else None
+    return Project(
+        env.project,
+        max_file_size=env.max_file_size,
+        git_timeout=env.git_timeout,
+        process=processes,
+    )
+
+
 def open_alerts(req: TargetRequest) -> list[Channel]:
     """The configured alert channels, built by their registered types."""
     if req.channel_types is None:
@@ -205,10 +248,22 @@ BUILTIN = (
         process_configured,
     ),
     TargetKind(
+        "project",
+        "The application's source tree and git history, read-only ([env] project).",
+        open_project,
+        _unset("env", "project"),
+    ),
+    TargetKind(
         "alerts",
         "The configured alert channels ([[alerts.channels]]).",
         open_alerts,
         _unset("alerts", "channels"),
+    ),
+    TargetKind(
+        "advisories",
+        "Published vulnerability advisories: OSV's API, npm's bulk endpoint or an OSV export ([security]).",
+        open_advisories,
+        security_configured,
     ),
 )
 

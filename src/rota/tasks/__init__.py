@@ -25,6 +25,8 @@ BUILTIN_MODULES = (
     "rota.tasks.db.vacuum",
     "rota.tasks.db.connections",
     "rota.tasks.db.tuning",
+    "rota.tasks.security.deps",
+    "rota.tasks.security.env",
 )
 
 

@@ -1,0 +1,1 @@
+"""Security checks: lockfile readers, advisory sources and the secrets scanner."""

@@ -1,0 +1,1 @@
+"""Security: dependency audit, environment variables and secrets."""
