@@ -52,6 +52,7 @@ if TYPE_CHECKING:
     from rota.targets import TargetKind
     from rota.targets.files import Files
     from rota.targets.http import Http
+    from rota.targets.npmproject import NpmProject
     from rota.targets.pgtools import PgTools
     from rota.targets.postgres import Postgres
     from rota.targets.process import Processes
@@ -192,6 +193,8 @@ class Context:
     def target(self, kind: Literal["advisories"]) -> Advisories: ...
     @overload
     def target(self, kind: Literal["project"]) -> Project: ...
+    @overload
+    def target(self, kind: Literal["npmproject"]) -> NpmProject: ...
     @overload
     def target(self, kind: str) -> object: ...
     def target(self, kind: str) -> Any:

@@ -549,6 +549,17 @@ class SecurityConfig(Section):
     timeout: Duration = Field(
         _as_written("30s"), description="Timeout for each request to the advisory source."
     )
+    test_command: str | None = Field(
+        None,
+        description='The projects\' test command ("npm test"), run in the scratch copy before security.dependencies --apply writes a fix; unset, no fix is written (the fix is untested).',
+    )
+    test_timeout: Duration = Field(
+        _as_written("10m"), description="How long the test command may take."
+    )
+    fix_output: Literal["branch", "patch"] = Field(
+        "branch",
+        description='Where security.dependencies --apply puts a tested fix: "branch" (a commit on branch rota/deps-fix-<date>) or "patch" (<project>/rota-deps-fix-<date>.patch).',
+    )
 
 
 def _sha256_list(v: list[str]) -> list[str]:

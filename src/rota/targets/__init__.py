@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from rota.security.advisories import Advisories
     from rota.targets.files import Files
     from rota.targets.http import Http
+    from rota.targets.npmproject import NpmProject
     from rota.targets.pgtools import PgTools
     from rota.targets.postgres import Postgres
     from rota.targets.process import Processes
@@ -160,6 +161,12 @@ def open_process(req: TargetRequest) -> Processes:
     )
 
 
+def open_npmproject(req: TargetRequest) -> NpmProject:
+    from rota.targets.npmproject import NpmProject
+
+    return NpmProject(readonly=req.readonly)
+
+
 def security_configured(config: Config) -> str | None:
     sec = config.security
     if not sec.projects:
@@ -263,6 +270,12 @@ BUILTIN = (
         "advisories",
         "Published vulnerability advisories: OSV's API, npm's bulk endpoint or an OSV export ([security]).",
         open_advisories,
+        security_configured,
+    ),
+    TargetKind(
+        "npmproject",
+        "git and npm for the [security] projects: a scratch worktree or copy, npm install and the tests; writes only a branch or a patch, under --apply.",
+        open_npmproject,
         security_configured,
     ),
 )

@@ -5,16 +5,26 @@ outcomes: *vulnerable* (a finding per advisory and package), *clean* (the source
 for it and named nothing), or *not audited* (with the reason: the source was unreachable
 or answered badly, the lockfile could not be read, the entry is not pinned). Only a
 lockfile whose every package was answered for is reported clean.
+
+With ``--apply``, an npm project's advisories that have a fixed version are fixed as the
+runbook says, "npm audit fix after testing": in a scratch worktree (or temp copy), the
+smallest upgrades (:mod:`rota.security.fix`), a re-resolved lockfile re-checked against
+the same advisories, the project's tests, and only then a branch or a patch. The deployed
+tree is never written.
 """
 
 from __future__ import annotations
 
+import datetime
+import json
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from rota.model import Finding, Metric, Severity
+from rota.errors import RotaError
+from rota.model import Finding, Metric, Severity, Step, StepStatus
 from rota.security.advisories import Advisories, Advisory, AuditResult
+from rota.security.fix import FixPlan, apply_fixes, plan_fixes, remaining
 from rota.security.lockfiles import (
     NPM,
     Dependency,
@@ -22,8 +32,10 @@ from rota.security.lockfiles import (
     LockfileError,
     find_lockfiles,
     read_lockfile,
+    read_package_lock,
 )
 from rota.security.semver import is_new_major
+from rota.targets.npmproject import CommandFailed
 from rota.task import Context, Item, task
 
 CLEAN = "security.deps.clean"
@@ -32,6 +44,9 @@ UNAUDITED = "security.deps.unaudited"
 OUTDATED_MAJOR = "security.deps.outdated_major"
 # Names listed in one unaudited finding's message before "and N more".
 LIST_NAMES = 8
+# What a fix changes, and all it may change, in an npm project.
+FIX_FILES = ("package.json", "package-lock.json")
+NPM_FLAGS = ("--no-audit", "--no-fund", "--ignore-scripts")
 
 
 @task(
@@ -40,7 +55,8 @@ LIST_NAMES = 8
     section="Security maintenance",
     frequency="monthly",
     priority="critical",
-    needs=("advisories",),
+    needs=("advisories", "npmproject"),
+    mutates=True,
     purpose="Find published vulnerabilities in what the platform installs, and say plainly "
     "what could not be checked: an audit that fails quietly reads as a clean bill of health.",
     prerequisites=[
@@ -48,6 +64,8 @@ LIST_NAMES = 8
         "poetry.lock, uv.lock or pylock.toml",
         "Network access to the advisory source (OSV's API by default, or npm's registry), "
         'or an OSV export on disk with source = "osv-export"',
+        "For --apply: git, node and npm with the registry reachable, and [security] "
+        "test_command (without it a fix is untested and not written).",
     ],
     procedure=[
         "Read each project's lockfiles: every pinned package with its version, whether it is "
@@ -59,24 +77,38 @@ LIST_NAMES = 8
         "major version is noted.",
         "Report every package the source did not answer for, every unreadable lockfile and "
         "every unpinned requirement as not audited, with the reason; never as clean.",
-        "Planned, not yet built: with --apply, upgrade to the fixed versions (npm audit fix) "
-        "on a branch and run the tests. For now, apply the remedies by hand.",
+        "With --apply, for an npm project (package.json and package-lock.json): in a git "
+        "worktree on a new branch (a temp copy outside git), set each vulnerable direct "
+        "dependency's range to its smallest fixed version and pin each transitive one with "
+        "an npm overrides entry; npm install --package-lock-only, npm ci, re-check the new "
+        "lockfile against the same advisories, and run [security] test_command.",
+        "Only when the tests pass, keep the fix as a commit on branch rota/deps-fix-<date> "
+        '(fix_output = "branch") or as <project>/rota-deps-fix-<date>.patch ("patch"); '
+        "otherwise remove the worktree and branch and report why, with the tests' output.",
     ],
     expected_outcome="Every package audited and no advisory against a production dependency.",
-    rollback="Nothing to undo: the audit only reads lockfiles and queries the advisory source.",
+    rollback="The deployed tree is never written: delete the branch (git branch -D "
+    "rota/deps-fix-<date>) or the patch file rota-deps-fix-<date>.patch.",
     time_estimate="10s",
     manual_time="30 minutes",
-    timeout="5m",
+    timeout="30m",
     codes=(CLEAN, VULNERABLE, UNAUDITED, OUTDATED_MAJOR),
 )
 def dependencies(ctx: Context) -> Iterator[Item]:
     source = ctx.target("advisories")
     for project in ctx.config.security.projects:
-        yield from audit_project(source, project)
+        audited: list[tuple[Lock, AuditResult]] = []
+        yield from audit_project(source, project, audited)
+        for lock, result in audited:
+            if lock.path == project / "package-lock.json" and (project / "package.json").is_file():
+                yield from fix_project(ctx, project, lock, result)
 
 
-def audit_project(source: Advisories, project: Path) -> Iterator[Item]:
-    """The findings and metrics for one project directory."""
+def audit_project(
+    source: Advisories, project: Path, audited: list[tuple[Lock, AuditResult]] | None = None
+) -> Iterator[Item]:
+    """The findings and metrics for one project directory; each lockfile read and its
+    audit are appended to ``audited``."""
     if not project.is_dir():
         yield _unaudited(str(project), f"{project} is not a directory", {"project": str(project)})
         return
@@ -96,10 +128,12 @@ def audit_project(source: Advisories, project: Path) -> Iterator[Item]:
         except LockfileError as exc:
             yield _unaudited(str(path), str(exc), {"file": str(path)})
             continue
-        yield from audit_lock(source, lock)
+        yield from audit_lock(source, lock, audited)
 
 
-def audit_lock(source: Advisories, lock: Lock) -> Iterator[Item]:
+def audit_lock(
+    source: Advisories, lock: Lock, collect: list[tuple[Lock, AuditResult]] | None = None
+) -> Iterator[Item]:
     file = str(lock.path)
     labels = {"file": file}
     for u in lock.unpinned:
@@ -111,6 +145,8 @@ def audit_lock(source: Advisories, lock: Lock) -> Iterator[Item]:
         )
     deps = {d.key: d for d in lock.dependencies}
     result = source.audit(list(deps))
+    if collect is not None:
+        collect.append((lock, result))
     vulnerable = 0
     for key, advisories in sorted(result.found.items()):
         for adv in advisories:
@@ -256,6 +292,177 @@ def _unaudited(
     if not message.startswith(subject) and "not audited" not in message:
         message = f"not audited: {message}"
     return Finding(UNAUDITED, Severity.UNKNOWN, message, subject, evidence, remedy)
+
+
+# --- --apply: npm audit fix, after testing ---------------------------------------------------
+
+
+class FixFailed(RotaError):
+    """A fix that did not hold: an advisory left after the upgrade, or failing tests."""
+
+
+def fix_project(ctx: Context, project: Path, lock: Lock, result: AuditResult) -> Iterator[Item]:
+    """Plan (check mode) or make and test (--apply) the upgrades for one npm project."""
+    sec = ctx.config.security
+    try:
+        original = (project / "package.json").read_text(encoding="utf-8")
+        plan = plan_fixes(lock, result, json.loads(original))
+    except (OSError, ValueError) as exc:
+        yield Step(
+            f"npm audit fix in {project}",
+            StepStatus.FAILED,
+            0.0,
+            {"project": str(project), "error": f"cannot read {project / 'package.json'}: {exc}"},
+        )
+        return
+    if not plan.upgrades:
+        return
+    date = datetime.date.today().isoformat()
+    out = (
+        str(project / f"rota-deps-fix-{date}.patch")
+        if sec.fix_output == "patch"
+        else f"branch rota/deps-fix-{date}"
+    )
+    changes = ", ".join(f"{u.name} {'/'.join(u.current)} -> {u.to}" for u in plan.upgrades)
+    advisories = sorted({adv.id for _name, adv in plan.targets})
+    detail: dict[str, Any] = {
+        "project": str(project),
+        "upgrades": [u.describe() for u in plan.upgrades if u.section],
+        "overrides": [u.describe() for u in plan.upgrades if not u.section],
+        "changes": [u.to_dict() for u in plan.upgrades],
+        "new_major": [u.name for u in plan.upgrades if u.new_major],
+        "advisories": advisories,
+        "unfixable": [f"{name}: {adv.id} (no fixed version)" for name, adv in plan.unfixable],
+        "command": [
+            "npm install --package-lock-only " + " ".join(NPM_FLAGS),
+            "npm ci " + " ".join(NPM_FLAGS),
+            sec.test_command or "(no test command)",
+        ],
+        "test_command": sec.test_command,
+        "output": out,
+    }
+    action = f"npm audit fix in {project}: {changes}"
+    if not sec.test_command:
+        yield Step(
+            action,
+            StepStatus.SKIPPED,
+            0.0,
+            {
+                **detail,
+                "result": "untested",
+                "reason": "[security] test_command is not set: a fix is written only after "
+                "the project's tests pass, so nothing is written",
+            },
+        )
+        return
+    failure: dict[str, Any] = {}
+
+    def do() -> dict[str, Any]:
+        try:
+            return _fix(ctx, project, original, lock, plan, date)
+        except CommandFailed as exc:
+            failure["output"] = exc.result.tail
+            raise
+        except FixFailed as exc:
+            failure.update(getattr(exc, "evidence", {}))
+            raise
+
+    step = ctx.action(
+        action,
+        do,
+        reason=f"{len(advisories)} advisories with a fixed version in {project}; "
+        f"the fix is tested with {sec.test_command!r} in a scratch copy and kept as {out}",
+        **detail,
+    )
+    step.detail.update(failure)
+    yield step
+
+
+def _fix(
+    ctx: Context, project: Path, original: str, lock: Lock, plan: FixPlan, date: str
+) -> dict[str, Any]:
+    sec = ctx.config.security
+    assert sec.test_command is not None
+    npm = ctx.target("npmproject")
+    scratch = npm.scratch(project, f"rota/deps-fix-{date}", FIX_FILES)
+    kept = False
+    try:
+        (scratch.dir / "package.json").write_text(apply_fixes(original, plan), encoding="utf-8")
+        npm.npm(scratch.dir, "install", "--package-lock-only", *NPM_FLAGS)
+        npm.npm(scratch.dir, "ci", *NPM_FLAGS)
+        new_path = scratch.dir / "package-lock.json"
+        new_lock = read_package_lock(new_path.read_text(encoding="utf-8"))
+        versions = _versions(lock, new_lock, plan)
+        left = remaining(new_lock, plan.targets)
+        if left:
+            raise _failed(
+                "advisories remain after the upgrade: "
+                + ", ".join(f"{name}@{v} {adv}" for name, v, adv in left),
+                {"remaining": [list(x) for x in left], "versions": versions},
+            )
+        test = npm.shell(sec.test_command, scratch.dir, timeout=sec.test_timeout)
+        tested = {"versions": versions, "tests": f"{sec.test_command!r} passed in {test.took:.1f}s"}
+        if not test.ok:
+            why = "timed out" if test.timed_out else f"exited {test.returncode}"
+            raise _failed(
+                f"the tests failed: {sec.test_command!r} {why}",
+                {"versions": versions, "output": test.tail},
+            )
+        if sec.fix_output == "branch" and scratch.git:
+            commit = npm.keep_branch(
+                scratch, _message(project, plan, versions, sec.test_command), FIX_FILES
+            )
+            kept = True
+            return {**tested, "branch": scratch.branch, "commit": commit}
+        patch = project / f"rota-deps-fix-{date}.patch"
+        patch.write_text(npm.diff(scratch, FIX_FILES), encoding="utf-8")
+        note = (
+            {}
+            if sec.fix_output == "patch"
+            else {"note": f"{project} is not in a git repository: wrote a patch, not a branch"}
+        )
+        return {**tested, "patch": str(patch), **note}
+    finally:
+        if not kept:
+            npm.discard(scratch)
+
+
+def _failed(message: str, evidence: dict[str, Any]) -> FixFailed:
+    exc = FixFailed(message)
+    exc.evidence = evidence  # type: ignore[attr-defined]
+    return exc
+
+
+def _versions(old: Lock, new: Lock, plan: FixPlan) -> dict[str, str]:
+    """Each upgraded package's versions before and after, as "4.17.1 -> 4.20.0"."""
+    out = {}
+    for up in plan.upgrades:
+        before = sorted({d.version for d in old.dependencies if d.name == up.name})
+        after = sorted({d.version for d in new.dependencies if d.name == up.name})
+        out[up.name] = f"{', '.join(before)} -> {', '.join(after) or '(removed)'}"
+    return out
+
+
+def _message(project: Path, plan: FixPlan, versions: dict[str, str], tests: str) -> str:
+    fixed: dict[str, list[str]] = {}
+    for name, adv in plan.targets:
+        ids = adv.id + (f" ({', '.join(adv.aliases)})" if adv.aliases else "")
+        line = f"- {ids} in {name}: {adv.summary}"
+        if line not in fixed.setdefault(name, []):
+            fixed[name].append(line)
+    lines = [
+        f"rota: fix {len({a.id for _n, a in plan.targets})} dependency advisories in {project.name}",
+        "",
+        "Advisories fixed:",
+        *[line for group in fixed.values() for line in group],
+        "",
+        "Version changes:",
+    ]
+    for up in plan.upgrades:
+        major = " (a new major version)" if up.new_major else ""
+        lines.append(f"- {up.name} {versions.get(up.name, up.to)}{major}: {up.describe()}")
+    lines += ["", f"Tested with: {tests}", "Made by rota security.dependencies --apply."]
+    return "\n".join(lines) + "\n"
 
 
 TASKS = [dependencies]
