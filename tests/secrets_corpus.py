@@ -1,11 +1,22 @@
 """A labelled corpus for the secret rules: real-format keys and lookalikes that are not.
 
 Order of work, recorded because the held-out numbers mean something only with it:
-1. TUNING was written first and the rules (src/rota/security/secrets_rules.py, secrets.py)
-   were adjusted until it scored recall >= 0.95 and no false positive.
-2. HELD_OUT was written afterwards, in other contexts and with another seed, and run once;
-   the rules were not changed after seeing its result. ``bench/secrets.py`` reports both;
-   tests assert the tuning thresholds and only that the held-out numbers are computed.
+1. The first tuning part (``_tuning``) was written first and the rules
+   (src/rota/security/secrets_rules.py, secrets.py) were adjusted until it scored recall
+   >= 0.95 and no false positive.
+2. The first held-out part (``_first_held_out``, seed 977) was written afterwards, in other
+   contexts and with another seed, and run once: three misses (aws-secret-access-key 0/3,
+   github-token 1/4, private-key 1/2 by their own rules).
+3. The rules were fixed for those three known causes: the AWS secret may start right after
+   ``=`` (credentials file without spaces); ``@`` ends a provider key (a token as a URL's
+   password: ``https://x-access-token:ghp_...@github.com``), so the provider rule, not
+   password-in-url, reports it; a PEM body may hold ``\\n`` escapes (a key inside JSON, as
+   in a GCP service-account file). The first held-out part, having been looked at, was
+   moved into TUNING; TUNING then scored recall 1.0 and no false positive.
+4. HELD_OUT (``_held_out``, seed 31337) was then written new, in shapes the corpus did not
+   have, and run once with ``bench/secrets.py``; the rules were not changed after seeing
+   its result. ``bench/secrets.py`` reports both parts; tests assert the tuning thresholds
+   and only that the held-out numbers are computed.
 
 Positives are each provider's published example values (AWS's AKIAIOSFODNN7EXAMPLE pair,
 GitHub's and Stripe's documentation tokens, Slack's documented bot token shape, gitleaks'
@@ -234,17 +245,15 @@ def _tuning() -> list[Sample]:
     return p + n
 
 
-TUNING = _tuning()
-
-
-def _held_out() -> list[Sample]:
-    """Written after the rules were tuned; run once; the rules were not changed after."""
+def _first_held_out() -> list[Sample]:
+    """The first held-out part: written after the rules were tuned and run once (three
+    misses); then the rules were fixed against it, so it is tuning data now."""
     rng = random.Random(977)
     p: list[Sample] = []
     for i in range(6):
         kind = ("proj", "svcacct", "admin")[i % 3]
-        n = (74, 58)[i % 2]
-        key = f"sk-{kind}-" + _r(rng, B64URL, n) + "T3BlbkFJ" + _r(rng, B64URL, n)
+        length = (74, 58)[i % 2]
+        key = f"sk-{kind}-" + _r(rng, B64URL, length) + "T3BlbkFJ" + _r(rng, B64URL, length)
         ctx = [
             "  OPENAI_API_KEY: {}",
             'openai_key = "{}"  # prod',
@@ -352,6 +361,292 @@ def _held_out() -> list[Sample]:
         Sample("idempotency_key = str(uuid.uuid4())", file="pay.py"),
         Sample("auth: { user: 'apikey', pass: process.env.SENDGRID_API_KEY }", file="mail.js"),
         Sample(f'"sourceMappingURL": "app.{_r(rng, HEX, 20)}.js.map"', file="manifest.json"),
+    ]
+    return p + n
+
+
+TUNING = _tuning() + _first_held_out()
+
+
+def _held_out() -> list[Sample]:
+    """The second held-out part: written after the three fixes, in shapes the corpus did not
+    have (YAML, TOML, Dockerfile ENV, shell export, JS object literals, Python kwargs, JSON,
+    Kubernetes Secret stringData, .npmrc, docker config auth, CI YAML), with its own seed;
+    run once; the rules were not changed after."""
+    rng = random.Random(31337)
+
+    def openai(kind: str, n: int) -> str:
+        return f"sk-{kind}-" + _r(rng, B64URL, n) + "T3BlbkFJ" + _r(rng, B64URL, n)
+
+    def akid(prefix: str = "AKIA") -> str:
+        return prefix + _r(rng, B32, 16)
+
+    def aws_secret() -> str:
+        return _r(rng, ALNUM + "+/", 40)
+
+    def sendgrid() -> str:
+        return "SG." + _r(rng, B64URL, 22) + "." + _r(rng, B64URL, 43)
+
+    def slack_id() -> int:
+        return rng.randrange(10**10, 10**12)
+
+    def webhook() -> str:
+        return (
+            f"https://hooks.slack.com/services/T{_r(rng, B32, 10)}/B{_r(rng, B32, 9)}/"
+            f"{_r(rng, ALNUM, 24)}"
+        )
+
+    def b64(s: str) -> str:
+        return base64.b64encode(s.encode()).decode()
+
+    p: list[Sample] = []
+    # openai-api-key
+    p.append(Sample(f"openai:\n  api_key: {openai('proj', 74)}\n", "openai-api-key", "s.yaml"))
+    p.append(Sample(f'[openai]\napi_key = "{openai("svcacct", 58)}"\n', "openai-api-key", "c.toml"))
+    p.append(
+        Sample(
+            f"const cfg = {{ openaiKey: '{openai('admin', 58)}', model: \"gpt-4o\" }};",
+            "openai-api-key",
+            "cfg.js",
+        )
+    )
+    legacy = "sk-" + _r(rng, ALNUM, 20) + "T3BlbkFJ" + _r(rng, ALNUM, 20)
+    p.append(
+        Sample(f'llm = ChatOpenAI(model="gpt-4o", openai_api_key="{legacy}")', "openai-api-key")
+    )
+    # sendgrid-api-key
+    p.append(Sample(f"ENV SENDGRID_API_KEY={sendgrid()}", "sendgrid-api-key", "Dockerfile"))
+    p.append(
+        Sample(
+            "apiVersion: v1\nkind: Secret\nmetadata:\n  name: mail\ntype: Opaque\n"
+            f'stringData:\n  SENDGRID_API_KEY: "{sendgrid()}"\n',
+            "sendgrid-api-key",
+            "secret.yaml",
+        )
+    )
+    # aws-access-key-id
+    p.append(Sample(f"export AWS_ACCESS_KEY_ID={akid()}", "aws-access-key-id", "deploy.sh"))
+    p.append(
+        Sample(
+            f'{{"Credentials": {{"AccessKeyId": "{akid("ASIA")}", "Expiration": "2025-01-01"}}}}',
+            "aws-access-key-id",
+            "sts.json",
+        )
+    )
+    # aws-secret-access-key
+    p.append(
+        Sample(
+            f'provider "aws" {{\n  region     = "eu-west-1"\n  access_key = "{akid()}"\n'
+            f'  secret_key = "{aws_secret()}"\n}}',
+            "aws-secret-access-key",
+            "main.tf",
+        )
+    )
+    p.append(
+        Sample(
+            '{\n  "Credentials": {\n'
+            f'    "AccessKeyId": "{akid("ASIA")}",\n'
+            f'    "SecretAccessKey": "{aws_secret()}",\n'
+            '    "Expiration": "2025-01-01T00:00:00Z"\n  }\n}',
+            "aws-secret-access-key",
+            "sts.json",
+        )
+    )
+    p.append(
+        Sample(
+            "jobs:\n  deploy:\n    env:\n"
+            f"      AWS_ACCESS_KEY_ID: {akid()}\n      AWS_SECRET_ACCESS_KEY: {aws_secret()}\n",
+            "aws-secret-access-key",
+            ".github/workflows/deploy.yml",
+        )
+    )
+    # github-token
+    p.append(
+        Sample(
+            f"    env:\n      GH_TOKEN: ghp_{_r(rng, ALNUM, 36)}\n",
+            "github-token",
+            ".github/workflows/release.yml",
+        )
+    )
+    pat = "github_pat_" + _r(rng, ALNUM, 22) + "_" + _r(rng, ALNUM, 59)
+    p.append(Sample(f'const octokit = new Octokit({{ auth: "{pat}" }});', "github-token", "gh.js"))
+    p.append(Sample(f'g = Github(login_or_token="gho_{_r(rng, ALNUM, 36)}")', "github-token"))
+    p.append(
+        Sample(f"@myorg:registry=https://npm.pkg.github.com\n//npm.pkg.github.com/:_authToken="
+               f"ghp_{_r(rng, ALNUM, 36)}\n", "github-token", ".npmrc")
+    )  # fmt: skip
+    # slack-token
+    tok = f"xoxp-{slack_id()}-{slack_id()}-{slack_id()}-{_r(rng, HEX, 32)}"
+    p.append(Sample(f'client = WebClient(token="{tok}")', "slack-token", "bot.py"))
+    tok = f"xoxb-{slack_id()}-{slack_id()}-{_r(rng, ALNUM, 24)}"
+    p.append(Sample(f'[slack]\nbot_token = "{tok}"\n', "slack-token", "bot.toml"))
+    tok = f"xapp-1-A{_r(rng, B32, 10)}-{rng.randrange(10**12, 10**13)}-{_r(rng, HEX, 64)}"
+    p.append(
+        Sample(f"    environment:\n      - SLACK_APP_TOKEN={tok}\n", "slack-token", "compose.yml")
+    )
+    # slack-webhook
+    p.append(Sample(f'{{"alerts": {{"webhook": "{webhook()}"}}}}', "slack-webhook", "cfg.json"))
+    p.append(Sample(f"alertmanager:\n  slackWebhookUrl: {webhook()}\n", "slack-webhook", "v.yaml"))
+    # stripe-live-key / stripe-test-key
+    p.append(
+        Sample(
+            f"const stripe = require('stripe')('sk_live_{_r(rng, ALNUM, 99)}');",
+            "stripe-live-key",
+            "pay.js",
+        )
+    )
+    p.append(
+        Sample(
+            f"stringData:\n  STRIPE_API_KEY: rk_live_{_r(rng, ALNUM, 24)}\n",
+            "stripe-live-key",
+            "stripe-secret.yaml",
+        )
+    )
+    p.append(
+        Sample(
+            f'client = stripe.StripeClient(api_key="sk_test_{_r(rng, ALNUM, 24)}")',
+            "stripe-test-key",
+            "billing.py",
+        )
+    )
+    p.append(Sample(f"export STRIPE_KEY=rk_test_{_r(rng, ALNUM, 24)}", "stripe-test-key", "rc"))
+    # private-key
+    pem = _pem(rng, "EC PRIVATE KEY").replace("\n", "\n    ")
+    p.append(Sample(f"stringData:\n  tls.key: |\n    {pem}\n", "private-key", "tls-secret.yaml"))
+    pem = _pem(rng, "RSA PRIVATE KEY").replace("\n", "\\n")
+    p.append(Sample(f'SIGNING_KEY = "{pem}\\n"', "private-key", "settings.py"))
+    pem = _pem(rng, "ENCRYPTED PRIVATE KEY").replace("\n", "\\n")
+    p.append(Sample(f"const key = `{pem}`;", "private-key", "sign.js"))
+    # generic-secret
+    generic = [
+        ('[database]\nhost = "db"\npassword = "{}"\n', "n8$Vq2!rLx7#Wp", "app.toml"),
+        ("ENV DJANGO_SECRET_KEY={}", _r(rng, ALNUM + "!@%^*(-_=+)", 50), "Dockerfile"),
+        ("const auth0 = {{ domain: 'x.auth0.com', clientSecret: '{}' }};", _r(rng, B64URL, 64),
+         "auth.js"),
+        ('{{"auths": {{"ghcr.io": {{"auth": "{}"}}}}}}', b64("deploy:" + _r(rng, ALNUM, 30)),
+         ".docker/config.json"),
+        ("_auth={}\nalways-auth=true\n", b64("ci:" + _r(rng, ALNUM, 20)), ".npmrc"),
+        ('conn = psycopg2.connect(host="db", user="app", password="{}")', _r(rng, ALNUM, 24),
+         "db.py"),
+        ("stringData:\n  api-token: {}\n", _r(rng, HEX, 40), "k8s-secret.yaml"),
+        ("variables:\n  DEPLOY_TOKEN: {}\n", "glpat-" + _r(rng, B64URL, 20), ".gitlab-ci.yml"),
+    ]  # fmt: skip
+    for tpl, value, f in generic:
+        p.append(Sample(tpl.format(value), "generic-secret", f))
+    # password-in-url
+    p.append(
+        Sample(
+            f"celery:\n  broker_url: amqp://worker:{_r(rng, ALNUM, 16)}@rabbit:5672/\n",
+            "password-in-url",
+            "celery.yaml",
+        )
+    )
+    p.append(
+        Sample(
+            f'engine = create_engine("mysql+pymysql://app:{_r(rng, ALNUM, 14)}@db/app")',
+            "password-in-url",
+            "db.py",
+        )
+    )
+    p.append(
+        Sample(
+            "script:\n  - git remote set-url origin "
+            f"https://deploy:glpat-{_r(rng, B64URL, 20)}@gitlab.com/g/p.git\n",
+            "password-in-url",
+            ".gitlab-ci.yml",
+        )
+    )
+
+    # Lookalikes. Each is a value that is public, derived, encrypted or a stand-in.
+    n: list[Sample] = [
+        # Placeholders (a stand-in has no entropy, or says it is one).
+        Sample("OPENAI_API_KEY=sk-proj-" + "X" * 40, file=".env.example"),
+        Sample("[default]\naws_access_key_id = AKIAXXXXXXXXXXXXXXXX\n", file="credentials"),
+        Sample("AWS_ACCESS_KEY_ID=AKIA****************", file="README.md"),
+        Sample("STRIPE_SECRET_KEY=sk_test_XXXXXXXXXXXXXXXXXXXXXXXX", file=".env.example"),
+        Sample(
+            "slack_webhook: https://hooks.slack.com/services/TXXXXXXXX/BXXXXXXXX/"
+            "XXXXXXXXXXXXXXXXXXXXXXXX",
+            file="values.yaml",
+        ),
+        Sample("GITHUB_TOKEN=ghp_" + "0" * 36, file=".env.example"),
+        # References to secrets kept elsewhere.
+        Sample("    env:\n      GITHUB_TOKEN: ${{ secrets.GITHUB_TOKEN }}\n", file="ci.yml"),
+        Sample("//registry.npmjs.org/:_authToken=${NPM_TOKEN}\n", file=".npmrc"),
+        Sample(
+            "        valueFrom:\n          secretKeyRef:\n            name: stripe\n"
+            "            key: api-key\n",
+            file="deploy.yaml",
+        ),
+        Sample('{"auths": {"ghcr.io": {}}, "credsStore": "desktop"}', file="config.json"),
+        # Encrypted: the cleartext is not in the file (ansible-vault ciphertext).
+        Sample(
+            "db_password: !vault |\n  $ANSIBLE_VAULT;1.1;AES256\n  "
+            + "\n  ".join(_r(rng, "0123456789", 80) for _ in range(3)),
+            file="vars.yml",
+        ),
+        # Hashes, digests, ids: derived or public values.
+        Sample(f"sha256: {_r(rng, HEX, 64)}\n", file="checksums.yaml"),
+        Sample(f'checksum = "{_r(rng, HEX, 64)}"', file="Cargo.lock"),
+        Sample(
+            f'{{file = "x-1.0-py3-none-any.whl", hash = "sha256:{_r(rng, HEX, 64)}"}},',
+            file="poetry.lock",
+        ),
+        Sample(
+            "resolution: {integrity: sha512-" + base64.b64encode(rng.randbytes(64)).decode() + "}",
+            file="pnpm-lock.yaml",
+        ),
+        Sample(
+            '<script src="/app.js" integrity="sha384-'
+            + base64.b64encode(rng.randbytes(48)).decode()
+            + '" crossorigin="anonymous"></script>',
+            file="index.html",
+        ),
+        Sample(f"      - uses: actions/checkout@{_r(rng, HEX, 40)}\n", file="ci.yml"),
+        Sample(f"FROM python:3.12-slim@sha256:{_r(rng, HEX, 64)}", file="Dockerfile"),
+        Sample(
+            'expected_hash = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"',
+            file="test_hash.py",
+        ),
+        Sample(
+            f'project_id = "{_r(rng, HEX, 8)}-{_r(rng, HEX, 4)}-4{_r(rng, HEX, 3)}-'
+            f'8{_r(rng, HEX, 3)}-{_r(rng, HEX, 12)}"',
+            file="pyproject.toml",
+        ),
+        Sample('account_id = "123456789012"', file="main.tf"),
+        # Base64 images.
+        Sample(
+            'const icon = "data:image/png;base64,'
+            + base64.b64encode(b"\x89PNG\r\n\x1a\n" + rng.randbytes(90)).decode()
+            + '";',
+            file="icon.js",
+        ),
+        Sample(
+            '{"thumbnail": "'
+            + base64.b64encode(b"\x89PNG\r\n\x1a\n" + rng.randbytes(60)).decode()
+            + '"}',
+            file="item.json",
+        ),
+        # Public halves: an SSH public key, a certificate, a PEM public key.
+        Sample(
+            "ssh-rsa AAAAB3NzaC1yc2E" + _r(rng, ALNUM + "+/", 300) + " deploy@ci",
+            file="authorized_keys",
+        ),
+        Sample(_pem(rng, "CERTIFICATE"), file="ca.crt"),
+        Sample(_pem(rng, "PUBLIC KEY"), file="jwt.pub"),
+        # A Sentry DSN's key is public by design (it ships in browser bundles).
+        Sample(f"SENTRY_DSN=https://{_r(rng, HEX, 32)}@o4507.ingest.sentry.io/4507", file=".env"),
+        # Names, not values.
+        Sample('const AUTH_TOKEN_KEY = "auth_token";', file="storage.js"),
+        Sample('OPENAI_MODEL = "text-embedding-3-small"', file="settings.py"),
+        # Base64 of a placeholder ("changeme") in a Kubernetes Secret's data.
+        Sample("data:\n  password: Y2hhbmdlbWU=\n", file="secret.yaml"),
+        # Test fixtures: values for a local test database or a mocked HTTP client, which
+        # authenticate to nothing outside the test.
+        Sample(
+            'client.login(username="alice", password="correct-horse")', file="tests/test_auth.py"
+        ),
+        Sample('api = Client(api_key="test_api_key_123")', file="tests/test_client.py"),
     ]
     return p + n
 

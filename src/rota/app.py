@@ -8,11 +8,13 @@ very same groups as a third-party plugin's (``builtin = "rota.tasks:register"``)
     [project.entry-points."rota.targets"]    register(registry: Registry[TargetKind])
     [project.entry-points."rota.writers"]    register(registry: Registry[Writer])
     [project.entry-points."rota.channels"]   register(registry: Registry[type[Channel]])
+    [project.entry-points."rota.procedures"] register(registry: Registry[Procedure])
 
 Nothing fails silently at start-up (pytest's ``check_pending`` is the model): a plugin that
 does not load, registers nothing, or declares an entry point in a ``rota.*`` group rota does
 not read is a :class:`~rota.errors.RegistryError`; a task that needs a target kind nobody
-registered is one too, with a did-you-mean. :meth:`App.check` then holds a config to the
+registered is one too, with a did-you-mean, and so is a procedure whose automatic step
+runs a task nobody registered. :meth:`App.check` then holds a config to the
 registries: ``[tasks.*]`` overrides must name tasks, and alert channels registered types
 whose own checks pass.
 """
@@ -26,6 +28,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from rota.alerts.channels import check_channel_type
 from rota.errors import ConfigError, RegistryError
+from rota.procedure import Procedure, validate_procedure
 from rota.registry import Registry, TaskRegistry, suggest
 from rota.report import Writer, check_writer
 from rota.targets import TargetKind, check_kind
@@ -38,7 +41,8 @@ TASKS = "rota.tasks"
 TARGETS = "rota.targets"
 WRITERS = "rota.writers"
 CHANNELS = "rota.channels"
-GROUPS = (TASKS, TARGETS, WRITERS, CHANNELS)
+PROCEDURES = "rota.procedures"
+GROUPS = (TASKS, TARGETS, WRITERS, CHANNELS, PROCEDURES)
 
 
 N = TypeVar("N", TargetKind, Writer)
@@ -65,6 +69,17 @@ def _channel_registry() -> Registry[type[Channel]]:
     )
 
 
+def _procedure_registry() -> Registry[Procedure]:
+    return Registry(
+        "procedure",
+        name_of=lambda proc: proc.id,
+        check=validate_procedure,
+        kind=Procedure,
+        stamp=lambda proc, source: replace(proc, source=source),
+        hint=" (build one with rota.procedure.Procedure)",
+    )
+
+
 class App:
     """One rota instance: its registries, loaded from entry points (``plugins=False``:
     empty, for tests that register by hand)."""
@@ -74,6 +89,7 @@ class App:
         self.targets = _named("target kind", TargetKind, check_kind)
         self.writers = _named("output format", Writer, check_writer)
         self.channels: Registry[type[Channel]] = _channel_registry()
+        self.procedures = _procedure_registry()
         if plugins:
             self.load_entry_points()
 
@@ -84,6 +100,7 @@ class App:
             TARGETS: self.targets,
             WRITERS: self.writers,
             CHANNELS: self.channels,
+            PROCEDURES: self.procedures,
         }
 
     # -- loading ------------------------------------------------------------------------
@@ -133,7 +150,8 @@ class App:
             raise RegistryError(f"plugin {source} registered nothing in {group}")
 
     def check_pending(self) -> None:
-        """Every task's ``needs`` names a registered target kind."""
+        """Every task's ``needs`` names a registered target kind, and every automatic step
+        of a procedure a registered task."""
         problems = []
         for task in self.tasks:
             for need in task.needs:
@@ -146,6 +164,20 @@ class App:
                             self.targets.names(),
                             fallback=f" (known: {', '.join(self.targets.names())})",
                         )
+                    )
+        for proc in self.procedures:
+            if proc.id in self.tasks:
+                problems.append(
+                    f"procedure {proc.id} ({proc.source}) has the id of a task: their pages "
+                    "would overwrite each other"
+                )
+            for step in proc.steps:
+                task_id = getattr(step, "task", None)
+                if task_id is not None and task_id not in self.tasks:
+                    problems.append(
+                        f"procedure {proc.id} ({proc.source}) step {step.id} runs task "
+                        f"{task_id!r}, which no plugin registers"
+                        + suggest(task_id, self.tasks.names(), fallback=" (see `rota tasks`)")
                     )
         if problems:
             raise RegistryError("; ".join(problems))

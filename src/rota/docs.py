@@ -37,7 +37,8 @@ def missing_template_fields(task: Task) -> list[str]:
 @dataclass(frozen=True)
 class Page:
     """The runbook page of a command a person runs when something is wrong (``rota
-    triage``), rather than a scheduled task: the same template fields, and the commands."""
+    triage``, a procedure's ``rota procedure start``), rather than a scheduled task: the
+    same template fields, and the commands."""
 
     id: str
     title: str
@@ -50,6 +51,8 @@ class Page:
     time_estimate: str
     manual_time: str = ""
     commands: tuple[str, ...] = ()
+    # A procedure's estimate is the whole of it, people included, not machine time.
+    wall_clock: bool = False
 
 
 def _template(item: Task | Page) -> list[str]:
@@ -164,6 +167,8 @@ def _item(text: str) -> str:
 def _time_estimate(task: Task | Page) -> str:
     if not task.time_estimate.strip():
         return _MISSING
+    if isinstance(task, Page) and task.wall_clock:
+        return f"{task.time_estimate.strip()}, from start to done, people included."
     text = f"{task.time_estimate.strip()} of machine time"
     if task.manual_time.strip():
         text += f" ({task.manual_time.strip()} when done by hand)"

@@ -76,6 +76,7 @@ def _register() -> None:
         "rota.cli.alerts",
         "rota.cli.triage",
         "rota.cli.security",
+        "rota.cli.procedure",
     ):
         import_module(name).register(app)
 

@@ -110,11 +110,12 @@ def docs(
     out = _out_dir(st.console(stderr=True), out_dir, old_out) or Path("runbook")
     from rota.triage.page import PAGE
 
-    paths = write_docs(list(st.app().tasks), out, pages=(PAGE,))
+    procedures = tuple(proc.page() for proc in st.app().procedures)
+    paths = write_docs(list(st.app().tasks), out, pages=(PAGE, *procedures))
     ref = out / "config.md"
     ref.write_text(reference_markdown(), encoding="utf-8")
     st.console(stderr=True).print(
-        f"wrote {len(paths) + 1} pages to {out}/ (index.md, config.md, one per task)"
+        f"wrote {len(paths) + 1} pages to {out}/ (index.md, config.md, one per task and procedure)"
     )
 
 

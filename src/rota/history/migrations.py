@@ -171,6 +171,37 @@ MIGRATIONS: tuple[Migration, ...] = (
             )""",
         ),
     ),
+    Migration(
+        "0006_procedures",
+        (
+            # A run of a procedure (rota procedure) and its events. ``events`` is a counter
+            # bumped in the transaction that adds an event, so seq is handed out once.
+            """CREATE TABLE rota_procedure_runs (
+                id {id},
+                procedure_id TEXT NOT NULL,
+                status TEXT NOT NULL CHECK (status IN ('running', 'done', 'aborted')),
+                started_at {ts} NOT NULL,
+                finished_at {ts},
+                started_by TEXT NOT NULL,
+                finished_by TEXT,
+                events INTEGER NOT NULL DEFAULT 0
+            )""",
+            "CREATE INDEX rota_procedure_runs_started ON rota_procedure_runs (status, started_at)",
+            """CREATE TABLE rota_procedure_events (
+                id {id},
+                run_id {ref} NOT NULL REFERENCES rota_procedure_runs (id) ON DELETE CASCADE,
+                seq INTEGER NOT NULL,
+                step_id TEXT NOT NULL,
+                kind TEXT NOT NULL CHECK (
+                    kind IN ('started', 'passed', 'failed', 'confirmed', 'skipped', 'note')
+                ),
+                who TEXT NOT NULL,
+                at {ts} NOT NULL,
+                detail {json} NOT NULL,
+                UNIQUE (run_id, seq)
+            )""",
+        ),
+    ),
 )
 
 

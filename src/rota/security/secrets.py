@@ -75,7 +75,10 @@ PUBLISHED_EXAMPLES = frozenset(
         "sk_test_26PHem9AhJZvU623DfE1x4sd",
     }
 )
-_AWS_SECRET = re.compile(r"(?<![A-Za-z0-9/+=])[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+=])")
+# 40 base64 characters, not inside a longer run of them. ``=`` may come before (it is an
+# assignment there: ``aws_secret_access_key=...`` in a credentials file), not after (padding
+# would make it the end of a longer base64 value).
+_AWS_SECRET = re.compile(r"(?<![A-Za-z0-9/+])[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+=])")
 _URL_PASSWORD = re.compile(
     r"(?<![A-Za-z0-9+.-])(?P<prefix>[a-z][a-z0-9+.-]{1,20}://(?P<user>[^\s:/@'\"\x60]{1,64}):)"
     r"(?P<secret>[^\s:/@'\"\x60]{6,128})@[A-Za-z0-9.\-\[\]]+",

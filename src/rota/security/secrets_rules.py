@@ -4,8 +4,10 @@ Each provider rule is the key's published structure (gitleaks' and trufflehog's 
 compared in ``/work/shared/notes/security.md`` §2), anchored at both ends: it may not start
 inside a longer token, and it must end where gitleaks ends a match, at a quote, whitespace,
 ``;``, a literal ``\\n``/``\\r`` or the end of the line (plus ``, ) ] } < > & |``, which end a
-value in code, XML and query strings just as surely). A match whose variable part has too
-little Shannon entropy (``sk_live_xxxxxxxxxxxxxxxxxxxxxxxx``) is a placeholder, not a key.
+value in code, XML and query strings just as surely, and ``@``, which ends a token used as
+the password of a URL: ``https://x-access-token:ghp_...@github.com``). A match whose
+variable part has too little Shannon entropy (``sk_live_xxxxxxxxxxxxxxxxxxxxxxxx``) is a
+placeholder, not a key.
 
 ``prefix`` is a rule's fixed text: a redacted secret shows it and at most four characters
 more, never the rest.
@@ -22,7 +24,7 @@ __all__ = ["GENERIC", "RULES", "Rule", "charset", "entropy", "threshold"]
 
 # Where a key may end (gitleaks: (?:[\x60'"\s;]|\\[nr]|$)), as a lookahead so that the
 # terminator stays out of the secret.
-END = r"(?=[\x60'\"\s;,)\]}<>&|]|\\[nr]|$)"
+END = r"(?=[\x60'\"\s;,)\]}<>&|@]|\\[nr]|$)"
 # ... and may not start inside a longer token.
 START = r"(?<![A-Za-z0-9_\-+/.])"
 
@@ -139,13 +141,16 @@ RULES: tuple[Rule, ...] = (
         severity="warning",
     ),
     # Header, a body of at least 64 characters, footer: a header alone is code that looks
-    # for keys, not a key.
+    # for keys, not a key. The body's line breaks may be real or JSON/string escapes
+    # (``\\n``, ``\\r``, ``\\/``): a GCP service-account file holds its key as
+    # ``"private_key": "-----BEGIN PRIVATE KEY-----\\nMIIE...\\n-----END PRIVATE KEY-----\\n"``.
     Rule(
         "private-key",
         "Private key (PEM)",
         re.compile(
             r"(?P<secret>(?P<prefix>-----BEGIN[ A-Z0-9_-]{0,100}PRIVATE KEY(?: BLOCK)?-----)"
-            r"\s*[A-Za-z0-9+/=\s:,-]{64,}?-----END[ A-Z0-9_-]{0,100}PRIVATE KEY(?: BLOCK)?-----)"
+            r"(?:[A-Za-z0-9+/=\s:,-]|\\[nr/]){64,}?"
+            r"-----END[ A-Z0-9_-]{0,100}PRIVATE KEY(?: BLOCK)?-----)"
         ),
         ("PRIVATE KEY",),
         min_entropy=0.0,
